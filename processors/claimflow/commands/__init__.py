@@ -1,0 +1,1 @@
+"""Subcommands of the claimflow command line (one module each)."""
