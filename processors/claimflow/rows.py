@@ -19,11 +19,11 @@ Every column is present in every row (null when unknown), so NiFi's schema infer
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """Logical type of a column; each maps to one Snowflake type family and one Avro type."""
 
     VARCHAR = "varchar"
@@ -36,7 +36,7 @@ class Kind(str, Enum):
     PROCEDURES = "procedures"
 
 
-class Phi(str, Enum):
+class Phi(StrEnum):
     """HIPAA classification of a column, used for Snowflake tags and masking policies."""
 
     NONE = "none"
@@ -44,7 +44,7 @@ class Phi(str, Enum):
     QUASI_IDENTIFIER = "quasi_identifier"  # DOB, ZIP, city, dates of service: generalisable
 
 
-class Group(str, Enum):
+class Group(StrEnum):
     CDC = "cdc"  # change-data-capture metadata
     CLAIM = "claim"  # the source item, flattened (quickstart columns and their companions)
     ENRICHMENT = "enrichment"  # derived by ClaimFlow
@@ -144,10 +144,19 @@ COLUMNS: tuple[Column, ...] = (
     _claim("paymentStatus", Kind.VARCHAR, "VARCHAR(64)", "Payment status as the source wrote it."),
     # --- Companions of the claim that the quickstart did not have -----------------------------------------
     _claim("providerTaxonomy", Kind.VARCHAR, "VARCHAR(10)", "NUCC taxonomy code, where present.", quickstart=False),
-    _claim("providerCredentials", Kind.VARCHAR, "VARCHAR(64)", "Provider credentials (MD, DO, NP...).", quickstart=False),
+    _claim(
+        "providerCredentials", Kind.VARCHAR, "VARCHAR(64)", "Provider credentials (MD, DO, NP...).", quickstart=False
+    ),
     # --- Enrichment ----------------------------------------------------------------------------------------
-    _derived("claimStatusCode", Kind.VARCHAR, "VARCHAR(32)", "Canonical status (SUBMITTED, IN_REVIEW, APPROVED, DENIED, PAID, ...)."),
-    _derived("x12StatusCategory", Kind.VARCHAR, "VARCHAR(2)", "X12 277 claim status category code (A1, P1, F1, F2, ...)."),
+    _derived(
+        "claimStatusCode",
+        Kind.VARCHAR,
+        "VARCHAR(32)",
+        "Canonical status (SUBMITTED, IN_REVIEW, APPROVED, DENIED, PAID, ...).",
+    ),
+    _derived(
+        "x12StatusCategory", Kind.VARCHAR, "VARCHAR(2)", "X12 277 claim status category code (A1, P1, F1, F2, ...)."
+    ),
     _derived("primaryDiagnosisCode", Kind.VARCHAR, "VARCHAR(8)", "First diagnosis code."),
     _derived("primaryDiagnosisDescription", Kind.VARCHAR, "VARCHAR(512)", "ICD-10-CM description of the first code."),
     _derived("primaryDiagnosisChapter", Kind.VARCHAR, "VARCHAR(512)", "ICD-10-CM chapter of the first code."),
@@ -158,7 +167,9 @@ COLUMNS: tuple[Column, ...] = (
     _derived("claimAgeDays", Kind.INTEGER, "NUMBER(6,0)", "Days from dateOfService to the event time."),
     _derived("chargeBand", Kind.VARCHAR, "VARCHAR(16)", "Charge band of totalCharge (e.g. 0-100, 100-500, ...)."),
     _derived("dataQualityFlags", Kind.STRING_ARRAY, "ARRAY", "Non-fatal data-quality findings (codes)."),
-    _derived("phiMode", Kind.VARCHAR, "VARCHAR(16)", "passthrough or pseudonymized: how direct identifiers were handled."),
+    _derived(
+        "phiMode", Kind.VARCHAR, "VARCHAR(16)", "passthrough or pseudonymized: how direct identifiers were handled."
+    ),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
@@ -198,7 +209,9 @@ def _avro_type(kind: Kind) -> Any:
             "items": {
                 "type": "record",
                 "name": "ProcedureLine",
-                "fields": [{"name": n, "type": ["null", _AVRO_SCALAR[k]], "default": None} for n, k in PROCEDURE_FIELDS],
+                "fields": [
+                    {"name": n, "type": ["null", _AVRO_SCALAR[k]], "default": None} for n, k in PROCEDURE_FIELDS
+                ],
             },
         }
     return _AVRO_SCALAR[kind]
