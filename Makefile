@@ -46,5 +46,12 @@ $(CHECKOV_VENV)/bin/checkov:
 bench: venv
 	$(BIN)/python -m claimflow.bench
 
+# NiFi Archives (ship engineer): one NAR per (NAR, target runtime) into dist/, built with hatch-datavolo-nar.
+# NARS: core snowpark. NAR_TARGETS: see claimflow/flow/nar_build.py TARGETS (aarch64 ones are optional extras).
+NARS ?= core snowpark
+NAR_TARGETS ?= cp311-manylinux_2_28_x86_64 cp312-manylinux_2_28_x86_64
+nar: venv
+	$(BIN)/python -m claimflow.flow.nar_build $(addprefix --nar ,$(NARS)) $(addprefix --target ,$(NAR_TARGETS)) --out dist
+
 clean:
 	rm -rf $(VENV) dist build .demo .pytest_cache .mypy_cache .ruff_cache
