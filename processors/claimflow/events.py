@@ -1,0 +1,618 @@
+"""The change event: one decoded DynamoDB change, the contract every other part of ClaimFlow consumes.
+
+Input: "Kinesis Data Streams for DynamoDB" records (UTF-8 JSON), as NiFi's ConsumeKinesisStream or
+ConsumeKinesis put them in FlowFiles: one record, a JSON array, NDJSON, or the record-oriented "Use Wrapper"
+layouts (``{"metadata": {...}, "value": {...}}`` from ConsumeKinesisStream, ``{"kinesisMetadata": {...},
+"value": {...}}`` from ConsumeKinesis, or ``kinesisMetadata`` injected into the record itself).
+
+Output: :class:`ChangeEvent` objects (``to_json()`` gives the JSON line) or :class:`Rejection` for a record that
+cannot be decoded. Counts always add up: every input record yields exactly one of the two.
+
+Reasons name the record (0-based index within the FlowFile, eventID when known) and the rule; they never contain
+attribute values, which may be PHI. See docs/change-events.md for the field-by-field contract.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypedDict
+
+import orjson
+
+from claimflow.dynamodb import MAX_ITEM_BYTES, AttributeValueError, decode_image, item_size
+
+EVENT_NAMES = frozenset({"INSERT", "MODIFY", "REMOVE"})
+
+# FlowFile attributes written by NiFi's ConsumeKinesisStream (nifi-aws-nar; AbstractKinesisRecordProcessor).
+# The arrival timestamp is formatted with the processor's "Timestamp Format" in the JVM's default time zone.
+ATTR_SHARD_ID = "aws.kinesis.shard.id"
+ATTR_SEQUENCE_NUMBER = "aws.kinesis.sequence.number"
+ATTR_PARTITION_KEY = "aws.kinesis.partition.key"
+ATTR_ARRIVAL_TIMESTAMP = "aws.kinesis.approximate.arrival.timestamp"
+# FlowFile attributes written by ConsumeKinesis (2.7+, nifi-aws-kinesis-nar): a FlowFile may hold many records.
+ATTR_FIRST_SEQUENCE_NUMBER = "aws.kinesis.first.sequence.number"
+ATTR_LAST_SEQUENCE_NUMBER = "aws.kinesis.last.sequence.number"
+ATTR_ARRIVAL_TIMESTAMP_MS = "aws.kinesis.approximate.arrival.timestamp.ms"
+# Written by NiFi record writers (both consumers when a Record Writer is configured).
+ATTR_RECORD_COUNT = "record.count"
+
+# Per-record metadata fields of ConsumeKinesis's "Use Wrapper" / "Inject Metadata" output strategies.
+_KINESIS_METADATA = "kinesisMetadata"
+_META_SHARD_ID = "shardId"
+_META_SEQUENCE_NUMBER = "sequenceNumber"
+_META_PARTITION_KEY = "partitionKey"
+_META_ARRIVAL = "approximateArrival"
+
+# Epoch values above this are microseconds, below it milliseconds (1e14 us is 1973; 1e14 ms is year 5138).
+_MICROSECOND_THRESHOLD = 10**14
+_TTL_PRINCIPAL = "dynamodb.amazonaws.com"
+
+
+class KinesisPosition(TypedDict):
+    """Where a change sat in the Kinesis stream; each field is None when the FlowFile does not say."""
+
+    shard_id: str | None
+    sequence_number: str | None  # decimal string of up to ~56 digits: compare as int, never as float
+    partition_key: str | None
+    arrival_time_ms: int | None
+
+
+@dataclass(slots=True)
+class ChangeEvent:
+    """One decoded DynamoDB change. Images hold plain values with ``N`` as :class:`decimal.Decimal`."""
+
+    event_id: str
+    event_name: str  # INSERT | MODIFY | REMOVE
+    table_name: str | None
+    aws_region: str | None
+    event_time_us: int  # ApproximateCreationDateTime, normalised to epoch microseconds
+    ttl_delete: bool  # REMOVE done by DynamoDB's TTL expiry, not by a user
+    keys: dict[str, Any]
+    new_image: dict[str, Any] | None
+    old_image: dict[str, Any] | None
+    kinesis: KinesisPosition | None
+    size_bytes: int | None
+
+    def to_json(self) -> bytes:
+        """The change event as one compact JSON object (no newline); numbers keep their exact decimal text."""
+        return orjson.dumps(self, default=_json_default)
+
+    @classmethod
+    def from_json(cls, data: bytes | str, index: int = 0) -> ChangeEvent:
+        """Read a change event written by :meth:`to_json`, exactly (JSON numbers in images become Decimal).
+
+        Raises:
+            DecodeError: malformed JSON or a field of the wrong type.
+        """
+        try:
+            obj = json.loads(data, parse_float=Decimal, parse_int=Decimal)
+        except ValueError:
+            raise DecodeError(index, None, "malformed JSON") from None
+        return _event_from_obj(obj, index)
+
+
+@dataclass(slots=True, frozen=True)
+class Rejection:
+    """A record that could not be decoded. ``raw`` holds the record as received (may contain PHI: it belongs
+    in FlowFile content only, never in logs or attributes)."""
+
+    index: int
+    error: str
+    raw: bytes | None
+    event_id: str | None = None
+
+
+class DecodeError(ValueError):
+    """A record that is not a valid change record. ``str(error)`` names the record and the rule, never a value."""
+
+    def __init__(self, index: int, event_id: str | None, reason: str) -> None:
+        self.index = index
+        self.event_id = event_id
+        self.reason = reason
+        super().__init__(f"{_describe(index, event_id)}: {reason}")
+
+
+def _describe(index: int, event_id: str | None) -> str:
+    return f"record {index} (eventID {event_id})" if event_id else f"record {index}"
+
+
+def _json_default(value: object) -> Any:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(str(value))  # str(Decimal) is always a valid JSON number with the exact value
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+# --- Kinesis position ------------------------------------------------------------------------------------------
+
+
+def _sequence(value: object) -> str | None:
+    if isinstance(value, str) and value.isdigit() and value.isascii():
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    return None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def parse_arrival_ms(value: object) -> int | None:
+    """An approximate-arrival timestamp as epoch milliseconds, or None when absent or unreadable.
+
+    Accepts epoch milliseconds (number or digit string: ConsumeKinesis, and the wrapper metadata of both
+    consumers) and a formatted date-time (ConsumeKinesisStream's attribute, default ``yyyy-MM-dd HH:mm:ss``).
+    NiFi formats that one in the JVM's time zone without an offset; it is read as UTC, so run NiFi in UTC.
+    """
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    if not isinstance(value, str) or not value:
+        return None
+    if value.isdigit():
+        return int(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000) if moment.microsecond == 0 else _exact_ms(moment)
+
+
+def _exact_ms(moment: datetime) -> int:
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+@dataclass(slots=True, frozen=True)
+class _FlowFilePosition:
+    """What the FlowFile attributes say about the position of its records, read once per FlowFile."""
+
+    shard_id: str | None
+    sequence_number: str | None
+    partition_key: str | None
+    arrival_time_ms: int | None
+    per_shard: bool  # ConsumeKinesisStream writes one shard per FlowFile; ConsumeKinesis may mix shards
+    many_records: bool  # the attributes alone say the FlowFile holds more than one record
+
+    @classmethod
+    def from_attributes(cls, attributes: Mapping[str, str] | None) -> _FlowFilePosition | None:
+        if not attributes:
+            return None
+        shard_id = _text(attributes.get(ATTR_SHARD_ID))
+        partition_key = _text(attributes.get(ATTR_PARTITION_KEY))
+        record_count = attributes.get(ATTR_RECORD_COUNT)
+        many = bool(record_count and record_count.isdigit() and int(record_count) > 1)
+        first = attributes.get(ATTR_FIRST_SEQUENCE_NUMBER)
+        last = attributes.get(ATTR_LAST_SEQUENCE_NUMBER)
+        if first is not None or last is not None:  # ConsumeKinesis
+            many = many or first != last
+            sequence = _sequence(last)
+            arrival = parse_arrival_ms(attributes.get(ATTR_ARRIVAL_TIMESTAMP_MS))
+            per_shard = False
+        else:  # ConsumeKinesisStream (or nothing Kinesis-related)
+            sequence = _sequence(attributes.get(ATTR_SEQUENCE_NUMBER))
+            arrival = parse_arrival_ms(attributes.get(ATTR_ARRIVAL_TIMESTAMP))
+            if arrival is None:
+                arrival = parse_arrival_ms(attributes.get(ATTR_ARRIVAL_TIMESTAMP_MS))
+            per_shard = True
+        if shard_id is None and sequence is None and partition_key is None and arrival is None:
+            return None
+        return cls(shard_id, sequence, partition_key, arrival, per_shard, many)
+
+    def position(self, single_record: bool) -> KinesisPosition | None:
+        if single_record and not self.many_records:
+            return KinesisPosition(
+                shard_id=self.shard_id,
+                sequence_number=self.sequence_number,
+                partition_key=self.partition_key,
+                arrival_time_ms=self.arrival_time_ms,
+            )
+        # Attributes of a many-record FlowFile describe its last record only; the shard holds for all of them
+        # when the consumer writes one FlowFile per shard.
+        if self.per_shard and self.shard_id is not None:
+            return KinesisPosition(
+                shard_id=self.shard_id, sequence_number=None, partition_key=None, arrival_time_ms=None
+            )
+        return None
+
+
+def _metadata_position(metadata: object) -> KinesisPosition | None:
+    """The per-record position from wrapper metadata of either consumer (None when not an object)."""
+    if not isinstance(metadata, dict):
+        return None
+    if _META_SEQUENCE_NUMBER in metadata or _META_SHARD_ID in metadata:  # ConsumeKinesis
+        return KinesisPosition(
+            shard_id=_text(metadata.get(_META_SHARD_ID)),
+            sequence_number=_sequence(metadata.get(_META_SEQUENCE_NUMBER)),
+            partition_key=_text(metadata.get(_META_PARTITION_KEY)),
+            arrival_time_ms=parse_arrival_ms(metadata.get(_META_ARRIVAL)),
+        )
+    return KinesisPosition(  # ConsumeKinesisStream's RecordConverterWrapper uses the attribute names
+        shard_id=_text(metadata.get(ATTR_SHARD_ID)),
+        sequence_number=_sequence(metadata.get(ATTR_SEQUENCE_NUMBER)),
+        partition_key=_text(metadata.get(ATTR_PARTITION_KEY)),
+        arrival_time_ms=parse_arrival_ms(metadata.get(ATTR_ARRIVAL_TIMESTAMP)),
+    )
+
+
+def _unwrap(obj: dict[str, Any]) -> tuple[Any, KinesisPosition | None]:
+    """Split a "Use Wrapper" / "Inject Metadata" record into the change record and its own position."""
+    if "value" in obj and len(obj) == 2:
+        if "metadata" in obj:
+            return obj["value"], _metadata_position(obj["metadata"])
+        if _KINESIS_METADATA in obj:
+            return obj["value"], _metadata_position(obj[_KINESIS_METADATA])
+    if _KINESIS_METADATA in obj:
+        record = dict(obj)
+        return record, _metadata_position(record.pop(_KINESIS_METADATA))
+    return obj, None
+
+
+# --- one record ------------------------------------------------------------------------------------------------
+
+
+def decode_record(
+    obj: dict[str, Any],
+    index: int = 0,
+    attributes: Mapping[str, str] | None = None,
+    *,
+    single_record: bool = True,
+) -> ChangeEvent:
+    """Decode one parsed Kinesis-DynamoDB record (or a wrapper around one) into a :class:`ChangeEvent`.
+
+    ``attributes`` are the FlowFile's; their Kinesis position applies to this record only when it is the
+    FlowFile's only record (``single_record`` and no attribute saying otherwise); wrapper metadata always wins.
+
+    Raises:
+        DecodeError: a record that is not a valid DynamoDB change record; the reason names the record and rule.
+    """
+    flowfile = _FlowFilePosition.from_attributes(attributes)
+    return _decode(obj, index, flowfile, single_record, None)
+
+
+def _decode(
+    obj: object,
+    index: int,
+    flowfile: _FlowFilePosition | None,
+    single_record: bool,
+    raw_length: int | None,
+) -> ChangeEvent:
+    if obj.__class__ is not dict:
+        raise DecodeError(index, None, f"expected a JSON object, got {_json_type(obj)}")
+    record, position = _unwrap(obj)
+    if record.__class__ is not dict:
+        raise DecodeError(index, None, f"wrapper value must be a JSON object, got {_json_type(record)}")
+    if position is None and flowfile is not None:
+        position = flowfile.position(single_record)
+
+    event_id = record.get("eventID")
+    if event_id.__class__ is not str or not event_id:
+        raise DecodeError(index, None, "missing eventID" if event_id is None else "eventID must be a string")
+    event_name = record.get("eventName")
+    if event_name is None:
+        raise DecodeError(index, event_id, "missing eventName")
+    if event_name not in EVENT_NAMES:
+        shown = repr(event_name) if isinstance(event_name, str) and len(event_name) <= 16 else "(not shown)"
+        raise DecodeError(index, event_id, f"unsupported eventName {shown}; expected INSERT, MODIFY or REMOVE")
+    change = record.get("dynamodb")
+    if change.__class__ is not dict:
+        raise DecodeError(index, event_id, "missing dynamodb" if change is None else "dynamodb must be an object")
+
+    event_time_us = _event_time_us(change, index, event_id)
+
+    raw_keys = change.get("Keys")
+    if raw_keys is None:
+        raise DecodeError(index, event_id, "missing dynamodb.Keys")
+    raw_new = change.get("NewImage")
+    raw_old = change.get("OldImage")
+    if raw_new is None and event_name != "REMOVE":
+        raise DecodeError(index, event_id, f"{event_name} without dynamodb.NewImage")
+    if raw_old is None and event_name == "REMOVE":
+        raise DecodeError(index, event_id, "REMOVE without dynamodb.OldImage")
+
+    size_bytes = change.get("SizeBytes")
+    if size_bytes.__class__ is not int:
+        size_bytes = None
+    _check_item_sizes(raw_new, raw_old, raw_length, size_bytes, index, event_id)
+
+    try:
+        keys = decode_image(raw_keys)
+        new_image = None if raw_new is None else decode_image(raw_new)
+        old_image = None if raw_old is None else decode_image(raw_old)
+    except AttributeValueError as error:
+        part = "Keys" if "keys" not in locals() else "NewImage" if "new_image" not in locals() else "OldImage"
+        raise DecodeError(index, event_id, f"dynamodb.{part}: {error}") from None
+    if not keys:
+        raise DecodeError(index, event_id, "dynamodb.Keys is empty")
+
+    identity = record.get("userIdentity")
+    ttl_delete = (
+        event_name == "REMOVE"
+        and identity.__class__ is dict
+        and identity.get("type") == "Service"
+        and identity.get("principalId") == _TTL_PRINCIPAL
+    )
+    return ChangeEvent(
+        event_id=event_id,
+        event_name=event_name,
+        table_name=_text(record.get("tableName")),
+        aws_region=_text(record.get("awsRegion")),
+        event_time_us=event_time_us,
+        ttl_delete=ttl_delete,
+        keys=keys,
+        new_image=new_image,
+        old_image=old_image,
+        kinesis=position,
+        size_bytes=size_bytes,
+    )
+
+
+def _event_time_us(change: dict[str, Any], index: int, event_id: str) -> int:
+    """ApproximateCreationDateTime in epoch microseconds: the precision field first, the magnitude as fallback."""
+    value = change.get("ApproximateCreationDateTime")
+    if value is None:
+        raise DecodeError(index, event_id, "missing dynamodb.ApproximateCreationDateTime")
+    if value.__class__ is not int or value <= 0:
+        raise DecodeError(index, event_id, "dynamodb.ApproximateCreationDateTime must be a positive integer")
+    precision = change.get("ApproximateCreationDateTimePrecision")
+    if precision == "MICROSECOND":
+        return value
+    if precision == "MILLISECOND":
+        return value * 1000
+    return value if value > _MICROSECOND_THRESHOLD else value * 1000
+
+
+def _check_item_sizes(
+    raw_new: object, raw_old: object, raw_length: int | None, size_bytes: int | None, index: int, event_id: str
+) -> None:
+    # The JSON text of an image is never smaller than its DynamoDB size, and SizeBytes covers keys and both
+    # images, so small records skip the walk.
+    if raw_length is not None and raw_length <= MAX_ITEM_BYTES:
+        return
+    if raw_length is None and size_bytes is not None and size_bytes <= MAX_ITEM_BYTES:
+        return
+    for name, image in (("NewImage", raw_new), ("OldImage", raw_old)):
+        if isinstance(image, dict):
+            try:
+                size = item_size(image)
+            except RecursionError:
+                raise DecodeError(index, event_id, f"dynamodb.{name}: nesting too deep") from None
+            if size > MAX_ITEM_BYTES:
+                raise DecodeError(
+                    index, event_id, f"dynamodb.{name} is about {size} bytes, over DynamoDB's 400 KB item limit"
+                )
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float | Decimal):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object" if isinstance(value, dict) else type(value).__name__
+
+
+# --- many records ----------------------------------------------------------------------------------------------
+
+_MALFORMED = object()  # marks a record whose JSON did not parse
+
+
+def _raw_records(data: bytes) -> Iterator[tuple[object, bytes | None]]:
+    """Yield (parsed value or _MALFORMED, raw bytes or None) per record of a single object, array or NDJSON."""
+    start = 0
+    end = len(data)
+    while start < end and data[start] in b" \t\r\n":
+        start += 1
+    if data.startswith(b"\xef\xbb\xbf", start):  # UTF-8 byte order mark
+        start += 3
+    if start >= end or not data[start:].strip():
+        return
+    newline = data.find(b"\n", start)
+    if newline == -1 or not data[newline:].strip():  # one line: one JSON document (object or array)
+        yield from _document(data[start:] if start else data)
+        return
+    # Several lines: NDJSON when one of the first two lines is JSON by itself; otherwise one pretty-printed
+    # document (or one malformed document, which counts as one record).
+    if _parses(data[start:newline]) or _parses(_second_line(data, newline)):
+        yield from _ndjson(data, start)
+    else:
+        yield from _document(data[start:])
+
+
+def _document(data: bytes) -> Iterator[tuple[object, bytes | None]]:
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        yield _MALFORMED, data
+        return
+    if parsed.__class__ is list:
+        for item in parsed:
+            yield item, None
+    else:
+        yield parsed, data
+
+
+def _parses(line: bytes) -> bool:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _second_line(data: bytes, newline: int) -> bytes:
+    end = data.find(b"\n", newline + 1)
+    return data[newline + 1 : end if end != -1 else len(data)]
+
+
+def _ndjson(data: bytes, start: int) -> Iterator[tuple[object, bytes | None]]:
+    end = len(data)
+    while start < end:
+        newline = data.find(b"\n", start)
+        if newline == -1:
+            newline = end
+        line = data[start:newline]
+        start = newline + 1
+        if not line.strip():
+            continue
+        try:
+            yield orjson.loads(line), line
+        except orjson.JSONDecodeError:
+            yield _MALFORMED, line
+
+
+def decode_records(data: bytes, attributes: Mapping[str, str] | None = None) -> Iterator[ChangeEvent | Rejection]:
+    """Decode FlowFile content into change events, record by record.
+
+    ``data`` may hold one record, a JSON array of records, NDJSON (blank lines ignored) or wrapper records of
+    either NiFi Kinesis consumer. ``attributes`` are the FlowFile's (Kinesis position). Every record yields
+    exactly one :class:`ChangeEvent` or :class:`Rejection`, in input order; a bad record never stops the rest.
+    Nothing is raised for bad content.
+    """
+    flowfile = _FlowFilePosition.from_attributes(attributes)
+    records = _raw_records(data)
+    first = next(records, None)
+    if first is None:
+        return
+    second = next(records, None)
+    single = second is None
+    for index, (parsed, raw) in enumerate(_chain(first, second, records)):
+        yield _decode_or_reject(parsed, raw, index, flowfile, single)
+
+
+def _chain(
+    first: tuple[object, bytes | None],
+    second: tuple[object, bytes | None] | None,
+    rest: Iterator[tuple[object, bytes | None]],
+) -> Iterator[tuple[object, bytes | None]]:
+    yield first
+    if second is not None:
+        yield second
+        yield from rest
+
+
+def _decode_or_reject(
+    parsed: object, raw: bytes | None, index: int, flowfile: _FlowFilePosition | None, single: bool
+) -> ChangeEvent | Rejection:
+    if parsed is _MALFORMED:
+        return Rejection(index, f"{_describe(index, None)}: malformed JSON", raw)
+    try:
+        return _decode(parsed, index, flowfile, single, None if raw is None else len(raw))
+    except DecodeError as error:
+        if raw is None:
+            raw = orjson.dumps(parsed, default=_json_default)
+        return Rejection(index, str(error), raw, error.event_id)
+
+
+# --- reading change events back ---------------------------------------------------------------------------------
+
+_EVENT_FIELDS = (
+    "event_id",
+    "event_name",
+    "table_name",
+    "aws_region",
+    "event_time_us",
+    "ttl_delete",
+    "keys",
+    "new_image",
+    "old_image",
+    "kinesis",
+    "size_bytes",
+)
+
+
+def _event_from_obj(obj: object, index: int) -> ChangeEvent:
+    if not isinstance(obj, dict):
+        raise DecodeError(index, None, f"expected a change-event object, got {_json_type(obj)}")
+    event_id = obj.get("event_id")
+    if not isinstance(event_id, str) or not event_id:
+        raise DecodeError(index, None, "change event without a string event_id")
+    missing = [name for name in _EVENT_FIELDS if name not in obj]
+    if missing:
+        raise DecodeError(index, event_id, f"change event lacks {', '.join(missing)}")
+    if obj["event_name"] not in EVENT_NAMES:
+        raise DecodeError(index, event_id, "change event has an unsupported event_name")
+    if not isinstance(obj["ttl_delete"], bool):
+        raise DecodeError(index, event_id, "ttl_delete must be a boolean")
+    if not isinstance(obj["keys"], dict):
+        raise DecodeError(index, event_id, "keys must be an object")
+    for name in ("new_image", "old_image"):
+        if obj[name] is not None and not isinstance(obj[name], dict):
+            raise DecodeError(index, event_id, f"{name} must be an object or null")
+    for name in ("table_name", "aws_region"):
+        if obj[name] is not None and not isinstance(obj[name], str):
+            raise DecodeError(index, event_id, f"{name} must be a string or null")
+    event_time_us = _whole(obj["event_time_us"])
+    if event_time_us is None:
+        raise DecodeError(index, event_id, "event_time_us must be an integer")
+    size_bytes = None if obj["size_bytes"] is None else _whole(obj["size_bytes"])
+    kinesis = obj["kinesis"]
+    position: KinesisPosition | None = None
+    if kinesis is not None:
+        if not isinstance(kinesis, dict):
+            raise DecodeError(index, event_id, "kinesis must be an object or null")
+        position = KinesisPosition(
+            shard_id=_text(kinesis.get("shard_id")),
+            sequence_number=_sequence(kinesis.get("sequence_number")),
+            partition_key=_text(kinesis.get("partition_key")),
+            arrival_time_ms=_whole(kinesis.get("arrival_time_ms")),
+        )
+    return ChangeEvent(
+        event_id=event_id,
+        event_name=obj["event_name"],
+        table_name=obj["table_name"],
+        aws_region=obj["aws_region"],
+        event_time_us=event_time_us,
+        ttl_delete=obj["ttl_delete"],
+        keys=obj["keys"],
+        new_image=obj["new_image"],
+        old_image=obj["old_image"],
+        kinesis=position,
+        size_bytes=size_bytes,
+    )
+
+
+def _whole(value: object) -> int | None:
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def parse_change_events(data: bytes) -> Iterator[ChangeEvent | Rejection]:
+    """Read change-event NDJSON (as written by ``claimflow decode``) back into :class:`ChangeEvent` objects.
+
+    Exact: JSON numbers inside images come back as Decimal with the written value. Blank lines are skipped;
+    a bad line yields a :class:`Rejection` and reading goes on.
+    """
+    index = 0
+    start = 0
+    end = len(data)
+    while start < end:
+        newline = data.find(b"\n", start)
+        if newline == -1:
+            newline = end
+        line = data[start:newline]
+        start = newline + 1
+        if not line.strip():
+            continue
+        try:
+            yield ChangeEvent.from_json(line, index)
+        except DecodeError as error:
+            yield Rejection(index, str(error), line, error.event_id)
+        index += 1
