@@ -1,0 +1,252 @@
+"""Claim rows from change events, and routing of a stream of events to insert/modify/remove/invalid."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
+
+from claimflow.claims.enrich import enrich
+from claimflow.claims.errors import InvalidClaim
+from claimflow.claims.mapping import MappedItem, map_item
+from claimflow.claims.phi import apply_phi
+from claimflow.claims.settings import ClaimSettings
+from claimflow.claims.validate import PROCEDURES, claim_id, validate_mapped
+from claimflow.rows import COLUMN_NAMES, COLUMNS, Group, Kind
+
+if TYPE_CHECKING:
+    from claimflow.events import ChangeEvent, Rejection
+
+Relationship = Literal["insert", "modify", "remove", "invalid"]
+_RELATIONSHIP: dict[str, Relationship] = {"INSERT": "insert", "MODIFY": "modify", "REMOVE": "remove"}
+_EPOCH = datetime(1970, 1, 1)
+_CDC_COLUMNS = frozenset(c.name for c in COLUMNS if c.group is Group.CDC)
+# Claim and enrichment columns, in row order (the CDC columns come first in rows.COLUMNS).
+_CLAIM_COLUMNS: tuple[str, ...] = tuple(name for name in COLUMN_NAMES if name not in _CDC_COLUMNS)
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """One record's outcome. ``row`` for insert/modify/remove; ``error`` and ``record`` (the original, for the
+    dead-letter content) for invalid. ``error`` names the record and the rule, never a value."""
+
+    relationship: Relationship
+    row: dict[str, Any] | None
+    error: str | None
+    index: int
+    event_id: str | None
+    record: dict[str, Any] | None
+
+
+def timestamp_from_us(epoch_us: int) -> str:
+    """Epoch microseconds -> "YYYY-MM-DDTHH:MM:SS.ffffff" (UTC, no offset), the row's timestamp format."""
+    return (_EPOCH + timedelta(microseconds=epoch_us)).isoformat(timespec="microseconds")
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="microseconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+# Columns whose normalised values are Decimal, date or datetime: converted to their JSON text form.
+_TEXT_FORM_COLUMNS: tuple[str, ...] = tuple(
+    c.name for c in COLUMNS if c.group is not Group.CDC and c.kind in (Kind.DECIMAL, Kind.DATE, Kind.TIMESTAMP)
+)
+
+
+def _json_ready(values: dict[str, Any]) -> None:
+    for name in _TEXT_FORM_COLUMNS:
+        value = values.get(name)
+        if value is not None:
+            values[name] = _json_value(value)
+    lines = values.get(PROCEDURES)
+    if lines:
+        values[PROCEDURES] = [
+            {**line, "charge": None if line["charge"] is None else str(line["charge"])} for line in lines
+        ]
+
+
+def _cdc_columns(event: ChangeEvent, ingest_time_us: int) -> dict[str, Any]:
+    kinesis: Mapping[str, Any] = event.kinesis or {}
+    arrival_ms = kinesis.get("arrival_time_ms")
+    return {
+        "eventName": event.event_name,
+        "eventCreationUnixTime": event.event_time_us,
+        "eventTimeUtc": timestamp_from_us(event.event_time_us),
+        "eventId": event.event_id,
+        "ttlDelete": bool(event.ttl_delete),
+        "sourceTable": event.table_name,
+        "awsRegion": event.aws_region,
+        "kinesisShardId": kinesis.get("shard_id"),
+        "kinesisSequenceNumber": kinesis.get("sequence_number"),
+        "kinesisPartitionKey": kinesis.get("partition_key"),
+        "kinesisArrivalTime": None if arrival_ms is None else timestamp_from_us(int(arrival_ms) * 1000),
+        "ingestTime": timestamp_from_us(ingest_time_us),
+    }
+
+
+def _event_key(event: ChangeEvent) -> str | None:
+    """The claim id from the event's key attributes, or None when the keys lack it."""
+    if not event.keys:
+        return None
+    raw = map_item(event.keys).fields.get("claimId")
+    return None if raw is None else claim_id(raw)
+
+
+def _claim_row(
+    mapped: MappedItem, key: str | None, event_time_us: int, settings: ClaimSettings
+) -> dict[str, Any]:
+    if mapped.fields.get("claimId") is None and key is not None:
+        mapped.fields["claimId"] = key
+    claim = validate_mapped(mapped)
+    if key is not None and claim.values["claimId"] != key:
+        raise InvalidClaim("claimId", "differs from the event key")
+    row = enrich(claim, event_time_us)
+    apply_phi(row, settings)
+    return row
+
+
+def _key_only_row(key: str, reason: str, settings: ClaimSettings) -> dict[str, Any]:
+    row: dict[str, Any] = dict.fromkeys(COLUMN_NAMES)
+    row["claimId"] = key
+    row["dataQualityFlags"] = [reason]
+    row["phiMode"] = "pseudonymized" if settings.phi_mode.value == "pseudonymize" else "passthrough"
+    return row
+
+
+def build_row(event: ChangeEvent, settings: ClaimSettings, ingest_time_us: int) -> dict[str, Any]:
+    """The claim row of one change event: every column of rows.COLUMNS, in order, JSON-ready.
+
+    INSERT and MODIFY build from the new image. REMOVE builds from the old image when it validates, else a
+    key-only row (claimId and CDC metadata, flag OLD_IMAGE_MISSING or OLD_IMAGE_INVALID): a delete always gets
+    through. In strict mode any data-quality flag rejects an INSERT or MODIFY.
+
+    Raises:
+        InvalidClaim: an unknown event name, a missing or bad image for INSERT/MODIFY, a broken rule, a key that
+        differs from the image's claim id, or (REMOVE) no claim id in the keys or old image.
+    """
+    image = event.old_image if event.event_name == "REMOVE" else event.new_image
+    return build_row_from_mapped(event, None if image is None else map_item(image), settings, ingest_time_us)
+
+
+def build_row_from_mapped(
+    event: ChangeEvent, mapped: MappedItem | None, settings: ClaimSettings, ingest_time_us: int
+) -> dict[str, Any]:
+    """:func:`build_row` with the event's image (old for REMOVE, new otherwise) already mapped (or None).
+
+    Raises:
+        InvalidClaim: as :func:`build_row`.
+    """
+    name = event.event_name
+    if name not in _RELATIONSHIP:
+        raise InvalidClaim("eventName", "not INSERT, MODIFY or REMOVE")
+    key = _event_key(event)
+    if name == "REMOVE":
+        if mapped is None:
+            if key is None:
+                raise InvalidClaim("keys", "no claim id")
+            claim = _key_only_row(key, "OLD_IMAGE_MISSING", settings)
+        else:
+            try:
+                claim = _claim_row(mapped, key, event.event_time_us, settings)
+            except InvalidClaim as exc:
+                if key is None and exc.field != "claimId":
+                    key = _old_image_key(mapped)
+                if key is None:
+                    raise InvalidClaim("keys", "no claim id") from None
+                claim = _key_only_row(key, "OLD_IMAGE_INVALID", settings)
+    else:
+        if mapped is None:
+            raise InvalidClaim("newImage", "missing")
+        claim = _claim_row(mapped, key, event.event_time_us, settings)
+        if settings.strict and claim["dataQualityFlags"]:
+            raise InvalidClaim("dataQualityFlags", "strict mode: " + ",".join(claim["dataQualityFlags"]))
+    _json_ready(claim)
+    row = _cdc_columns(event, ingest_time_us)
+    for column in _CLAIM_COLUMNS:
+        row[column] = claim.get(column)
+    return row
+
+
+def _old_image_key(mapped: MappedItem) -> str | None:
+    try:
+        raw = mapped.fields.get("claimId")
+        return None if raw is None else claim_id(raw)
+    except InvalidClaim:
+        return None
+
+
+def _describe(index: int, event_id: str | None, reason: str) -> str:
+    if event_id:
+        return f"record {index} (eventId {event_id}): {reason}"
+    return f"record {index}: {reason}"
+
+
+def _rejection_record(raw: Any) -> dict[str, Any] | None:
+    if raw is None or isinstance(raw, dict):
+        return raw
+    if isinstance(raw, bytes | bytearray | memoryview | str):
+        try:
+            parsed = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict):
+            return parsed
+        return {"raw": bytes(raw).decode("utf-8", "replace") if not isinstance(raw, str) else raw}
+    return {"raw": repr(raw)}
+
+
+def route_events(
+    items: Iterable[ChangeEvent | Rejection],
+    settings: ClaimSettings,
+    ingest_time_us: int | None = None,
+    first_index: int = 0,
+) -> Iterator[Routed]:
+    """Route each decoded item: a row to insert/modify/remove, or invalid with the reason and the original.
+
+    Exactly one Routed per item (counts in = out + invalid). Rejections from the decoder become invalid. One bad
+    record never stops the others. ``ingest_time_us`` defaults to the time routing started (one value per batch).
+    A change event's index is its position in ``items`` plus ``first_index``; a Rejection keeps its own.
+    """
+    if ingest_time_us is None:
+        ingest_time_us = time.time_ns() // 1000
+    # Imported here: claimflow.events belongs to the decoder and may import this package's users.
+    from claimflow.events import Rejection
+
+    for position, item in enumerate(items, first_index):
+        if isinstance(item, Rejection):
+            # The decoder's reason already names the record (index, eventID) and the rule.
+            yield Routed("invalid", None, item.error, item.index, item.event_id, _rejection_record(item.raw))
+            continue
+        try:
+            row = build_row(item, settings, ingest_time_us)
+        except InvalidClaim as exc:
+            yield Routed("invalid", None, _describe(position, item.event_id, str(exc)), position, item.event_id,
+                         orjson.loads(item.to_json()))
+            continue
+        yield Routed(_RELATIONSHIP[item.event_name], row, None, position, item.event_id, None)
+
+
+def route_records(
+    data: bytes,
+    settings: ClaimSettings,
+    ingest_time_us: int | None = None,
+    attributes: Mapping[str, str] | None = None,
+) -> Iterator[Routed]:
+    """Raw Kinesis DynamoDB records (any layout ``claimflow.events.decode_records`` accepts) -> routed rows.
+
+    The fused decode + claim path used by ProcessClaimChange, ``claimflow transform`` and the benchmark.
+    """
+    from claimflow.events import decode_records
+
+    return route_events(decode_records(data, attributes), settings, ingest_time_us)

@@ -1,0 +1,88 @@
+"""Code-set checks for claims: ICD-10-CM diagnoses, NPI, CPT/HCPCS procedure codes, modifiers.
+
+ICD-10-CM existence, billability, descriptions and chapters come from ``simple-icd-10-cm`` (the CMS code set,
+shipped in its wheel, offline). It is imported on first use: loading the code set takes about a second, which a
+command that never validates a claim should not pay. Look-ups are cached because real claim streams repeat a
+small set of codes.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from types import ModuleType
+from typing import NamedTuple
+
+ICD10CM_PATTERN = re.compile(r"^[A-Z][0-9A-Z][0-9A-Z](\.[0-9A-Z]{1,4})?$")
+_ICD10CM_DOTLESS = re.compile(r"^[A-Z][0-9A-Z][0-9A-Z][0-9A-Z]{1,4}$")
+PROCEDURE_CODE_PATTERN = re.compile(r"^(?:\d{4}[0-9FT]|[A-Z]\d{4})$")  # CPT I/II/III, HCPCS Level II
+MODIFIER_PATTERN = re.compile(r"^[0-9A-Z]{2}$")
+_NPI_PATTERN = re.compile(r"^[12]\d{9}$")
+
+_icd: ModuleType | None = None
+
+
+def _icd_module() -> ModuleType:
+    global _icd
+    if _icd is None:
+        import simple_icd_10_cm
+
+        _icd = simple_icd_10_cm
+    return _icd
+
+
+class Diagnosis(NamedTuple):
+    code: str  # dotted form, e.g. "E11.9"
+    billable: bool  # a leaf of the code set (a code a claim may carry)
+    description: str
+    chapter: str  # chapter description, e.g. "Endocrine, nutritional and metabolic diseases (E00-E89)"
+
+
+class CodeError(ValueError):
+    """A code failed a format or code-set check; the message names the rule, never the value."""
+
+
+@lru_cache(maxsize=8192)
+def lookup_diagnosis(raw: str) -> Diagnosis:
+    """Normalise an ICD-10-CM code (trim, upper-case, add the dot) and look it up in the code set.
+
+    Raises:
+        CodeError: the code is not in ICD-10-CM format, or not in the code set.
+    """
+    code = raw.strip().upper()
+    if "." not in code and _ICD10CM_DOTLESS.match(code):
+        code = f"{code[:3]}.{code[3:]}"
+    if not ICD10CM_PATTERN.match(code):
+        raise CodeError("not in ICD-10-CM format")
+    icd = _icd_module()
+    if not icd.is_valid_item(code) or icd.is_chapter_or_block(code):
+        raise CodeError("not an ICD-10-CM code")
+    chapter = icd.get_ancestors(code)[-1]
+    return Diagnosis(code, bool(icd.is_leaf(code)), icd.get_description(code), icd.get_description(chapter))
+
+
+def npi_is_valid(npi: str) -> bool:
+    """True when ``npi`` is 10 digits starting with 1 or 2 and its check digit is right.
+
+    The check digit is the Luhn check over the 9 leading digits prefixed with the card-issuer prefix 80840,
+    which is the same as adding the constant 24 to the Luhn sum of the 9 digits.
+    """
+    if not _NPI_PATTERN.match(npi):
+        return False
+    total = 24
+    for position, char in enumerate(reversed(npi[:9])):
+        digit = ord(char) - 48
+        if position % 2 == 0:  # rightmost of the 9 digits is doubled (the check digit would be position -1)
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return (10 - total % 10) % 10 == ord(npi[9]) - 48
+
+
+def procedure_code_is_valid(code: str) -> bool:
+    return PROCEDURE_CODE_PATTERN.match(code) is not None
+
+
+def modifier_is_valid(modifier: str) -> bool:
+    return MODIFIER_PATTERN.match(modifier) is not None

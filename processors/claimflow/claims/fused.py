@@ -1,0 +1,244 @@
+"""The fused path: raw Kinesis DynamoDB records -> routed claim rows, in one pass per record.
+
+The two-step path (``claimflow.events.decode_records`` then ``route_events``) decodes every attribute of every
+image into Python values and then maps them onto columns. Here the image is read *once*: DynamoDB JSON is walked
+with the mapping table, decoding each attribute straight into its column with the decoder's own value functions.
+Anything outside the common shape (wrapper layouts, FlowFile Kinesis attributes, a record the decoder would
+reject, an invalid claim) is handed to the two-step path for that record, so both paths give identical results
+(tests hold them to that).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from claimflow.claims.build import Routed, build_row_from_mapped, route_events
+from claimflow.claims.errors import InvalidClaim
+from claimflow.claims.mapping import _TABLES, PROCEDURES, MappedItem, _map_procedure, normalise_key
+from claimflow.claims.settings import ClaimSettings
+from claimflow.dynamodb import MAX_ITEM_BYTES, AttributeValueError, decode_image, decode_value, parse_number
+from claimflow.events import EVENT_NAMES, ChangeEvent, decode_record, decode_records
+
+_RELATIONSHIP = {"INSERT": "insert", "MODIFY": "modify", "REMOVE": "remove"}
+_MICROSECOND_THRESHOLD = 10**14
+_TTL_PRINCIPAL = "dynamodb.amazonaws.com"
+
+
+class _Unusual(Exception):
+    """The record leaves the fused path's common shape: the two-step path handles it."""
+
+
+def _scalar(av: Any) -> Any:
+    # S and N inline (most attributes); anything else through the decoder's own function.
+    if av.__class__ is dict and len(av) == 1:
+        ((tag, inner),) = av.items()
+        if tag == "S" and inner.__class__ is str:
+            return inner
+        if tag == "N":
+            return parse_number(inner)
+    return decode_value(av)
+
+
+_MISSING = object()
+# Per group: raw key as written -> target (None for unknown). Saves normalising the same keys on every record.
+_RAW_TARGETS: dict[str, dict[str, str | None]] = {group: {} for group in _TABLES}
+
+
+def _target(group: str, key: str) -> str | None:
+    cache = _RAW_TARGETS[group]
+    target = cache.get(key, _MISSING)
+    if target is _MISSING:
+        target = _TABLES[group].get(normalise_key(key))
+        if len(cache) < 4096:
+            cache[key] = target
+    return target  # type: ignore[return-value]
+
+
+def _map_av_group(
+    image: dict[str, Any],
+    group: str,
+    path: str,
+    fields: dict[str, Any],
+    unknown: list[str],
+    conflicts: list[str],
+) -> None:
+    """claimflow.claims.mapping._map_group over DynamoDB JSON (same rules; tests compare the two)."""
+    cache = _RAW_TARGETS[group]
+    for key, av in image.items():
+        if av is None:  # a NiFi reader's padding for a key absent from this item (the decoder skips it too)
+            continue
+        target: Any = cache.get(key, _MISSING)
+        if target is _MISSING:
+            target = _target(group, key)
+        if target is None:
+            decode_value(av)  # still validated: the decoder would reject the record for a bad value anywhere
+            unknown.append(path + key)
+            continue
+        if target[0] == "@":
+            inner = av.get("M") if av.__class__ is dict and len(av) == 1 else None
+            if inner.__class__ is dict:
+                _map_av_group(inner, target[1:], f"{path}{key}.", fields, unknown, conflicts)
+            elif decode_value(av) is not None:
+                unknown.append(path + key)
+            continue
+        value = av.get("S") if av.__class__ is dict and len(av) == 1 else None
+        if value.__class__ is not str:
+            value = _scalar(av)
+        if target in fields:
+            if fields[target] != value and value is not None:
+                if fields[target] is None:
+                    fields[target] = value
+                else:
+                    conflicts.append(target)
+        else:
+            fields[target] = value
+
+
+def map_av_item(image: dict[str, Any]) -> MappedItem:
+    """Map a DynamoDB-JSON image onto row columns (values decoded exactly as the decoder does).
+
+    Raises:
+        AttributeValueError: a value the decoder would reject.
+    """
+    fields: dict[str, Any] = {}
+    unknown: list[str] = []
+    conflicts: list[str] = []
+    _map_av_group(image, "claim", "", fields, unknown, conflicts)
+    procedures = fields.get(PROCEDURES)
+    if procedures.__class__ is list:
+        fields[PROCEDURES] = [_map_procedure(line, i, unknown) for i, line in enumerate(procedures)]
+    return MappedItem(fields, unknown, conflicts)
+
+
+def _event_time_us(change: dict[str, Any]) -> int:
+    value = change.get("ApproximateCreationDateTime")
+    if value.__class__ is not int or value <= 0:
+        raise _Unusual
+    precision = change.get("ApproximateCreationDateTimePrecision")
+    if precision == "MICROSECOND":
+        return value
+    if precision == "MILLISECOND":
+        return value * 1000
+    return value if value > _MICROSECOND_THRESHOLD else value * 1000
+
+
+def _fused(obj: Any, raw_length: int, index: int, settings: ClaimSettings, ingest_time_us: int) -> Routed:
+    """One plain record through the fused path.
+
+    Raises:
+        _Unusual: the record needs the two-step path (which also produces its rejection, if any).
+    """
+    if obj.__class__ is not dict or "value" in obj or "kinesisMetadata" in obj or raw_length > MAX_ITEM_BYTES:
+        raise _Unusual
+    event_id = obj.get("eventID")
+    name = obj.get("eventName")
+    change = obj.get("dynamodb")
+    if event_id.__class__ is not str or not event_id or name.__class__ is not str or name not in EVENT_NAMES:
+        raise _Unusual
+    if change.__class__ is not dict:
+        raise _Unusual
+    event_time_us = _event_time_us(change)
+    raw_keys, raw_new, raw_old = change.get("Keys"), change.get("NewImage"), change.get("OldImage")
+    if raw_keys.__class__ is not dict or not raw_keys:
+        raise _Unusual
+    is_remove = name == "REMOVE"
+    image, other = (raw_old, raw_new) if is_remove else (raw_new, raw_old)
+    if image.__class__ is not dict or (other is not None and other.__class__ is not dict):
+        raise _Unusual
+    try:
+        keys = decode_image(raw_keys)
+        if not keys:
+            raise _Unusual
+        if other is not None:
+            decode_image(other)  # validated like the decoder does, not used
+        mapped = map_av_item(image)
+    except (AttributeValueError, RecursionError):
+        raise _Unusual from None
+    size_bytes = change.get("SizeBytes")
+    identity = obj.get("userIdentity")
+    table_name, region = obj.get("tableName"), obj.get("awsRegion")
+    event = ChangeEvent(
+        event_id=event_id,
+        event_name=name,
+        table_name=table_name if table_name.__class__ is str and table_name else None,
+        aws_region=region if region.__class__ is str and region else None,
+        event_time_us=event_time_us,
+        ttl_delete=is_remove
+        and identity.__class__ is dict
+        and identity.get("type") == "Service"
+        and identity.get("principalId") == _TTL_PRINCIPAL,
+        keys=keys,
+        new_image=None,  # not decoded on this path; build_row_from_mapped does not read them
+        old_image=None,
+        kinesis=None,
+        size_bytes=size_bytes if size_bytes.__class__ is int else None,
+    )
+    try:
+        row = build_row_from_mapped(event, mapped, settings, ingest_time_us)
+    except InvalidClaim:
+        raise _Unusual from None  # the two-step path builds the invalid outcome with the full record
+    return Routed(_RELATIONSHIP[name], row, None, index, event_id, None)  # type: ignore[arg-type]
+
+
+def _has_kinesis_attributes(attributes: Mapping[str, str] | None) -> bool:
+    return bool(attributes) and any(name.startswith("aws.kinesis.") for name in attributes or ())
+
+
+def _ndjson_lines(data: bytes) -> list[bytes] | None:
+    """The non-blank lines when ``data`` is NDJSON of objects (two or more lines); None for any other layout."""
+    import orjson
+
+    stripped = data.strip()
+    if not stripped.startswith(b"{") or b"\n" not in stripped:
+        return None
+    lines = [line for line in stripped.split(b"\n") if line.strip()]
+    try:
+        orjson.loads(lines[0])
+    except orjson.JSONDecodeError:
+        return None  # maybe one pretty-printed document: the decoder decides
+    return lines if len(lines) > 1 else None
+
+
+def route_records_fused(
+    data: bytes,
+    settings: ClaimSettings,
+    ingest_time_us: int | None = None,
+    attributes: Mapping[str, str] | None = None,
+) -> Iterator[Routed]:
+    """Raw Kinesis DynamoDB records -> routed claim rows; same results as ``route_records``, faster.
+
+    NDJSON content without Kinesis FlowFile attributes takes the fused path record by record; other layouts go
+    through the decoder. Exactly one Routed per record, in input order.
+    """
+    import orjson
+
+    if ingest_time_us is None:
+        ingest_time_us = time.time_ns() // 1000
+    lines = None if _has_kinesis_attributes(attributes) else _ndjson_lines(data)
+    if lines is None:
+        yield from route_events(decode_records(data, attributes), settings, ingest_time_us)
+        return
+    for index, line in enumerate(lines):
+        try:
+            obj = orjson.loads(line)
+            yield _fused(obj, len(line), index, settings, ingest_time_us)
+        except orjson.JSONDecodeError:
+            yield from _two_step(line, None, index, settings, ingest_time_us)
+        except _Unusual:
+            yield from _two_step(line, obj, index, settings, ingest_time_us)
+
+
+def _two_step(line: bytes, obj: Any, index: int, settings: ClaimSettings, ingest_time_us: int) -> Iterator[Routed]:
+    from claimflow.events import DecodeError, Rejection
+
+    item: ChangeEvent | Rejection
+    if obj is None:
+        item = Rejection(index, f"record {index}: malformed JSON", line)
+    else:
+        try:
+            item = decode_record(obj, index, None, single_record=False)
+        except DecodeError as error:
+            item = Rejection(index, str(error), line, error.event_id)
+    yield from route_events([item], settings, ingest_time_us, first_index=index)

@@ -1,0 +1,275 @@
+"""The one mapping from the field names of an ``InsuranceClaims`` item to the claim row's columns.
+
+A DynamoDB item may spell its fields in snake_case (``claim_id``, the quickstart's style), camelCase
+(``claimId``) or PascalCase, and may nest the parties (``patient: {first_name, address: {zip}}``) or keep them flat
+(``patient_first_name``, ``patientZip``). Keys are compared after *normalisation* (lower-case, without ``_``,
+``-`` and spaces), so every spelling of one name meets the same entry.
+
+``GROUPS`` is the whole table. Each group lists the normalised keys it accepts: a value that is a column name
+maps the field to that column; a value starting with ``@`` descends into a nested object handled by that group.
+Flat aliases (``patientfirstname``, ``providerzip``, ``payerid``...) are derived from the nested groups by
+prefixing, never hand-kept. Keys that match nothing are *unknown*: ignored, counted, reported as a data-quality
+flag. docs/claim-rows.md renders this table (a test checks the document against it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+PROCEDURES = "procedureDetails"
+
+# group name -> {normalised key: column name | "@subgroup"}
+GROUPS: dict[str, dict[str, str]] = {
+    "claim": {
+        "claimid": "claimId",
+        "id": "claimId",
+        "memberid": "memberId",
+        "subscriberid": "memberId",
+        "insurancememberid": "memberId",
+        "insuranceplan": "insurancePlan",
+        "plan": "insurancePlan",
+        "planname": "insurancePlan",
+        "diagnosiscodes": "diagnosisCodes",
+        "diagnoses": "diagnosisCodes",
+        "icdcodes": "diagnosisCodes",
+        "icd10codes": "diagnosisCodes",
+        "procedures": PROCEDURES,
+        "proceduredetails": PROCEDURES,
+        "procedurelines": PROCEDURES,
+        "servicelines": PROCEDURES,
+        "procedurecodes": PROCEDURES,
+        "totalcharge": "totalCharge",
+        "totalcharges": "totalCharge",
+        "totalamount": "totalCharge",
+        "claimamount": "totalCharge",
+        "billedamount": "totalCharge",
+        "dateofservice": "dateOfService",
+        "servicedate": "dateOfService",
+        "dos": "dateOfService",
+        "billsubmitdate": "billSubmitDate",
+        "billsubmitteddate": "billSubmitDate",
+        "submissiondate": "billSubmitDate",
+        "submitdate": "billSubmitDate",
+        "claimstatus": "claimStatus",
+        "status": "claimStatus",
+        "paymentstatus": "paymentStatus",
+        "createdtimestamp": "createdTimeStamp",
+        "createdat": "createdTimeStamp",
+        "createdtime": "createdTimeStamp",
+        "creationtimestamp": "createdTimeStamp",
+        "patient": "@patient",
+        "member": "@patient",
+        "provider": "@provider",
+        "renderingprovider": "@provider",
+        "billingprovider": "@provider",
+        "payer": "@payer",
+        "insurer": "@payer",
+    },
+    "patient": {
+        "firstname": "patientFirstName",
+        "givenname": "patientFirstName",
+        "lastname": "patientLastName",
+        "familyname": "patientLastName",
+        "surname": "patientLastName",
+        "name": "@patient.name",
+        "dob": "patientDOB",
+        "dateofbirth": "patientDOB",
+        "birthdate": "patientDOB",
+        "gender": "patientGender",
+        "sex": "patientGender",
+        "phone": "patientPhone",
+        "phonenumber": "patientPhone",
+        "email": "patientEmail",
+        "emailaddress": "patientEmail",
+        "address": "@patient.address",
+    },
+    "patient.name": {
+        "first": "patientFirstName",
+        "firstname": "patientFirstName",
+        "given": "patientFirstName",
+        "last": "patientLastName",
+        "lastname": "patientLastName",
+        "family": "patientLastName",
+    },
+    "patient.address": {
+        "street": "patientStreet",
+        "streetaddress": "patientStreet",
+        "line1": "patientStreet",
+        "address1": "patientStreet",
+        "city": "patientCity",
+        "state": "patientState",
+        "zip": "patientZip",
+        "zipcode": "patientZip",
+        "postalcode": "patientZip",
+    },
+    "provider": {
+        "name": "providerName",
+        "providername": "providerName",
+        "npi": "providerNPI",
+        "taxonomy": "providerTaxonomy",
+        "taxonomycode": "providerTaxonomy",
+        "credentials": "providerCredentials",
+        "credential": "providerCredentials",
+        "address": "@provider.address",
+    },
+    "provider.address": {
+        "street": "providerStreet",
+        "streetaddress": "providerStreet",
+        "line1": "providerStreet",
+        "address1": "providerStreet",
+        "city": "providerCity",
+        "state": "providerState",
+        "zip": "providerZip",
+        "zipcode": "providerZip",
+        "postalcode": "providerZip",
+    },
+    "payer": {
+        "name": "payerName",
+        "payername": "payerName",
+        "payerid": "payerId",
+        "id": "payerId",
+        "contactnumber": "payerContactNumber",
+        "contact": "payerContactNumber",
+        "phone": "payerContactNumber",
+        "phonenumber": "payerContactNumber",
+    },
+}
+
+# Fields of one procedure line: normalised key -> PROCEDURE_FIELDS name.
+PROCEDURE_KEYS: dict[str, str] = {
+    "code": "code",
+    "procedurecode": "code",
+    "cpt": "code",
+    "cptcode": "code",
+    "hcpcs": "code",
+    "hcpcscode": "code",
+    "description": "description",
+    "desc": "description",
+    "modifiers": "modifiers",
+    "modifier": "modifiers",
+    "units": "units",
+    "unit": "units",
+    "quantity": "units",
+    "charge": "charge",
+    "linecharge": "charge",
+    "amount": "charge",
+    "chargeamount": "charge",
+}
+
+# A flat item's prefixes for each nested group: patient_first_name, patientZip, provider_npi, payer_contact_number.
+_FLAT_PREFIXES: dict[str, tuple[str, ...]] = {
+    "patient": ("patient", "member"),
+    "patient.name": ("patient",),
+    "patient.address": ("patient", "patientaddress"),
+    "provider": ("provider",),
+    "provider.address": ("provider", "provideraddress"),
+    "payer": ("payer",),
+}
+
+
+def _derive_flat_aliases() -> dict[str, str]:
+    top = dict(GROUPS["claim"])
+    for group, prefixes in _FLAT_PREFIXES.items():
+        for prefix in prefixes:
+            for key, target in GROUPS[group].items():
+                if target.startswith("@"):
+                    continue
+                flat = key if key.startswith(prefix) else prefix + key
+                top.setdefault(flat, target)  # an explicit top-level entry wins
+    return top
+
+
+# The tables used at run time: group -> normalised key -> target.
+_TABLES: dict[str, dict[str, str]] = {**GROUPS, "claim": _derive_flat_aliases()}
+
+_normalised_keys: dict[str, str] = {}
+
+
+def normalise_key(key: str) -> str:
+    """``claim_id``, ``claimId``, ``ClaimID`` and ``claim-id`` all become ``claimid``."""
+    cached = _normalised_keys.get(key)
+    if cached is None:
+        cached = key.replace("_", "").replace("-", "").replace(" ", "").lower()
+        if len(_normalised_keys) < 65536:  # bounded: keys come from data
+            _normalised_keys[key] = cached
+    return cached
+
+
+class MappedItem(NamedTuple):
+    """An item's fields keyed by row column (values untouched), and the source paths that matched nothing."""
+
+    fields: dict[str, Any]
+    unknown: list[str]
+    conflicts: list[str]  # columns given twice with different values (the first one wins)
+
+
+def map_item(item: Mapping[str, Any]) -> MappedItem:
+    """Map a decoded DynamoDB item (any spelling, nested or flat) onto row columns.
+
+    Procedure lines are mapped too (``procedureDetails`` holds a list of dicts keyed by PROCEDURE_FIELDS names, or
+    the raw value when it is not a list). Values are not validated here.
+    """
+    fields: dict[str, Any] = {}
+    unknown: list[str] = []
+    conflicts: list[str] = []
+    _map_group(item, _TABLES["claim"], "", fields, unknown, conflicts)
+    procedures = fields.get(PROCEDURES)
+    if isinstance(procedures, list):
+        fields[PROCEDURES] = [_map_procedure(line, i, unknown) for i, line in enumerate(procedures)]
+    return MappedItem(fields, unknown, conflicts)
+
+
+def _map_group(
+    obj: Mapping[str, Any],
+    table: dict[str, str],
+    path: str,
+    fields: dict[str, Any],
+    unknown: list[str],
+    conflicts: list[str],
+) -> None:
+    for key, value in obj.items():
+        target = table.get(normalise_key(key))
+        if target is None:
+            unknown.append(path + key)
+        elif target[0] == "@":
+            if isinstance(value, dict):
+                _map_group(value, _TABLES[target[1:]], f"{path}{key}.", fields, unknown, conflicts)
+            elif target == "@patient.name" and isinstance(value, str):
+                unknown.append(path + key)  # a one-string name cannot be split safely into given/family
+            elif value is not None:
+                unknown.append(path + key)
+        elif target in fields:
+            if fields[target] != value and value is not None:
+                if fields[target] is None:
+                    fields[target] = value
+                else:
+                    conflicts.append(target)
+        else:
+            fields[target] = value
+
+
+def _map_procedure(line: Any, index: int, unknown: list[str]) -> Any:
+    if isinstance(line, str):
+        return {"code": line}
+    if not isinstance(line, dict):
+        return line
+    mapped: dict[str, Any] = {}
+    for key, value in line.items():
+        name = PROCEDURE_KEYS.get(normalise_key(key))
+        if name is None:
+            unknown.append(f"procedures[{index}].{key}")
+        elif name not in mapped:
+            mapped[name] = value
+    return mapped
+
+
+def alias_table() -> list[tuple[str, str, str]]:
+    """Every accepted normalised key as (group, key, target), for documentation."""
+    rows = []
+    for group, table in _TABLES.items():
+        for key, target in sorted(table.items()):
+            rows.append((group, key, target))
+    for key, target in sorted(PROCEDURE_KEYS.items()):
+        rows.append(("procedure line", key, target))
+    return rows

@@ -1,0 +1,311 @@
+"""The fast validated path: mapped item -> normalised claim values, with plain dict access and cached look-ups.
+
+This is what the row builder runs per record. ``claimflow.claims.model`` states the same rules declaratively with
+pydantic; tests hold the two to the same answers on valid and invalid items. Rejections raise ``InvalidClaim``;
+findings that do not make a claim unusable become data-quality flags (codes listed in docs/claim-rows.md).
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+from claimflow.claims import values as v
+from claimflow.claims.codes import (
+    CodeError,
+    Diagnosis,
+    lookup_diagnosis,
+    modifier_is_valid,
+    npi_is_valid,
+    procedure_code_is_valid,
+)
+from claimflow.claims.errors import InvalidClaim
+from claimflow.claims.mapping import PROCEDURES, MappedItem
+from claimflow.rows import COLUMNS, Group, Kind
+
+# Width of each varchar claim column, from rows.COLUMNS ("VARCHAR(64)" -> 64).
+_WIDTH: dict[str, int] = {
+    c.name: int(m[1])
+    for c in COLUMNS
+    if c.group is Group.CLAIM and c.kind is Kind.VARCHAR and (m := re.match(r"VARCHAR\((\d+)\)", c.snowflake_type))
+}
+# Plain text columns: trimmed and width-checked, nothing more.
+TEXT_COLUMNS: tuple[str, ...] = (
+    "memberId",
+    "insurancePlan",
+    "patientCity",
+    "patientStreet",
+    "patientLastName",
+    "patientFirstName",
+    "claimStatus",
+    "providerName",
+    "providerCity",
+    "providerStreet",
+    "payerName",
+    "payerId",
+    "paymentStatus",
+    "providerCredentials",
+)
+# Text columns with a plausibility check whose failure is a finding: column -> (check, flag).
+CHECKED_TEXT_COLUMNS: dict[str, tuple[Any, str]] = {
+    "patientEmail": (v.email_is_plausible, "PATIENT_EMAIL_MALFORMED"),
+    "patientPhone": (v.phone_is_plausible, "PATIENT_PHONE_MALFORMED"),
+    "payerContactNumber": (v.phone_is_plausible, "PAYER_CONTACT_MALFORMED"),
+    "providerTaxonomy": (v.taxonomy_is_plausible, "PROVIDER_TAXONOMY_MALFORMED"),
+}
+DATE_COLUMNS: tuple[str, ...] = ("dateOfService", "patientDOB", "billSubmitDate")
+# A claim row is useful without these, but their absence is worth a flag.
+EXPECTED_COLUMNS: tuple[str, ...] = ("memberId", "dateOfService", "totalCharge", "diagnosisCodes", PROCEDURES)
+MAX_DIAGNOSES = 99
+MAX_PROCEDURES = 999
+MAX_MODIFIERS = 4
+
+
+class ValidatedClaim(NamedTuple):
+    values: dict[str, Any]  # claim columns -> normalised Python values (str, Decimal, date, datetime, int, list)
+    diagnoses: list[Diagnosis]
+    flags: list[str]
+
+
+def _field(name: str, parse: Any, *args: Any) -> Any:
+    try:
+        return parse(*args)
+    except ValueError as exc:
+        raise InvalidClaim(name, str(exc)) from None
+
+
+def claim_id(raw: Any) -> str:
+    """The claim key: required, text, at most 64 characters.
+
+    Raises:
+        InvalidClaim: missing, not text, or too long.
+    """
+    if isinstance(raw, Decimal):
+        raise InvalidClaim("claimId", "not text")
+    key = _field("claimId", v.text, raw, _WIDTH["claimId"])
+    if key is None:
+        raise InvalidClaim("claimId", "missing")
+    return key
+
+
+def diagnosis_codes(raw: Any) -> list[Diagnosis]:
+    """Diagnosis codes as a list (or one comma-separated string), each an ICD-10-CM code in the code set.
+
+    Raises:
+        InvalidClaim: not a list of text, too many, or a code not in ICD-10-CM format or not in the code set.
+    """
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        raw = [part for part in raw.split(",") if part.strip()]
+    if not isinstance(raw, list):
+        raise InvalidClaim("diagnosisCodes", "not a list")
+    if len(raw) > MAX_DIAGNOSES:
+        raise InvalidClaim("diagnosisCodes", f"more than {MAX_DIAGNOSES} codes")
+    result = []
+    for i, code in enumerate(raw):
+        if not isinstance(code, str):
+            raise InvalidClaim(f"diagnosisCodes[{i}]", "not text")
+        try:
+            result.append(lookup_diagnosis(code))
+        except CodeError as exc:
+            raise InvalidClaim(f"diagnosisCodes[{i}]", str(exc)) from None
+    return result
+
+
+_KNOWN_PROCEDURE_CODES: set[str] = set()  # codes that passed the format check (bounded below)
+
+
+def procedure_lines(raw: Any) -> list[dict[str, Any]]:
+    """Procedure lines (mapped by claimflow.claims.mapping) -> list of PROCEDURE_FIELDS dicts.
+
+    Raises:
+        InvalidClaim: not a list of objects, a code not CPT/HCPCS, a bad modifier, charge or units.
+    """
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise InvalidClaim(PROCEDURES, "not a list")
+    if len(raw) > MAX_PROCEDURES:
+        raise InvalidClaim(PROCEDURES, f"more than {MAX_PROCEDURES} lines")
+    lines = []
+    for i, line in enumerate(raw):
+        where = f"{PROCEDURES}[{i}]"
+        if not isinstance(line, dict):
+            raise InvalidClaim(where, "not an object")
+        code = _text(f"{where}.code", line.get("code"), 5)
+        if code is None:
+            raise InvalidClaim(f"{where}.code", "missing")
+        code = code.upper()
+        if code not in _KNOWN_PROCEDURE_CODES and not procedure_code_is_valid(code):
+            raise InvalidClaim(f"{where}.code", "not a CPT or HCPCS code")
+        if len(_KNOWN_PROCEDURE_CODES) < 65536:
+            _KNOWN_PROCEDURE_CODES.add(code)
+        lines.append(
+            {
+                "code": code,
+                "description": _text(f"{where}.description", line.get("description"), 512),
+                "modifiers": modifiers(line.get("modifiers"), where),
+                "units": _field(f"{where}.units", v.units, line.get("units")),
+                "charge": _money(f"{where}.charge", line.get("charge")),
+            }
+        )
+    return lines
+
+
+def modifiers(raw: Any, where: str) -> list[str]:
+    """Up to 4 two-character procedure modifiers, as a list or one comma-separated string.
+
+    Raises:
+        InvalidClaim: not text, more than 4, or a malformed modifier.
+    """
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        raw = [part for part in raw.split(",") if part.strip()]
+    if not isinstance(raw, list):
+        raise InvalidClaim(f"{where}.modifiers", "not a list")
+    if len(raw) > MAX_MODIFIERS:
+        raise InvalidClaim(f"{where}.modifiers", f"more than {MAX_MODIFIERS} modifiers")
+    result = []
+    for m in raw:
+        if not isinstance(m, str) or not modifier_is_valid(m.strip().upper()):
+            raise InvalidClaim(f"{where}.modifiers", "not a two-character modifier")
+        result.append(m.strip().upper())
+    return result
+
+
+_TEXT_WIDTHS: tuple[tuple[str, int], ...] = tuple((name, _WIDTH[name]) for name in TEXT_COLUMNS)
+_CHECKED_TEXT: tuple[tuple[str, int, Any, str], ...] = tuple(
+    (name, _WIDTH[name], check, flag) for name, (check, flag) in CHECKED_TEXT_COLUMNS.items()
+)
+
+
+def _text(name: str, raw: Any, width: int) -> str | None:
+    # The common case (a short, trimmed string) inline; everything else through values.text for its rules.
+    if raw.__class__ is str and raw and len(raw) <= width and not raw[0].isspace() and not raw[-1].isspace():
+        return raw
+    if raw is None:
+        return None
+    return _field(name, v.text, raw, width)
+
+
+@lru_cache(maxsize=4096)
+def _cached_date(raw: str) -> Any:
+    return v.iso_date(raw)
+
+
+@lru_cache(maxsize=4096)
+def _cached_timestamp(raw: str) -> Any:
+    return v.timestamp(raw)
+
+
+@lru_cache(maxsize=4096)
+def _cached_npi(raw: str) -> bool:
+    return npi_is_valid(raw)
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _cached_money(raw: Any) -> Any:
+    return v.money(raw)
+
+
+def _date(name: str, raw: Any) -> Any:
+    if raw.__class__ is str:
+        try:
+            return _cached_date(raw)
+        except ValueError as exc:
+            raise InvalidClaim(name, str(exc)) from None
+    return _field(name, v.iso_date, raw)
+
+
+def _money(name: str, raw: Any) -> Any:
+    if raw is None:
+        return None
+    try:
+        return _cached_money(raw)
+    except TypeError:  # unhashable (a map or list)
+        return _field(name, v.money, raw)
+    except ValueError as exc:
+        raise InvalidClaim(name, str(exc)) from None
+
+
+def validate_mapped(mapped: MappedItem) -> ValidatedClaim:
+    """Validate and normalise a mapped item.
+
+    Raises:
+        InvalidClaim: the first rule the item breaks (column and rule named; no value).
+    """
+    fields = mapped.fields
+    get = fields.get
+    flags: list[str] = []
+    values: dict[str, Any] = {"claimId": claim_id(get("claimId"))}
+
+    for name, width in _TEXT_WIDTHS:
+        values[name] = _text(name, get(name), width)
+    for name, width, check, flag in _CHECKED_TEXT:
+        value = _text(name, get(name), width)
+        if value is not None and not check(value):
+            flags.append(flag)
+        values[name] = value
+    for name in DATE_COLUMNS:
+        values[name] = _date(name, get(name))
+    created = get("createdTimeStamp")
+    if created.__class__ is str:
+        try:
+            values["createdTimeStamp"] = _cached_timestamp(created)
+        except ValueError as exc:
+            raise InvalidClaim("createdTimeStamp", str(exc)) from None
+    else:
+        values["createdTimeStamp"] = _field("createdTimeStamp", v.timestamp, created)
+    values["totalCharge"] = _money("totalCharge", get("totalCharge"))
+
+    raw_gender = get("patientGender")
+    values["patientGender"] = _field("patientGender", v.gender, raw_gender)
+    if values["patientGender"] is None and raw_gender is not None and _field("patientGender", v.text, raw_gender, 32):
+        flags.append("PATIENT_GENDER_UNRECOGNISED")
+    for name, flag in (("patientZip", "PATIENT_ZIP_MALFORMED"), ("providerZip", "PROVIDER_ZIP_MALFORMED")):
+        values[name], ok = _field(name, v.zip_code, get(name))
+        if not ok:
+            flags.append(flag)
+    for name, flag in (("patientState", "PATIENT_STATE_MALFORMED"), ("providerState", "PROVIDER_STATE_MALFORMED")):
+        values[name], ok = _field(name, v.state_code, get(name))
+        if not ok:
+            flags.append(flag)
+
+    npi = _text("providerNPI", get("providerNPI"), 10)
+    if npi is not None and not _cached_npi(npi):
+        raise InvalidClaim("providerNPI", "not a valid NPI (format or check digit)")
+    values["providerNPI"] = npi
+
+    diagnoses = diagnosis_codes(get("diagnosisCodes"))
+    values["diagnosisCodes"] = [d.code for d in diagnoses]
+    values[PROCEDURES] = procedure_lines(get(PROCEDURES))
+
+    flags.extend(quality_flags(mapped, values, diagnoses))
+    return ValidatedClaim(values, diagnoses, flags)
+
+
+def quality_flags(mapped: MappedItem, values: dict[str, Any], diagnoses: list[Diagnosis]) -> list[str]:
+    """Findings computed from the normalised values (shared by the fast path and the pydantic model)."""
+    flags: list[str] = []
+    if mapped.unknown:
+        flags.append(f"UNKNOWN_FIELDS:{len(mapped.unknown)}")
+    flags.extend(f"CONFLICTING_FIELD:{name}" for name in sorted(set(mapped.conflicts)))
+    flags.extend(f"MISSING:{name}" for name in EXPECTED_COLUMNS if values.get(name) in (None, []))
+    if any(not d.billable for d in diagnoses):
+        flags.append("DIAGNOSIS_NOT_BILLABLE")
+    if len({d.code for d in diagnoses}) != len(diagnoses):
+        flags.append("DUPLICATE_DIAGNOSIS")
+    total = values.get("totalCharge")
+    charges = [line["charge"] for line in values.get(PROCEDURES) or ()]
+    if total is not None and charges and all(c is not None for c in charges) and sum(charges) != total:
+        flags.append("LINE_CHARGES_MISMATCH")
+    service, dob, submitted = values.get("dateOfService"), values.get("patientDOB"), values.get("billSubmitDate")
+    if dob is not None and service is not None and dob > service:
+        flags.append("DOB_AFTER_SERVICE")
+    if submitted is not None and service is not None and submitted < service:
+        flags.append("BILL_BEFORE_SERVICE")
+    return flags
