@@ -300,7 +300,7 @@ def _decode(
     event_name = record.get("eventName")
     if event_name is None:
         raise DecodeError(index, event_id, "missing eventName")
-    if event_name not in EVENT_NAMES:
+    if event_name.__class__ is not str or event_name not in EVENT_NAMES:
         shown = repr(event_name) if isinstance(event_name, str) and len(event_name) <= 16 else "(not shown)"
         raise DecodeError(index, event_id, f"unsupported eventName {shown}; expected INSERT, MODIFY or REMOVE")
     change = record.get("dynamodb")
@@ -513,9 +513,20 @@ def _decode_or_reject(
     try:
         return _decode(parsed, index, flowfile, single, None if raw is None else len(raw))
     except DecodeError as error:
-        if raw is None:
-            raw = orjson.dumps(parsed, default=_json_default)
-        return Rejection(index, str(error), raw, error.event_id)
+        return Rejection(index, str(error), _raw_bytes(parsed, raw), error.event_id)
+    except Exception as error:  # a decoder bug must not take the rest of the FlowFile down
+        # The exception text may quote the record, so only its type is reported.
+        reason = f"{_describe(index, None)}: internal decoder error ({type(error).__name__})"
+        return Rejection(index, reason, _raw_bytes(parsed, raw))
+
+
+def _raw_bytes(parsed: object, raw: bytes | None) -> bytes | None:
+    if raw is not None:
+        return raw
+    try:
+        return orjson.dumps(parsed, default=_json_default)
+    except (TypeError, orjson.JSONEncodeError):
+        return None
 
 
 # --- reading change events back ---------------------------------------------------------------------------------
