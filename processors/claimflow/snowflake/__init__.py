@@ -1,0 +1,50 @@
+"""ClaimFlow's Snowflake side: DDL generated from rows.COLUMNS, the merge semantics, the connector writer.
+
+- ``claimflow.snowflake.spec``: the merge semantics ("versioned upsert with tombstones") and the pure-Python
+  reference ``apply_events``.
+- ``claimflow.snowflake.ddl``: every script under sql/ (``python -m claimflow.snowflake.ddl --write sql``).
+- ``claimflow.snowflake.connector``: ``SnowflakeSink`` (one transaction per batch) and ``apply_sql_scripts``.
+- ``claimflow.snowflake.snowpark_merge``: the same merge with the Snowpark DataFrame API (imported lazily: it needs
+  the ``snowflake`` extra).
+"""
+
+from claimflow.snowflake.connector import (
+    BatchResult,
+    NotExecuted,
+    ScriptReport,
+    SnowflakeSink,
+    apply_sql_scripts,
+    split_statements,
+)
+from claimflow.snowflake.ddl import DEFAULT_NAMES, SCHEMA_SCRIPTS, Names, render_scripts
+from claimflow.snowflake.spec import (
+    DEFAULT_TABLES,
+    STRATEGY_NAME,
+    InvalidRow,
+    TableNames,
+    apply_events,
+    event_version,
+    latest_per_claim,
+    merge_batch,
+)
+
+__all__ = [
+    "DEFAULT_NAMES",
+    "DEFAULT_TABLES",
+    "SCHEMA_SCRIPTS",
+    "STRATEGY_NAME",
+    "BatchResult",
+    "InvalidRow",
+    "Names",
+    "NotExecuted",
+    "ScriptReport",
+    "SnowflakeSink",
+    "TableNames",
+    "apply_events",
+    "apply_sql_scripts",
+    "event_version",
+    "latest_per_claim",
+    "merge_batch",
+    "render_scripts",
+    "split_statements",
+]

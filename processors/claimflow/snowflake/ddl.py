@@ -1,0 +1,880 @@
+"""SQL generated from ``claimflow.rows.COLUMNS`` and ``claimflow.snowflake.spec``: every script under ``sql/``.
+
+``python -m claimflow.snowflake.ddl --write sql`` rewrites the scripts; ``--check sql`` fails on drift (a test does
+the same). Pass ``--database/--schema/--warehouse`` to target other names, e.g. the quickstart's
+``CDC_DB``/``CDC_SCHEMA``/``CDC_WH``.
+
+Identifiers are unquoted on purpose: Snowflake stores them upper-case, so plain SQL, Snowpark (which upper-cases
+unquoted names) and Snowpipe all meet the same columns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from claimflow.rows import COLUMNS, Column, Group, Kind, Phi
+from claimflow.snowflake.spec import (
+    APPLIED_VERSION,
+    BATCH_ID,
+    IS_DELETED,
+    KEY_COLUMN,
+    LOADED_AT,
+    MERGED_AT,
+    OP_RANK,
+    SEQUENCE_WIDTH,
+    STAGED_AT,
+    STRATEGY_NAME,
+    TIME_WIDTH,
+    VERSION_LENGTH,
+    VERSION_SEPARATOR,
+    TableNames,
+)
+
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}")
+
+
+class InvalidIdentifier(ValueError):
+    """A database object name that is not a plain unquoted Snowflake identifier."""
+
+
+def check_identifier(name: str, what: str = "identifier") -> str:
+    """Return ``name`` if it is a plain unquoted identifier; raise InvalidIdentifier otherwise (no injection)."""
+    if not isinstance(name, str) or not IDENTIFIER.fullmatch(name):
+        raise InvalidIdentifier(f"{what} must match {IDENTIFIER.pattern}")
+    return name
+
+
+@dataclass(frozen=True)
+class Names:
+    """Every object name the scripts use."""
+
+    database: str = "CLAIMFLOW_DB"
+    schema: str = "CDC"
+    warehouse: str = "CLAIMFLOW_WH"
+    tables: TableNames = field(default_factory=TableNames)
+    stream: str = "CLAIMS_STAGING_STREAM"
+    task: str = "CLAIMS_MERGE_TASK"
+    payer_access_map: str = "PAYER_ACCESS_MAP"
+    admin_role: str = "CLAIMFLOW_ADMIN"
+    loader_role: str = "CLAIMFLOW_LOADER"
+    merger_role: str = "CLAIMFLOW_MERGER"
+    analyst_role: str = "CLAIMFLOW_ANALYST"
+    phi_reader_role: str = "CLAIMFLOW_PHI_READER"
+    service_user: str = "CLAIMFLOW_SVC"
+    phi_tag: str = "PHI_CLASS"
+
+    def __post_init__(self) -> None:
+        for key, value in vars(self).items():
+            if isinstance(value, TableNames):
+                for table_key, table in vars(value).items():
+                    check_identifier(table, table_key)
+            else:
+                check_identifier(value, key)
+
+
+DEFAULT_NAMES = Names()
+
+# --- Table shapes --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExtraColumn:
+    name: str
+    snowflake_type: str
+    description: str
+    not_null: bool = False
+    default: str | None = None
+
+
+STAGING_EXTRA = (
+    ExtraColumn(BATCH_ID, "VARCHAR(64)", "Writer batch that landed the row (NULL for Snowpipe-loaded rows)."),
+    ExtraColumn(STAGED_AT, "TIMESTAMP_NTZ(6)", "When the row landed, UTC.", default="SYSDATE()"),
+)
+HISTORY_EXTRA = (
+    ExtraColumn(BATCH_ID, "VARCHAR(64)", "Writer batch that appended the event (NULL for Snowpipe-loaded rows)."),
+    ExtraColumn(LOADED_AT, "TIMESTAMP_NTZ(6)", "When the event was appended, UTC.", default="SYSDATE()"),
+)
+DESTINATION_EXTRA = (
+    ExtraColumn(IS_DELETED, "BOOLEAN", "Tombstone: TRUE once a REMOVE (or TTL expiry) is the latest event.", True),
+    ExtraColumn(
+        APPLIED_VERSION,
+        f"VARCHAR({VERSION_LENGTH})",
+        "Version of the last applied event (time, sequence number, operation, eventId); see docs/snowflake.md.",
+        True,
+    ),
+    ExtraColumn(MERGED_AT, "TIMESTAMP_NTZ(6)", "When the merge last changed the row, UTC.", default="SYSDATE()"),
+)
+
+
+def staging_columns() -> list[str]:
+    return [c.name for c in COLUMNS] + [e.name for e in STAGING_EXTRA]
+
+
+def history_columns() -> list[str]:
+    return [c.name for c in COLUMNS] + [e.name for e in HISTORY_EXTRA]
+
+
+def destination_columns() -> list[str]:
+    return [c.name for c in COLUMNS] + [e.name for e in DESTINATION_EXTRA]
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _column_line(name: str, sf_type: str, not_null: bool, description: str, default: str | None = None) -> str:
+    parts = [f"    {name} {sf_type}"]
+    if default:
+        parts.append(f"DEFAULT {default}")
+    if not_null:
+        parts.append("NOT NULL")
+    parts.append(f"COMMENT {_quote(description)}")
+    return " ".join(parts)
+
+
+def _create_table(name: str, comment: str, extras: Sequence[ExtraColumn], key_not_null_only: bool) -> str:
+    lines = []
+    for col in COLUMNS:
+        # Staging and history accept whatever arrives (a bad row must still be auditable); only the CDC columns the
+        # merge orders by are required. The destination requires what rows.py declares.
+        not_null = (not col.nullable) if not key_not_null_only else col.name in _ORDERING_REQUIRED
+        lines.append(_column_line(col.name, col.snowflake_type, not_null, col.description))
+    for extra in extras:
+        lines.append(_column_line(extra.name, extra.snowflake_type, extra.not_null, extra.description, extra.default))
+    body = ",\n".join(lines)
+    return f"CREATE TABLE IF NOT EXISTS {name} (\n{body}\n)\nCOMMENT = {_quote(comment)};\n"
+
+
+_ORDERING_REQUIRED = frozenset({"eventName", "eventCreationUnixTime", "eventId", KEY_COLUMN})
+
+
+def staging_table_sql(tables: TableNames) -> str:
+    return _create_table(
+        tables.staging,
+        "ClaimFlow CDC staging: insert-only landing of every claim row; consumed by the merge.",
+        STAGING_EXTRA,
+        key_not_null_only=True,
+    )
+
+
+def history_table_sql(tables: TableNames) -> str:
+    return _create_table(
+        tables.history,
+        "ClaimFlow event history: append-only audit trail of every change event received.",
+        HISTORY_EXTRA,
+        key_not_null_only=True,
+    )
+
+
+def destination_table_sql(tables: TableNames) -> str:
+    return _create_table(
+        tables.destination,
+        f"ClaimFlow current state: one row per claim, {STRATEGY_NAME}.",
+        DESTINATION_EXTRA,
+        key_not_null_only=False,
+    )
+
+
+# --- Loading rows ----------------------------------------------------------------------------------------------
+
+
+def _json_cast(col: Column, ref: str) -> str:
+    path = f'{ref}:"{col.name}"'
+    if col.kind is Kind.STRING_ARRAY:
+        return f"STRIP_NULL_VALUE({path})::ARRAY"
+    if col.kind is Kind.PROCEDURES:
+        return f"STRIP_NULL_VALUE({path})"
+    return f"{path}::{col.snowflake_type}"
+
+
+def batch_insert_sql(tables: TableNames) -> str:
+    """INSERT of a JSON array of rows (one bound string) into staging, tagged with a bound batch id.
+
+    Binding the batch as one JSON document keeps ARRAY/VARIANT columns native (``VALUES (PARSE_JSON(?))`` is not
+    accepted by Snowflake) and costs one round trip per chunk instead of one per row.
+    """
+    names = ", ".join(staging_columns())
+    casts = ",\n    ".join(_json_cast(col, "f.value") for col in COLUMNS)
+    return (
+        f"INSERT INTO {tables.staging} ({names})\n"
+        f"SELECT\n    {casts},\n    ?,\n    SYSDATE()\n"
+        f"FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?))) AS f"
+    )
+
+
+def history_from_staging_sql(tables: TableNames) -> str:
+    """Append the batch's staging rows to history (same transaction, so history holds exactly what was merged)."""
+    cols = ", ".join(c.name for c in COLUMNS)
+    return (
+        f"INSERT INTO {tables.history} ({cols}, {BATCH_ID}, {LOADED_AT})\n"
+        f"SELECT {cols}, {BATCH_ID}, SYSDATE()\nFROM {tables.staging}\nWHERE {BATCH_ID} = ?"
+    )
+
+
+def consume_batch_sql(tables: TableNames) -> str:
+    """Delete exactly the rows of one batch (never rows that arrived later: they carry another or no batch id)."""
+    return f"DELETE FROM {tables.staging} WHERE {BATCH_ID} = ?"
+
+
+# --- The merge ------------------------------------------------------------------------------------------------
+
+
+def version_sql(alias: str) -> str:
+    """SQL expression of spec.event_version over table alias ``alias``."""
+    ranks = " ".join(f"WHEN '{op}' THEN '{rank}'" for op, rank in OP_RANK.items())
+    sep = _quote(VERSION_SEPARATOR)
+    return (
+        f"LPAD(TO_VARCHAR({alias}.eventCreationUnixTime), {TIME_WIDTH}, '0') || {sep}\n"
+        f"            || LPAD(COALESCE({alias}.kinesisSequenceNumber, ''), {SEQUENCE_WIDTH}, '0') || {sep}\n"
+        f"            || CASE {alias}.eventName {ranks} ELSE '0' END || {sep}\n"
+        f"            || {alias}.eventId"
+    )
+
+
+def _dedup_clause(alias: str) -> str:
+    # The version expression is repeated rather than referenced by its alias: fakesnow (DuckDB) cannot use a
+    # select-list alias inside a MERGE source's QUALIFY.
+    order = f"ORDER BY {version_sql(alias)} DESC, {alias}.ingestTime ASC"
+    return f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {alias}.{KEY_COLUMN} {order}) = 1"
+
+
+def merge_sql(destination: str, source: str, where: str | None = None) -> str:
+    """The MERGE of ``source`` (table or stream, optionally filtered) into ``destination``.
+
+    The source is deduplicated to one row per claim (highest version, earliest ingestTime on a tie) and applied only
+    when newer than the destination's appliedVersion: see claimflow.snowflake.spec.
+    """
+    cols = [c.name for c in COLUMNS]
+    select_cols = ",\n        ".join(f"s.{c}" for c in cols)
+    where_clause = f"\n    WHERE {where}" if where else ""
+    updates = ",\n    ".join(f"{c} = src.{c}" for c in cols)
+    insert_cols = ", ".join([*cols, IS_DELETED, APPLIED_VERSION, MERGED_AT])
+    insert_vals = ", ".join(
+        [*(f"src.{c}" for c in cols), "(src.eventName = 'REMOVE')", f"src.{APPLIED_VERSION}", "SYSDATE()"]
+    )
+    return (
+        f"MERGE INTO {destination} AS dst\n"
+        f"USING (\n"
+        f"    SELECT\n        {select_cols},\n"
+        f"        {version_sql('s')} AS {APPLIED_VERSION}\n"
+        f"    FROM {source} AS s{where_clause}\n"
+        f"    {_dedup_clause('s')}\n"
+        f") AS src\n"
+        f"ON dst.{KEY_COLUMN} = src.{KEY_COLUMN}\n"
+        f"WHEN MATCHED AND src.{APPLIED_VERSION} > dst.{APPLIED_VERSION} THEN UPDATE SET\n"
+        f"    {updates},\n"
+        f"    {IS_DELETED} = (src.eventName = 'REMOVE'),\n"
+        f"    {APPLIED_VERSION} = src.{APPLIED_VERSION},\n"
+        f"    {MERGED_AT} = SYSDATE()\n"
+        f"WHEN NOT MATCHED THEN INSERT ({insert_cols})\n"
+        f"    VALUES ({insert_vals})"
+    )
+
+
+def _dedup_source_sql(source: str, where: str | None) -> str:
+    cols = ",\n        ".join(f"s.{c.name}" for c in COLUMNS)
+    where_clause = f"\n    WHERE {where}" if where else ""
+    return (
+        f"(\n    SELECT\n        {cols},\n"
+        f"        {version_sql('s')} AS {APPLIED_VERSION}\n"
+        f"    FROM {source} AS s{where_clause}\n"
+        f"    {_dedup_clause('s')}\n"
+        f") AS src"
+    )
+
+
+def upsert_sql(destination: str, source: str, where: str | None = None) -> tuple[str, str]:
+    """The merge as an UPDATE then an INSERT (same semantics as merge_sql), for use inside one transaction.
+
+    fakesnow cannot run a MERGE inside an explicit transaction (its MERGE emulation creates a temporary table,
+    which DuckDB refuses in a transaction that already wrote the database), so the writer and sql/02 use this
+    pair; the UPDATE runs first so that, on Snowflake, its table lock serialises concurrent writers before their
+    INSERT ... WHERE NOT EXISTS.
+    """
+    cols = [c.name for c in COLUMNS]
+    updates = ",\n    ".join(f"{c} = src.{c}" for c in cols)
+    update = (
+        f"UPDATE {destination} AS dst SET\n"
+        f"    {updates},\n"
+        f"    {IS_DELETED} = (src.eventName = 'REMOVE'),\n"
+        f"    {APPLIED_VERSION} = src.{APPLIED_VERSION},\n"
+        f"    {MERGED_AT} = SYSDATE()\n"
+        f"FROM {_dedup_source_sql(source, where)}\n"
+        f"WHERE dst.{KEY_COLUMN} = src.{KEY_COLUMN} AND src.{APPLIED_VERSION} > dst.{APPLIED_VERSION}"
+    )
+    insert_cols = ", ".join([*cols, IS_DELETED, APPLIED_VERSION, MERGED_AT])
+    insert_vals = ",\n    ".join(
+        [*(f"src.{c}" for c in cols), "(src.eventName = 'REMOVE')", f"src.{APPLIED_VERSION}", "SYSDATE()"]
+    )
+    insert = (
+        f"INSERT INTO {destination} ({insert_cols})\n"
+        f"SELECT\n    {insert_vals}\n"
+        f"FROM {_dedup_source_sql(source, where)}\n"
+        f"WHERE NOT EXISTS (SELECT 1 FROM {destination} AS d WHERE d.{KEY_COLUMN} = src.{KEY_COLUMN})"
+    )
+    return update, insert
+
+
+def batch_upsert_sql(tables: TableNames) -> tuple[str, str]:
+    """The UPDATE and INSERT of one writer batch (bound parameter of each: the batch id)."""
+    return upsert_sql(tables.destination, tables.staging, f"s.{BATCH_ID} = ?")
+
+
+def batch_merge_sql(tables: TableNames) -> str:
+    """The merge of one writer batch (bound parameter: the batch id)."""
+    return merge_sql(tables.destination, tables.staging, f"s.{BATCH_ID} = ?")
+
+
+def merge_source_sql(source: str, where: str | None = None) -> str:
+    """The deduplicated merge source alone (claimId, appliedVersion), for checking it has one row per claim."""
+    where_clause = f"\nWHERE {where}" if where else ""
+    return (
+        f"SELECT s.{KEY_COLUMN}, {version_sql('s')} AS {APPLIED_VERSION}\nFROM {source} AS s{where_clause}\n"
+        f"{_dedup_clause('s')}"
+    )
+
+
+PENDING_CLAIM_MARKER = "MERGE_PENDING"
+
+
+# --- Scripts ---------------------------------------------------------------------------------------------------
+
+_HEADER = """-- ClaimFlow Snowflake setup, script {name}.
+-- GENERATED by `python -m claimflow.snowflake.ddl --write sql` from processors/claimflow/rows.py and
+-- processors/claimflow/snowflake/: do not edit by hand (tests/snowflake fails on drift).
+-- Run the scripts in order, e.g. `snow sql -f sql/{name}` (Snowflake CLI) or `snowsql -f sql/{name}`.
+"""
+
+
+def _context(n: Names, role: str) -> str:
+    return f"USE ROLE {role};\nUSE WAREHOUSE {n.warehouse};\nUSE SCHEMA {n.database}.{n.schema};\n"
+
+
+def setup_script(n: Names) -> str:
+    r = n
+    return f"""
+-- Roles (least privilege). Hierarchy:
+--   {r.loader_role}     writes staging and history only (Snowpipe Streaming / NiFi loader).
+--   {r.merger_role}     inherits {r.loader_role}; consumes staging, writes the destination, owns the merge task.
+--                         Sees PHI unmasked (it must copy it), and is granted to the service user only.
+--   {r.analyst_role}    reads the secure views only; PHI masked.
+--   {r.phi_reader_role} inherits {r.analyst_role}; PHI unmasked. Granted to named people only.
+--   {r.admin_role}      owns the database objects; inherits {r.analyst_role} (masked); granted to SYSADMIN.
+-- {r.merger_role} and {r.phi_reader_role} are deliberately NOT granted to {r.admin_role} or SYSADMIN, because
+-- IS_ROLE_IN_SESSION (used by the masking policies) follows the role hierarchy.
+USE ROLE SECURITYADMIN;
+CREATE ROLE IF NOT EXISTS {r.admin_role} COMMENT = 'ClaimFlow: owns the ClaimFlow database objects';
+CREATE ROLE IF NOT EXISTS {r.loader_role} COMMENT = 'ClaimFlow: appends to staging and history';
+CREATE ROLE IF NOT EXISTS {r.merger_role} COMMENT = 'ClaimFlow: merges staging into the current-state table';
+CREATE ROLE IF NOT EXISTS {r.analyst_role} COMMENT = 'ClaimFlow: reads secure views, PHI masked';
+CREATE ROLE IF NOT EXISTS {r.phi_reader_role} COMMENT = 'ClaimFlow: reads secure views with PHI unmasked';
+GRANT ROLE {r.loader_role} TO ROLE {r.merger_role};
+GRANT ROLE {r.analyst_role} TO ROLE {r.phi_reader_role};
+GRANT ROLE {r.analyst_role} TO ROLE {r.admin_role};
+GRANT ROLE {r.admin_role} TO ROLE SYSADMIN;
+
+-- Warehouse, database, schema (owned by {r.admin_role}).
+USE ROLE SYSADMIN;
+CREATE WAREHOUSE IF NOT EXISTS {n.warehouse}
+    WAREHOUSE_SIZE = 'XSMALL' AUTO_SUSPEND = 60 AUTO_RESUME = TRUE INITIALLY_SUSPENDED = TRUE
+    COMMENT = 'ClaimFlow merge and views';
+CREATE DATABASE IF NOT EXISTS {n.database} COMMENT = 'ClaimFlow healthcare-claims CDC';
+CREATE SCHEMA IF NOT EXISTS {n.database}.{n.schema} COMMENT = 'ClaimFlow staging, history, current state, views';
+GRANT OWNERSHIP ON DATABASE {n.database} TO ROLE {r.admin_role} COPY CURRENT GRANTS;
+GRANT OWNERSHIP ON SCHEMA {n.database}.{n.schema} TO ROLE {r.admin_role} COPY CURRENT GRANTS;
+GRANT USAGE ON WAREHOUSE {n.warehouse} TO ROLE {r.admin_role};
+GRANT USAGE ON WAREHOUSE {n.warehouse} TO ROLE {r.loader_role};
+GRANT USAGE ON WAREHOUSE {n.warehouse} TO ROLE {r.analyst_role};
+GRANT USAGE ON DATABASE {n.database} TO ROLE {r.loader_role};
+GRANT USAGE ON DATABASE {n.database} TO ROLE {r.analyst_role};
+GRANT USAGE ON SCHEMA {n.database}.{n.schema} TO ROLE {r.loader_role};
+GRANT USAGE ON SCHEMA {n.database}.{n.schema} TO ROLE {r.analyst_role};
+GRANT CREATE TASK ON SCHEMA {n.database}.{n.schema} TO ROLE {r.merger_role};
+
+-- The merge task runs as its owner ({r.merger_role}).
+USE ROLE ACCOUNTADMIN;
+GRANT EXECUTE TASK ON ACCOUNT TO ROLE {r.merger_role};
+
+-- Service user for NiFi / Openflow: key-pair authentication only (TYPE = SERVICE users cannot have a password).
+-- Generate the key pair (see docs/snowflake.md):
+--   openssl genrsa 2048 | openssl pkcs8 -topk8 -v2 aes256 -inform PEM -out rsa_key.p8
+--   openssl rsa -in rsa_key.p8 -pubout -out rsa_key.pub
+-- and paste the public key body (without the BEGIN/END lines) below before running this statement.
+USE ROLE SECURITYADMIN;
+CREATE USER IF NOT EXISTS {n.service_user}
+    TYPE = SERVICE
+    RSA_PUBLIC_KEY = 'REPLACE_WITH_PUBLIC_KEY_BODY'
+    DEFAULT_ROLE = {r.merger_role}
+    DEFAULT_WAREHOUSE = {n.warehouse}
+    DEFAULT_NAMESPACE = {n.database}.{n.schema}
+    COMMENT = 'ClaimFlow NiFi/Openflow service user (key-pair auth)';
+GRANT ROLE {r.merger_role} TO USER {n.service_user};
+"""
+
+
+def tables_script(n: Names) -> str:
+    t = n.tables
+    return f"""
+{_context(n, n.admin_role)}
+-- Staging: insert-only landing of every claim row plus CDC metadata. Consumed by the merge
+-- (writer batches delete exactly their own rows in the merge transaction; see docs/snowflake.md).
+{staging_table_sql(t)}
+-- History: append-only audit trail of every event ever received (never updated, never deleted).
+{history_table_sql(t)}
+-- Destination: current state, one row per claim; tombstones (isDeleted) and the applied version keep a late,
+-- older event from resurrecting or overwriting a claim.
+{destination_table_sql(t)}
+-- Row access mapping: which role may see which payer's claims (used by the row access policy in 05).
+CREATE TABLE IF NOT EXISTS {n.payer_access_map} (
+    roleName VARCHAR(256) NOT NULL COMMENT 'Role that may see the payer''s claims.',
+    payerId VARCHAR(64) NOT NULL COMMENT 'Payer identifier (claims.payerId).'
+)
+COMMENT = 'ClaimFlow row access: role -> payer';
+
+GRANT INSERT ON TABLE {t.staging} TO ROLE {n.loader_role};
+GRANT INSERT ON TABLE {t.history} TO ROLE {n.loader_role};
+GRANT SELECT, UPDATE, DELETE ON TABLE {t.staging} TO ROLE {n.merger_role};
+GRANT SELECT, INSERT, UPDATE ON TABLE {t.destination} TO ROLE {n.merger_role};
+"""
+
+
+def merge_script(n: Names) -> str:
+    t = n.tables
+    marker = _quote(PENDING_CLAIM_MARKER)
+    update, insert = upsert_sql(t.destination, t.staging, f"s.{BATCH_ID} = {marker}")
+    return f"""
+-- Merge: {STRATEGY_NAME}.
+-- One-shot merge of every row pending in staging (rows loaded by Snowpipe / PutSnowpipeStreaming carry no
+-- batchId). One real transaction: claim the pending rows, merge exactly those, consume exactly those. Rows that
+-- arrive while this runs are not claimed (batchId still NULL) and wait for the next run: nothing is lost.
+-- The merge is written as UPDATE + INSERT (the same semantics as the MERGE statement of the task in 03, which is
+-- the continuous version of this script); the UPDATE's table lock serialises concurrent runs.
+{_context(n, n.merger_role)}
+BEGIN TRANSACTION;
+
+UPDATE {t.staging} SET {BATCH_ID} = {marker} WHERE {BATCH_ID} IS NULL;
+
+{update};
+
+{insert};
+
+DELETE FROM {t.staging} WHERE {BATCH_ID} = {marker};
+
+COMMIT;
+"""
+
+
+def dynamic_table_sql(n: Names) -> str:
+    """The dynamic-table alternative to destination + stream + task (documented, not created by default)."""
+    t = n.tables
+    return (
+        f"CREATE OR REPLACE DYNAMIC TABLE {t.destination}_DT\n"
+        f"    TARGET_LAG = '1 minute'\n"
+        f"    WAREHOUSE = {n.warehouse}\n"
+        f"AS\n"
+        f"SELECT h.*, (h.eventName = 'REMOVE') AS {IS_DELETED},\n"
+        f"    {version_sql('h')} AS {APPLIED_VERSION}\n"
+        f"FROM {t.history} AS h\n"
+        f"{_dedup_clause('h')};"
+    )
+
+
+def _commented(sql: str) -> str:
+    return "\n".join(f"-- {line}".rstrip() for line in sql.splitlines())
+
+
+def stream_task_script(n: Names) -> str:
+    t = n.tables
+    return f"""
+-- Continuous operation: an append-only stream on staging and a task that merges whatever the stream holds.
+-- A single MERGE statement is its own transaction; the stream offset advances only when it commits, so every
+-- staged row is merged exactly once (and a re-merge would change nothing: the merge is idempotent).
+-- In this mode staging keeps its rows (an insert-only log); prune it by age if needed.
+{_context(n, n.admin_role)}
+ALTER TABLE {t.staging} SET CHANGE_TRACKING = TRUE;
+
+CREATE STREAM IF NOT EXISTS {n.stream}
+    ON TABLE {t.staging}
+    APPEND_ONLY = TRUE
+    COMMENT = 'ClaimFlow: staged claim rows not merged yet';
+
+GRANT SELECT ON STREAM {n.stream} TO ROLE {n.merger_role};
+
+-- The task is owned by {n.merger_role} so that it reads PHI unmasked and sees every payer's rows.
+USE ROLE {n.merger_role};
+
+CREATE OR REPLACE TASK {n.task}
+    WAREHOUSE = {n.warehouse}
+    SCHEDULE = '1 MINUTE'
+    COMMENT = 'ClaimFlow: merge staged claim rows into {t.destination}'
+WHEN SYSTEM$STREAM_HAS_DATA('{n.stream}')
+AS
+{merge_sql(t.destination, n.stream, "s.METADATA$ACTION = 'INSERT'")};
+
+ALTER TASK {n.task} RESUME;
+
+-- Alternative without stream and task: a dynamic table that derives the current state declaratively
+-- (Snowflake refreshes it incrementally). It keeps the same ordering key and tombstones, reads history
+-- (so staging is not needed), and replaces the destination table and the merge. Not created by default.
+--
+{_commented(dynamic_table_sql(n))}
+"""
+
+
+# Canonical statuses that mean "not decided yet" (claims engineer's claimStatusCode values).
+PENDING_STATUSES = ("SUBMITTED", "RECEIVED", "IN_REVIEW", "PENDING", "PENDED")
+
+
+def views_script(n: Names) -> str:
+    t = n.tables
+    pending = ", ".join(_quote(s) for s in PENDING_STATUSES)
+    views = ("V_CLAIMS", "V_CLAIMS_SUMMARY", "V_RECENT_EVENTS", "V_PENDING_CLAIMS", "V_CLAIM_STATUS_TIMELINE",
+             "V_DATA_QUALITY", "V_PIPELINE_LAG")  # fmt: skip
+    grants = "\n".join(f"GRANT SELECT ON VIEW {v} TO ROLE {n.analyst_role};" for v in views)
+    claim_cols = ",\n    ".join(f"c.{c.name}" for c in COLUMNS if c.group is not Group.CDC or c.name == "eventName")
+    return f"""
+-- Secure views for analysts. Every view hides tombstones (deleted claims). PHI columns stay masked by the
+-- policies in 05 unless the session has {n.phi_reader_role}.
+{_context(n, n.admin_role)}
+-- Current claims (all claim and enrichment columns; PHI masked by policy).
+CREATE OR REPLACE SECURE VIEW V_CLAIMS
+COMMENT = 'ClaimFlow: current claims (tombstones hidden)'
+AS
+SELECT
+    {claim_cols},
+    c.eventTimeUtc AS lastEventTime,
+    c.{MERGED_AT}
+FROM {t.destination} AS c
+WHERE NOT c.{IS_DELETED};
+
+-- Quickstart view 1: claims by status.
+CREATE OR REPLACE SECURE VIEW V_CLAIMS_SUMMARY
+COMMENT = 'ClaimFlow: claim counts and charges by status'
+AS
+SELECT
+    COALESCE(c.claimStatusCode, UPPER(c.claimStatus)) AS claimStatus,
+    c.paymentStatus,
+    COUNT(*) AS claimCount,
+    SUM(c.totalCharge) AS totalCharges,
+    AVG(c.totalCharge) AS averageCharge,
+    MAX(c.eventTimeUtc) AS lastChangeTime
+FROM {t.destination} AS c
+WHERE NOT c.{IS_DELETED}
+GROUP BY 1, 2;
+
+-- Quickstart view 2: the latest 100 change events of claims that still exist (no PHI columns).
+CREATE OR REPLACE SECURE VIEW V_RECENT_EVENTS
+COMMENT = 'ClaimFlow: latest change events of live claims'
+AS
+SELECT
+    h.eventName,
+    h.eventTimeUtc,
+    h.eventId,
+    h.claimId,
+    h.claimStatus,
+    h.paymentStatus,
+    h.totalCharge,
+    h.payerName,
+    h.ingestTime
+FROM {t.history} AS h
+JOIN {t.destination} AS c ON c.{KEY_COLUMN} = h.{KEY_COLUMN}
+WHERE NOT c.{IS_DELETED}
+QUALIFY ROW_NUMBER() OVER (ORDER BY h.eventCreationUnixTime DESC, h.eventId DESC) <= 100;
+
+-- Quickstart view 3: claims not decided yet.
+CREATE OR REPLACE SECURE VIEW V_PENDING_CLAIMS
+COMMENT = 'ClaimFlow: claims awaiting a decision or payment'
+AS
+SELECT
+    c.claimId,
+    COALESCE(c.claimStatusCode, UPPER(c.claimStatus)) AS claimStatus,
+    c.paymentStatus,
+    c.payerName,
+    c.providerName,
+    c.totalCharge,
+    c.dateOfService,
+    c.billSubmitDate,
+    DATEDIFF('day', c.billSubmitDate, CURRENT_DATE()) AS daysSinceSubmission
+FROM {t.destination} AS c
+WHERE NOT c.{IS_DELETED}
+  AND (COALESCE(c.claimStatusCode, UPPER(c.claimStatus)) IN ({pending}) OR UPPER(c.paymentStatus) = 'PENDING');
+
+-- Status timeline of each live claim from history: one row per distinct event, in version order.
+CREATE OR REPLACE SECURE VIEW V_CLAIM_STATUS_TIMELINE
+COMMENT = 'ClaimFlow: status changes per claim from the event history'
+AS
+SELECT
+    e.claimId,
+    e.eventName,
+    e.eventTimeUtc,
+    e.eventId,
+    e.claimStatus,
+    LAG(e.claimStatus) OVER (PARTITION BY e.claimId ORDER BY e.eventVersion) AS previousStatus,
+    e.paymentStatus,
+    ROW_NUMBER() OVER (PARTITION BY e.claimId ORDER BY e.eventVersion) AS step
+FROM (
+    SELECT h.*, {version_sql('h')} AS eventVersion
+    FROM {t.history} AS h
+    QUALIFY ROW_NUMBER() OVER (PARTITION BY h.eventId ORDER BY h.{LOADED_AT}) = 1
+) AS e
+JOIN {t.destination} AS c ON c.{KEY_COLUMN} = e.{KEY_COLUMN}
+WHERE NOT c.{IS_DELETED};
+
+-- Data quality over the whole history: duplicates, late events, flagged and incomplete rows.
+--   duplicateEventCopies: extra copies of one eventId; duplicateClaimVersions: extra rows with the same claim and
+--   version under another eventId; lateEvents: events that arrived (ingestTime) after a newer event of the same
+--   claim had been received (the merge ignored them if that newer one was applied); flaggedEvents: rows with
+--   data-quality flags; invalidEvents: INSERT/MODIFY rows missing a charge, date of service or payer.
+CREATE OR REPLACE SECURE VIEW V_DATA_QUALITY
+COMMENT = 'ClaimFlow: duplicate, late, flagged and incomplete events'
+AS
+SELECT
+    COUNT(*) AS eventsTotal,
+    COUNT(DISTINCT q.eventId) AS distinctEvents,
+    COUNT(*) - COUNT(DISTINCT q.eventId) AS duplicateEventCopies,
+    COUNT(DISTINCT q.eventId) - COUNT(DISTINCT q.claimId || '|' || q.eventVersion) AS duplicateClaimVersions,
+    COUNT_IF(q.newestBefore IS NOT NULL AND q.newestBefore > q.eventVersion) AS lateEvents,
+    COUNT_IF(COALESCE(ARRAY_SIZE(q.dataQualityFlags), 0) > 0) AS flaggedEvents,
+    COUNT_IF(q.eventName <> 'REMOVE'
+             AND (q.totalCharge IS NULL OR q.dateOfService IS NULL OR q.payerId IS NULL)) AS invalidEvents
+FROM (
+    SELECT
+        v.*,
+        MAX(v.eventVersion) OVER (
+            PARTITION BY v.claimId ORDER BY v.ingestTime, v.eventVersion
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        ) AS newestBefore
+    FROM (
+        SELECT h.*, {version_sql('h')} AS eventVersion
+        FROM {t.history} AS h
+    ) AS v
+) AS q;
+
+-- Pipeline lag per hour of ingest: source change -> ClaimFlow ingest -> Snowflake load.
+CREATE OR REPLACE SECURE VIEW V_PIPELINE_LAG
+COMMENT = 'ClaimFlow: latency from the DynamoDB change to ingest and load'
+AS
+SELECT
+    DATE_TRUNC('HOUR', h.ingestTime) AS ingestHour,
+    COUNT(*) AS events,
+    AVG(DATEDIFF('millisecond', h.eventTimeUtc, h.ingestTime)) AS avgEventToIngestMs,
+    MAX(DATEDIFF('millisecond', h.eventTimeUtc, h.ingestTime)) AS maxEventToIngestMs,
+    APPROX_PERCENTILE(DATEDIFF('millisecond', h.eventTimeUtc, h.ingestTime), 0.95) AS p95EventToIngestMs,
+    AVG(DATEDIFF('millisecond', h.eventTimeUtc, h.kinesisArrivalTime)) AS avgEventToKinesisMs,
+    MAX(DATEDIFF('millisecond', h.ingestTime, h.{LOADED_AT})) AS maxIngestToLoadMs
+FROM {t.history} AS h
+GROUP BY 1;
+
+{grants}
+"""
+
+
+def _masking_policy(col: Column) -> str | None:
+    """Which masking policy protects a column, by its PHI class and kind (None: not PHI)."""
+    if col.phi is Phi.NONE:
+        return None
+    if col.kind is Kind.DATE:
+        return "PHI_MASK_DATE"
+    if col.name.endswith("Zip"):
+        return "PHI_MASK_ZIP"
+    return "PHI_MASK_VARCHAR"
+
+
+def phi_columns() -> list[Column]:
+    return [c for c in COLUMNS if c.phi is not Phi.NONE]
+
+
+def governance_script(n: Names) -> str:
+    t = n.tables
+    unmasked = f"IS_ROLE_IN_SESSION('{n.phi_reader_role}') OR IS_ROLE_IN_SESSION('{n.merger_role}')"
+    allowed = ", ".join(_quote(p.value) for p in Phi if p is not Phi.NONE)
+    lines: list[str] = []
+    for table in (t.destination, t.history):
+        for col in phi_columns():
+            policy = _masking_policy(col)
+            lines.append(f"ALTER TABLE {table} MODIFY COLUMN {col.name} SET MASKING POLICY {policy} FORCE;")
+    masking = "\n".join(lines)
+    tag_lines = [
+        f"ALTER TABLE {table} MODIFY COLUMN {col.name} SET TAG {n.phi_tag} = {_quote(col.phi.value)};"
+        for table in (t.staging, t.history, t.destination)
+        for col in phi_columns()
+    ]
+    tags = "\n".join(tag_lines)
+    return f"""
+-- Governance: PHI classification tags, masking policies, a row access policy by payer.
+-- Masking: {n.phi_reader_role} sees PHI; {n.merger_role} must (it copies rows into {t.destination});
+-- everyone else sees direct identifiers masked, dates generalised to the year and ZIP codes to ZIP3.
+-- Column choice comes from rows.COLUMNS' phi class.
+{_context(n, n.admin_role)}
+CREATE TAG IF NOT EXISTS {n.phi_tag} ALLOWED_VALUES {allowed}
+    COMMENT = 'HIPAA classification of a column (claimflow.rows.Phi)';
+
+CREATE MASKING POLICY IF NOT EXISTS PHI_MASK_VARCHAR AS (val VARCHAR) RETURNS VARCHAR ->
+    CASE WHEN {unmasked} THEN val WHEN val IS NULL THEN NULL ELSE '***MASKED***' END
+    COMMENT = 'ClaimFlow: direct identifiers and free-text PHI';
+
+CREATE MASKING POLICY IF NOT EXISTS PHI_MASK_DATE AS (val DATE) RETURNS DATE ->
+    CASE WHEN {unmasked} THEN val ELSE DATE_TRUNC('YEAR', val) END
+    COMMENT = 'ClaimFlow: PHI dates generalised to January 1st of their year';
+
+CREATE MASKING POLICY IF NOT EXISTS PHI_MASK_ZIP AS (val VARCHAR) RETURNS VARCHAR ->
+    CASE WHEN {unmasked} THEN val WHEN val IS NULL THEN NULL ELSE LEFT(val, 3) || '**' END
+    COMMENT = 'ClaimFlow: ZIP codes generalised to ZIP3';
+
+{masking}
+
+{tags}
+
+-- Row access by payer: a role sees the claims of the payers mapped to it in {n.payer_access_map}
+-- (INSERT INTO {n.payer_access_map} VALUES ('CLAIMFLOW_ANALYST', 'PAYER-001');). {n.merger_role} must see every
+-- row (a hidden row would make the MERGE insert a duplicate), and so does {n.phi_reader_role}.
+CREATE ROW ACCESS POLICY IF NOT EXISTS PAYER_ROW_ACCESS AS (payer_id VARCHAR) RETURNS BOOLEAN ->
+    IS_ROLE_IN_SESSION('{n.merger_role}')
+    OR IS_ROLE_IN_SESSION('{n.phi_reader_role}')
+    OR EXISTS (
+        SELECT 1 FROM {n.payer_access_map} AS m
+        WHERE m.payerId = payer_id AND IS_ROLE_IN_SESSION(m.roleName)
+    )
+    COMMENT = 'ClaimFlow: rows visible per payer';
+
+ALTER TABLE {t.destination} DROP ALL ROW ACCESS POLICIES;
+ALTER TABLE {t.destination} ADD ROW ACCESS POLICY PAYER_ROW_ACCESS ON (payerId);
+ALTER TABLE {t.history} DROP ALL ROW ACCESS POLICIES;
+ALTER TABLE {t.history} ADD ROW ACCESS POLICY PAYER_ROW_ACCESS ON (payerId);
+"""
+
+
+def audit_script(n: Names) -> str:
+    phi_upper = ", ".join(_quote(c.name.upper()) for c in phi_columns())
+    prefix = _quote(f"{n.database}.{n.schema}.%")
+    return f"""
+-- Audit queries (read-only; ACCOUNT_USAGE views lag up to ~3 hours and need a role granted
+-- IMPORTED PRIVILEGES on the SNOWFLAKE database, e.g. ACCOUNTADMIN).
+USE ROLE ACCOUNTADMIN;
+
+-- Who read PHI columns of ClaimFlow objects in the last 7 days (through views too: base objects).
+SELECT
+    ah.query_start_time,
+    ah.user_name,
+    obj.value:"objectName"::VARCHAR AS object_name,
+    col.value:"columnName"::VARCHAR AS column_name,
+    ah.query_id
+FROM SNOWFLAKE.ACCOUNT_USAGE.ACCESS_HISTORY AS ah,
+    LATERAL FLATTEN(INPUT => ah.base_objects_accessed) AS obj,
+    LATERAL FLATTEN(INPUT => obj.value:"columns") AS col
+WHERE ah.query_start_time >= DATEADD('day', -7, CURRENT_TIMESTAMP())
+  AND obj.value:"objectName"::VARCHAR ILIKE {prefix}
+  AND col.value:"columnName"::VARCHAR IN ({phi_upper})
+ORDER BY ah.query_start_time DESC;
+
+-- Who wrote to the ClaimFlow tables in the last 7 days.
+SELECT
+    ah.query_start_time,
+    ah.user_name,
+    obj.value:"objectName"::VARCHAR AS object_name,
+    ah.query_id
+FROM SNOWFLAKE.ACCOUNT_USAGE.ACCESS_HISTORY AS ah,
+    LATERAL FLATTEN(INPUT => ah.objects_modified) AS obj
+WHERE ah.query_start_time >= DATEADD('day', -7, CURRENT_TIMESTAMP())
+  AND obj.value:"objectName"::VARCHAR ILIKE {prefix}
+ORDER BY ah.query_start_time DESC;
+
+-- Which columns carry the PHI tag.
+SELECT object_database, object_schema, object_name, column_name, tag_value
+FROM SNOWFLAKE.ACCOUNT_USAGE.TAG_REFERENCES
+WHERE tag_name = '{n.phi_tag}' AND object_database = '{n.database}' AND object_deleted IS NULL
+ORDER BY object_name, column_name;
+
+-- Which policies protect the current-state table.
+SELECT policy_name, policy_kind, ref_column_name, policy_status
+FROM TABLE({n.database}.INFORMATION_SCHEMA.POLICY_REFERENCES(
+    REF_ENTITY_NAME => '{n.database}.{n.schema}.{n.tables.destination}', REF_ENTITY_DOMAIN => 'table'));
+
+-- The merge task's recent runs.
+SELECT name, state, scheduled_time, completed_time, error_message
+FROM TABLE({n.database}.INFORMATION_SCHEMA.TASK_HISTORY(TASK_NAME => '{n.task}'))
+ORDER BY scheduled_time DESC
+LIMIT 20;
+"""
+
+
+def teardown_script(n: Names) -> str:
+    return f"""
+-- Teardown: removes everything the scripts created (the data too). Irreversible after Time Travel expires.
+USE ROLE {n.merger_role};
+ALTER TASK IF EXISTS {n.database}.{n.schema}.{n.task} SUSPEND;
+USE ROLE SYSADMIN;
+DROP DATABASE IF EXISTS {n.database};
+DROP WAREHOUSE IF EXISTS {n.warehouse};
+USE ROLE SECURITYADMIN;
+DROP USER IF EXISTS {n.service_user};
+DROP ROLE IF EXISTS {n.phi_reader_role};
+DROP ROLE IF EXISTS {n.analyst_role};
+DROP ROLE IF EXISTS {n.merger_role};
+DROP ROLE IF EXISTS {n.loader_role};
+DROP ROLE IF EXISTS {n.admin_role};
+"""
+
+
+SCRIPTS = {
+    "00_setup.sql": setup_script,
+    "01_tables.sql": tables_script,
+    "02_merge.sql": merge_script,
+    "03_stream_task.sql": stream_task_script,
+    "04_views.sql": views_script,
+    "05_governance.sql": governance_script,
+    "06_audit_queries.sql": audit_script,
+    "99_teardown.sql": teardown_script,
+}
+
+# Scripts that build the schema, in order (without the account-level setup, the audit queries and the teardown).
+SCHEMA_SCRIPTS = ("01_tables.sql", "02_merge.sql", "03_stream_task.sql", "04_views.sql", "05_governance.sql")
+
+
+def render_scripts(names: Names = DEFAULT_NAMES) -> dict[str, str]:
+    """File name -> full text of every script under sql/."""
+    out = {}
+    for file_name, build in SCRIPTS.items():
+        body = build(names).strip("\n")
+        body = re.sub(r"\n{3,}", "\n\n", body)
+        out[file_name] = _HEADER.format(name=file_name) + "\n" + body + "\n"
+    return out
+
+
+def drift(directory: Path, names: Names = DEFAULT_NAMES) -> list[str]:
+    """Names of scripts in ``directory`` that differ from (or are missing against) the generated text."""
+    return [
+        file_name
+        for file_name, text in render_scripts(names).items()
+        if not (directory / file_name).is_file() or (directory / file_name).read_text(encoding="utf-8") != text
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m claimflow.snowflake.ddl", description=__doc__.splitlines()[0])
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write", type=Path, metavar="DIR", help="write the scripts into DIR")
+    mode.add_argument("--check", type=Path, metavar="DIR", help="exit 1 if a script in DIR differs")
+    parser.add_argument("--database", default=DEFAULT_NAMES.database)
+    parser.add_argument("--schema", default=DEFAULT_NAMES.schema)
+    parser.add_argument("--warehouse", default=DEFAULT_NAMES.warehouse)
+    args = parser.parse_args(argv)
+    names = Names(database=args.database, schema=args.schema, warehouse=args.warehouse)
+    if args.write:
+        args.write.mkdir(parents=True, exist_ok=True)
+        for file_name, text in render_scripts(names).items():
+            (args.write / file_name).write_text(text, encoding="utf-8")
+        return 0
+    stale = drift(args.check, names)
+    for file_name in stale:
+        print(f"{file_name}: differs from the generated text", file=sys.stderr)
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
