@@ -1,0 +1,45 @@
+"""``claimflow flow``: export the NiFi / Openflow flow definitions, check them, show their Python wiring."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from claimflow.flow.definitions import FlowDescriptionError
+from claimflow.flow.export import FLOW_DIRECTORY, stale, write_all
+from claimflow.flow.pyprocessors import ProcessorSourceError
+from claimflow.flow.wiring import load_python_pipeline
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True)
+    export = sub.add_parser("export", help="write the flow definitions (default: flow-definitions/)")
+    export.add_argument("--out", type=Path, default=FLOW_DIRECTORY, help="output directory")
+    check = sub.add_parser("check", help="fail when the committed flow definitions differ from a fresh export")
+    check.add_argument("--dir", type=Path, default=FLOW_DIRECTORY, help="directory of the committed files")
+    wiring = sub.add_parser("wiring", help="print the Python stages of a flow definition in wiring order")
+    wiring.add_argument("file", type=Path, help="a flow definition JSON file")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        if args.action == "export":
+            for path in write_all(args.out):
+                print(path)
+            return 0
+        if args.action == "check":
+            differing = stale(args.dir)
+            for name in differing:
+                print(f"{name}: differs from `claimflow flow export` (re-export and commit)")
+            return 1 if differing else 0
+    except (FlowDescriptionError, ProcessorSourceError) as error:
+        print(f"cannot describe the flows: {error}")
+        return 1
+    pipeline = load_python_pipeline(args.file)
+    print(f"{pipeline.flow_name}: source {pipeline.source}")
+    for stage in pipeline.stages:
+        print(f"- {stage.type} {stage.version} ({stage.name})")
+        for relationship, destinations in stage.routes.items():
+            shown = ", ".join(f"{d.kind}:{d.name}" if d.name else d.kind for d in destinations)
+            print(f"    {relationship} -> {shown}")
+    return 0

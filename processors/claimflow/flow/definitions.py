@@ -1,0 +1,527 @@
+"""ClaimFlow's two flow definitions, described once in Python and exported as the JSON NiFi imports.
+
+1. Openflow (``claimflow-openflow.json``): ConsumeKinesisStream -> ProcessClaimChange (the one fused Python
+   processor: Openflow recommends few Python processors per runtime) -> insert/modify/remove -> PutSnowpipeStreaming
+   into the staging table, and every event also into the history table. The merge into the current-state table
+   runs inside Snowflake (stream + task of sql/).
+2. Apache NiFi 2.x (``claimflow-nifi.json``): ConsumeKinesisStream -> DecodeDynamoDBChange -> TransformClaimChange
+   -> insert/modify/remove -> MergeClaimsToSnowflake (Snowpark: staging + history + merge in one transaction),
+   whose ``retry`` loops back with back-off.
+
+Python processor types, versions, properties and relationships come from the processor sources (``pyprocessors``).
+Routing is by relationship name, and an unknown relationship stops the export, so a processor change can never
+leave a relationship silently unconnected: insert/modify/remove go on as rows, ``success`` goes to the next stage
+(or ends the pipeline after the merge), ``invalid`` and ``failure`` go to the dead-letter queue, ``retry`` loops
+back, ``original`` is auto-terminated (its content went on as the outputs).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from claimflow import rows
+from claimflow.flow import platform as pf
+from claimflow.flow.model import (
+    Connection,
+    Flow,
+    Funnel,
+    Label,
+    Parameter,
+    Processor,
+    Retry,
+    Service,
+    ServiceRef,
+    parameter_reference,
+)
+from claimflow.flow.pyprocessors import RECORD_READER, RECORD_WRITER, ProcessorSpec, read_processors
+from claimflow.snowflake.spec import DEFAULT_TABLES
+
+ROW_RELATIONSHIPS = ("insert", "modify", "remove")
+DEAD_LETTER_RELATIONSHIPS = ("invalid", "failure")
+DEAD_LETTER = "dead-letter"
+OPENFLOW_FILE = "claimflow-openflow.json"
+NIFI_FILE = "claimflow-nifi.json"
+
+# Java date/time patterns matching the claim row's JSON (rows.py): dates ISO, timestamps UTC with microseconds.
+DATE_FORMAT = "yyyy-MM-dd"
+TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"
+
+
+class FlowDescriptionError(ValueError):
+    """The processors and the flow description disagree (names the processor and what is missing)."""
+
+
+# --- parameters ---------------------------------------------------------------------------------------------
+AWS_REGION = "AWS Region"
+KINESIS_STREAM = "Kinesis Stream Name"
+KINESIS_APPLICATION = "Kinesis Application Name"
+KINESIS_POSITION = "Kinesis Initial Stream Position"
+AWS_ACCESS_KEY = "AWS Access Key ID"
+AWS_SECRET_KEY = "AWS Secret Access Key"
+SF_ACCOUNT = "Snowflake Account"
+SF_USER = "Snowflake User"
+SF_ROLE = "Snowflake Role"
+SF_DATABASE = "Snowflake Database"
+SF_SCHEMA = "Snowflake Schema"
+SF_WAREHOUSE = "Snowflake Warehouse"
+SF_PRIVATE_KEY = "Snowflake Private Key"
+SF_PRIVATE_KEY_PASSWORD = "Snowflake Private Key Password"
+SF_AUTH_STRATEGY = "Snowflake Authentication Strategy"
+SF_STAGING_TABLE = "Snowflake Staging Table"
+SF_HISTORY_TABLE = "Snowflake History Table"
+
+COMMON_PARAMETERS = (
+    Parameter(AWS_REGION, "AWS region of the DynamoDB table and its Kinesis stream.", value="us-east-1"),
+    Parameter(
+        KINESIS_STREAM, "Kinesis data stream receiving the InsuranceClaims changes.", value="claimflow-insurance-claims"
+    ),
+    Parameter(
+        KINESIS_APPLICATION,
+        "Kinesis Client Library application name: the name of its DynamoDB lease tables (infra/ grants this name).",
+        value="claimflow-nifi-consumer",
+    ),
+    Parameter(
+        KINESIS_POSITION,
+        "Where a new application starts reading: TRIM_HORIZON (oldest retained change, loses nothing) or LATEST.",
+        value="TRIM_HORIZON",
+    ),
+    Parameter(AWS_ACCESS_KEY, "AWS access key id; leave empty to use the default credentials chain (IAM role).", True),
+    Parameter(AWS_SECRET_KEY, "AWS secret access key; leave empty with the access key id.", sensitive=True),
+    Parameter(SF_ACCOUNT, "Snowflake account identifier: <organization>-<account>.", value=""),
+    Parameter(SF_USER, "Snowflake user of the key pair.", value=""),
+    Parameter(SF_ROLE, "Snowflake role the user assumes.", value=""),
+    Parameter(SF_DATABASE, "Snowflake database holding the ClaimFlow tables.", value=""),
+    Parameter(SF_SCHEMA, "Snowflake schema holding the ClaimFlow tables.", value=""),
+    Parameter(SF_WAREHOUSE, "Snowflake warehouse for the merge.", value=""),
+    Parameter(SF_PRIVATE_KEY, "PEM (PKCS#8) private key of the Snowflake user.", sensitive=True),
+    Parameter(SF_PRIVATE_KEY_PASSWORD, "Password of an encrypted private key; empty when unencrypted.", True),
+)
+
+
+# --- controller services ----------------------------------------------------------------------------------
+def claim_row_schema_text() -> str:
+    """The typed record schema of a claim row (Avro JSON, ``rows.avro_schema()``): decimals, dates and timestamps
+    as logical types, which the reader in front of Snowpipe Streaming parses from the row's JSON strings."""
+    return json.dumps(rows.avro_schema(), sort_keys=True, separators=(",", ":"))
+
+
+def _as_wire_type(avro_type: Any) -> Any:
+    if isinstance(avro_type, list):
+        return [_as_wire_type(t) for t in avro_type]
+    if isinstance(avro_type, dict):
+        if "logicalType" in avro_type:
+            return "string"
+        if avro_type.get("type") == "array":
+            return {**avro_type, "items": _as_wire_type(avro_type["items"])}
+        if avro_type.get("type") == "record":
+            return {**avro_type, "fields": [{**f, "type": _as_wire_type(f["type"])} for f in avro_type["fields"]]}
+    return avro_type
+
+
+def claim_row_wire_schema_text() -> str:
+    """The claim row exactly as its JSON travels between processors (rows.py): ``rows.avro_schema()`` with every
+    logical type (decimal, date, timestamp) as the string it is on the wire, so a writer passes rows through
+    unchanged (an Avro decimal would be written as a JSON number, and orjson would read it back as a float)."""
+    schema = rows.avro_schema()
+    wire = {**schema, "fields": [{**f, "type": _as_wire_type(f["type"])} for f in schema["fields"]]}
+    return json.dumps(wire, sort_keys=True, separators=(",", ":"))
+
+
+AWS_CREDENTIALS = Service(
+    key="aws-credentials",
+    name="AWS Credentials",
+    type=pf.AWS_CREDENTIALS_SERVICE.type,
+    bundle=pf.AWS_CREDENTIALS_SERVICE.bundle,
+    service_apis=pf.AWS_CREDENTIALS_SERVICE.service_apis,
+    properties={
+        "Access Key ID": parameter_reference(AWS_ACCESS_KEY),
+        "Secret Access Key": parameter_reference(AWS_SECRET_KEY),
+    },
+    sensitive_properties=frozenset({"Access Key ID", "Secret Access Key"}),
+    comments="Empty keys: NiFi's implicit default credentials chain (instance profile / IRSA / environment).",
+)
+CHANGE_READER = Service(
+    key="change-reader",
+    name="Change Record Reader",
+    type=pf.JSON_TREE_READER.type,
+    bundle=pf.JSON_TREE_READER.bundle,
+    service_apis=pf.JSON_TREE_READER.service_apis,
+    properties={pf.SCHEMA_ACCESS_STRATEGY: "infer-schema"},
+    comments="Reads the Kinesis/DynamoDB change JSON; N values stay strings inside attribute-value maps (exact).",
+)
+ROW_WRITER = Service(
+    key="row-writer",
+    name="Claim Row Writer",
+    type=pf.JSON_RECORD_SET_WRITER.type,
+    bundle=pf.JSON_RECORD_SET_WRITER.bundle,
+    service_apis=pf.JSON_RECORD_SET_WRITER.service_apis,
+    properties={
+        pf.SCHEMA_ACCESS_STRATEGY: "schema-text-property",
+        pf.SCHEMA_TEXT: claim_row_wire_schema_text(),
+        pf.SCHEMA_WRITE_STRATEGY: "no-schema",
+    },
+    comments="Explicit claim-row schema (rows.avro_schema with logical types as their JSON strings): every "
+    "column keeps its type and every decimal its exact digits, whatever the first record of a batch holds.",
+)
+ROW_READER = Service(
+    key="row-reader",
+    name="Claim Row Reader",
+    type=pf.JSON_TREE_READER.type,
+    bundle=pf.JSON_TREE_READER.bundle,
+    service_apis=pf.JSON_TREE_READER.service_apis,
+    properties={
+        pf.SCHEMA_ACCESS_STRATEGY: "schema-text-property",
+        pf.SCHEMA_TEXT: claim_row_schema_text(),
+        "Date Format": DATE_FORMAT,
+        "Timestamp Format": TIMESTAMP_FORMAT,
+    },
+    comments="Reads claim rows with their explicit schema for Snowpipe Streaming (NUMBER, DATE, TIMESTAMP typed).",
+)
+PRIVATE_KEY = Service(
+    key="snowflake-private-key",
+    name="Snowflake Private Key",
+    type=pf.PRIVATE_KEY_SERVICE.type,
+    bundle=pf.PRIVATE_KEY_SERVICE.bundle,
+    service_apis=pf.PRIVATE_KEY_SERVICE.service_apis,
+    properties={
+        "Key": parameter_reference(SF_PRIVATE_KEY),
+        "Key Password": parameter_reference(SF_PRIVATE_KEY_PASSWORD),
+    },
+    sensitive_properties=frozenset({"Key", "Key Password"}),
+)
+
+
+# --- processors -------------------------------------------------------------------------------------------
+def consume_kinesis() -> Processor:
+    return Processor(
+        key="consume-kinesis",
+        name="Consume DynamoDB changes from Kinesis",
+        type=pf.CONSUME_KINESIS_STREAM.type,
+        bundle=pf.CONSUME_KINESIS_STREAM.bundle,
+        relationships=pf.CONSUME_KINESIS_STREAM.relationships,
+        properties={
+            pf.KINESIS_STREAM_NAME: parameter_reference(KINESIS_STREAM),
+            pf.KINESIS_APPLICATION_NAME: parameter_reference(KINESIS_APPLICATION),
+            pf.KINESIS_REGION: parameter_reference(AWS_REGION),
+            pf.KINESIS_INITIAL_POSITION: parameter_reference(KINESIS_POSITION),
+            pf.KINESIS_CREDENTIALS: ServiceRef(AWS_CREDENTIALS.key),
+        },
+        comments="No Record Reader/Writer: one FlowFile per Kinesis record, content = the DynamoDB change JSON, "
+        "position in the aws.kinesis.* attributes. Checkpoints after the FlowFiles are committed.",
+    )
+
+
+def put_snowpipe(key: str, name: str, table_parameter: str) -> Processor:
+    return Processor(
+        key=key,
+        name=name,
+        type=pf.PUT_SNOWPIPE_STREAMING.type,
+        bundle=pf.PUT_SNOWPIPE_STREAMING.bundle,
+        relationships=pf.PUT_SNOWPIPE_STREAMING.relationships,
+        properties={
+            "Account": parameter_reference(SF_ACCOUNT),
+            "User": parameter_reference(SF_USER),
+            "Role": parameter_reference(SF_ROLE),
+            "Database": parameter_reference(SF_DATABASE),
+            "Schema": parameter_reference(SF_SCHEMA),
+            "Table": parameter_reference(table_parameter),
+            "Authentication Strategy": parameter_reference(SF_AUTH_STRATEGY),
+            "Private Key Service": ServiceRef(PRIVATE_KEY.key),
+            "Record Reader": ServiceRef(ROW_READER.key),
+        },
+        auto_terminated={"success": "rows are in Snowflake: the end of this path"},
+        # Transient Snowflake errors are retried with back-off; what still fails is parked in the dead letter.
+        retry=Retry(relationships=("failure",), count=5),
+    )
+
+
+@dataclass(frozen=True)
+class PythonStage:
+    """A Python processor in a flow: which class, its flow key, and the values of its own (non-service) properties."""
+
+    key: str
+    class_name: str
+    name: str
+    record_reader: Service | None = None
+    record_writer: Service | None = None
+
+
+# Properties of the Python processors that share a flow parameter with the Java side, by property name.
+SHARED_PARAMETERS: Mapping[str, str] = {
+    "Snowflake Account": SF_ACCOUNT,
+    "Account": SF_ACCOUNT,
+    "Snowflake User": SF_USER,
+    "User": SF_USER,
+    "Snowflake Role": SF_ROLE,
+    "Role": SF_ROLE,
+    "Snowflake Database": SF_DATABASE,
+    "Database": SF_DATABASE,
+    "Snowflake Schema": SF_SCHEMA,
+    "Schema": SF_SCHEMA,
+    "Snowflake Warehouse": SF_WAREHOUSE,
+    "Warehouse": SF_WAREHOUSE,
+    "Private Key": SF_PRIVATE_KEY,
+    "Snowflake Private Key": SF_PRIVATE_KEY,
+    "Private Key Password": SF_PRIVATE_KEY_PASSWORD,
+    "Snowflake Private Key Password": SF_PRIVATE_KEY_PASSWORD,
+    "Private Key Passphrase": SF_PRIVATE_KEY_PASSWORD,
+}
+
+
+def python_processor(
+    stage: PythonStage, spec: ProcessorSpec, parameters: dict[str, Parameter], services: Mapping[str, Service]
+) -> Processor:
+    """A Python processor whose every own property is bound to a flow parameter (defaults from the code), so an
+    operator configures ClaimFlow in the parameter context. Adds the parameters it needs to ``parameters``.
+
+    Raises:
+        FlowDescriptionError: a needed record reader/writer or service is missing, or two processors give one
+            shared parameter different defaults.
+    """
+    properties: dict[str, str | ServiceRef] = {}
+    sensitive = set()
+    for prop in spec.properties:
+        if prop.name == RECORD_READER or prop.name == RECORD_WRITER:
+            service = stage.record_reader if prop.name == RECORD_READER else stage.record_writer
+            if service is None:
+                raise FlowDescriptionError(f"{spec.class_name}: the flow gives it no {prop.name}")
+            properties[prop.name] = ServiceRef(service.key)
+            continue
+        if prop.controller_service:
+            raise FlowDescriptionError(f"{spec.class_name}.{prop.name}: unknown controller service property")
+        parameter_name = SHARED_PARAMETERS.get(prop.name, f"ClaimFlow {prop.name}")
+        wanted = Parameter(
+            parameter_name,
+            f"{spec.class_name}: {prop.display_name or prop.name}" + (" (required)" if prop.required else ""),
+            sensitive=prop.sensitive,
+            value=None if prop.sensitive else (prop.default if prop.default is not None else ""),
+        )
+        known = parameters.setdefault(parameter_name, wanted)
+        # NiFi lets a sensitive property reference only sensitive parameters, and a plain one only plain ones.
+        if known.sensitive != wanted.sensitive:
+            raise FlowDescriptionError(
+                f"{spec.class_name}.{prop.name}: sensitive={prop.sensitive} but parameter {parameter_name!r} is not"
+            )
+        if parameter_name not in SHARED_PARAMETERS.values() and known.value != wanted.value:
+            raise FlowDescriptionError(
+                f"{spec.class_name}.{prop.name}: parameter {parameter_name!r} has another default in another processor"
+            )
+        properties[prop.name] = parameter_reference(parameter_name)
+        if prop.sensitive:
+            sensitive.add(prop.name)
+    auto_terminated: dict[str, str] = {}
+    for relationship in spec.relationships:
+        if relationship == "original":
+            auto_terminated[relationship] = "the input went on as this processor's outputs"
+    return Processor(
+        key=stage.key,
+        name=stage.name,
+        type=spec.class_name,
+        bundle=pf.python_bundle(spec.version),
+        relationships=spec.relationships,
+        properties=properties,
+        auto_terminated=auto_terminated,
+        sensitive_properties=frozenset(sensitive),
+        python=True,
+        comments=spec.description,
+    )
+
+
+def _dead_letter_connections(processor: Processor, handled: set[str]) -> list[Connection]:
+    relationships = tuple(r for r in processor.relationships if r in DEAD_LETTER_RELATIONSHIPS and r not in handled)
+    handled.update(relationships)
+    if not relationships:
+        return []
+    return [
+        Connection(
+            processor.key,
+            relationships,
+            DEAD_LETTER,
+            name=f"dead letter: {processor.name} {'/'.join(relationships)}",
+            back_pressure_objects=100000,
+            back_pressure_size="10 GB",
+        )
+    ]
+
+
+def _check_all_routed(processor: Processor, handled: set[str]) -> None:
+    unrouted = [r for r in processor.relationships if r not in handled and r not in processor.auto_terminated]
+    if unrouted:
+        raise FlowDescriptionError(f"{processor.name}: the flow description does not route {unrouted}")
+
+
+DEAD_LETTER_LABEL = (
+    "Dead letter: FlowFiles that failed or hold invalid records wait in the queues into this funnel (never "
+    "auto-terminated, never expiring). Attributes name the record index, eventId and reason. Inspect with "
+    "List Queue, fix the cause, then drag the queue's destination back to the processor to replay."
+)
+
+
+def _python_specs(processors: Mapping[str, ProcessorSpec] | None) -> Mapping[str, ProcessorSpec]:
+    return read_processors() if processors is None else processors
+
+
+def _spec(specs: Mapping[str, ProcessorSpec], class_name: str) -> ProcessorSpec:
+    try:
+        return specs[class_name]
+    except KeyError:
+        raise FlowDescriptionError(f"processor {class_name} not found in claimflow_processors") from None
+
+
+def openflow_flow(processors: Mapping[str, ProcessorSpec] | None = None) -> Flow:
+    """The Openflow flow: one fused Python processor, Snowpipe Streaming into staging and history.
+
+    Raises:
+        FlowDescriptionError: the processor code and this description disagree.
+    """
+    specs = _python_specs(processors)
+    parameters = {p.name: p for p in COMMON_PARAMETERS}
+    parameters[SF_AUTH_STRATEGY] = Parameter(
+        SF_AUTH_STRATEGY,
+        "PutSnowpipeStreaming Authentication Strategy (key pair for BYOC deployments).",
+        value="KEY_PAIR",
+    )
+    parameters[SF_STAGING_TABLE] = Parameter(
+        SF_STAGING_TABLE, "Staging table the Snowflake stream + task merge from (sql/).", value=DEFAULT_TABLES.staging
+    )
+    parameters[SF_HISTORY_TABLE] = Parameter(
+        SF_HISTORY_TABLE, "Append-only history table: every change event.", value=DEFAULT_TABLES.history
+    )
+    services = (AWS_CREDENTIALS, CHANGE_READER, ROW_WRITER, ROW_READER, PRIVATE_KEY)
+    by_key = {s.key: s for s in services}
+    consume = consume_kinesis()
+    process = python_processor(
+        PythonStage("process", "ProcessClaimChange", "Process claim change", CHANGE_READER, ROW_WRITER),
+        _spec(specs, "ProcessClaimChange"),
+        parameters,
+        by_key,
+    )
+    staging = put_snowpipe("put-staging", "Snowpipe Streaming: staging", SF_STAGING_TABLE)
+    history = put_snowpipe("put-history", "Snowpipe Streaming: history", SF_HISTORY_TABLE)
+    connections = [Connection(consume.key, ("success",), process.key, name="DynamoDB change records")]
+    handled = {"success"}
+    _check_all_routed(consume, handled)
+    handled = set()
+    rows_out = tuple(r for r in process.relationships if r in ROW_RELATIONSHIPS)
+    if rows_out != ROW_RELATIONSHIPS:
+        raise FlowDescriptionError(f"ProcessClaimChange routes {rows_out}, expected {ROW_RELATIONSHIPS}")
+    connections.append(Connection(process.key, rows_out, staging.key, name="claim rows to staging"))
+    connections.append(Connection(process.key, rows_out, history.key, name="every event to history"))
+    handled.update(rows_out)
+    connections.extend(_dead_letter_connections(process, handled))
+    _check_all_routed(process, handled)
+    for put in (staging, history):
+        handled = {"success"}
+        connections.extend(_dead_letter_connections(put, handled))
+        _check_all_routed(put, handled)
+    return Flow(
+        file_name=OPENFLOW_FILE,
+        name="ClaimFlow (Openflow)",
+        comments="DynamoDB InsuranceClaims -> Kinesis -> ProcessClaimChange -> Snowpipe Streaming (staging + "
+        "history). The order-proof merge into the current-state table runs in Snowflake (stream + task, sql/).",
+        parameter_context="ClaimFlow Openflow",
+        parameters=tuple(parameters.values()),
+        services=services,
+        processors=(consume, process, staging, history),
+        connections=tuple(connections),
+        funnels=(Funnel(DEAD_LETTER),),
+        labels=(Label("dead-letter-label", DEAD_LETTER_LABEL),),
+        positions={
+            consume.key: (0.0, 0.0),
+            process.key: (0.0, 250.0),
+            staging.key: (-450.0, 550.0),
+            history.key: (450.0, 550.0),
+            DEAD_LETTER: (700.0, 275.0),
+            "dead-letter-label": (820.0, 200.0),
+        },
+    )
+
+
+def nifi_flow(processors: Mapping[str, ProcessorSpec] | None = None) -> Flow:
+    """The Apache NiFi 2.x flow: decode, transform, and the Snowpark merge processor.
+
+    Raises:
+        FlowDescriptionError: the processor code and this description disagree.
+    """
+    specs = _python_specs(processors)
+    parameters = {p.name: p for p in COMMON_PARAMETERS}
+    services = (AWS_CREDENTIALS, CHANGE_READER, ROW_WRITER)
+    by_key = {s.key: s for s in services}
+    consume = consume_kinesis()
+    decode = python_processor(
+        PythonStage("decode", "DecodeDynamoDBChange", "Decode DynamoDB change"),
+        _spec(specs, "DecodeDynamoDBChange"),
+        parameters,
+        by_key,
+    )
+    transform = python_processor(
+        PythonStage("transform", "TransformClaimChange", "Transform claim change", CHANGE_READER, ROW_WRITER),
+        _spec(specs, "TransformClaimChange"),
+        parameters,
+        by_key,
+    )
+    merge_base = python_processor(
+        PythonStage("merge", "MergeClaimsToSnowflake", "Merge claims into Snowflake"),
+        _spec(specs, "MergeClaimsToSnowflake"),
+        parameters,
+        by_key,
+    )
+    merge = replace(
+        merge_base,
+        auto_terminated={**merge_base.auto_terminated, "success": "rows are merged in Snowflake: the end"},
+        retry=Retry(relationships=("retry",), count=5) if "retry" in merge_base.relationships else None,
+    )
+    connections = [Connection(consume.key, ("success",), decode.key, name="DynamoDB change records")]
+    _check_all_routed(consume, {"success"})
+
+    handled = {"success"}
+    connections.append(Connection(decode.key, ("success",), transform.key, name="change events"))
+    connections.extend(_dead_letter_connections(decode, handled))
+    _check_all_routed(decode, handled)
+
+    handled = set()
+    rows_out = tuple(r for r in transform.relationships if r in ROW_RELATIONSHIPS)
+    if rows_out != ROW_RELATIONSHIPS:
+        raise FlowDescriptionError(f"TransformClaimChange routes {rows_out}, expected {ROW_RELATIONSHIPS}")
+    connections.append(Connection(transform.key, rows_out, merge.key, name="claim rows"))
+    handled.update(rows_out)
+    connections.extend(_dead_letter_connections(transform, handled))
+    _check_all_routed(transform, handled)
+
+    handled = {"success"}
+    if "retry" in merge.relationships:
+        # After the framework retries with back-off, a still-failing batch loops back (penalized) rather than
+        # being dropped: a Snowflake outage must not lose claims.
+        connections.append(Connection(merge.key, ("retry",), merge.key, name="retry (Snowflake unavailable)"))
+        handled.add("retry")
+    connections.extend(_dead_letter_connections(merge, handled))
+    _check_all_routed(merge, handled)
+    return Flow(
+        file_name=NIFI_FILE,
+        name="ClaimFlow (Apache NiFi)",
+        comments="DynamoDB InsuranceClaims -> Kinesis -> DecodeDynamoDBChange -> TransformClaimChange -> "
+        "MergeClaimsToSnowflake (Snowpark: staging + history + order-proof merge in one transaction).",
+        parameter_context="ClaimFlow NiFi",
+        parameters=tuple(parameters.values()),
+        services=services,
+        processors=(consume, decode, transform, merge),
+        connections=tuple(connections),
+        funnels=(Funnel(DEAD_LETTER),),
+        labels=(Label("dead-letter-label", DEAD_LETTER_LABEL),),
+        positions={
+            consume.key: (0.0, 0.0),
+            decode.key: (0.0, 250.0),
+            transform.key: (0.0, 500.0),
+            merge.key: (0.0, 750.0),
+            DEAD_LETTER: (700.0, 500.0),
+            "dead-letter-label": (820.0, 425.0),
+        },
+    )
+
+
+def all_flows(processors: Mapping[str, ProcessorSpec] | None = None) -> tuple[Flow, ...]:
+    specs = _python_specs(processors)
+    return (openflow_flow(specs), nifi_flow(specs))
