@@ -9,6 +9,7 @@ small set of codes.
 from __future__ import annotations
 
 import re
+import warnings
 from functools import lru_cache
 from types import ModuleType
 from typing import NamedTuple
@@ -25,8 +26,9 @@ _icd: ModuleType | None = None
 def _icd_module() -> ModuleType:
     global _icd
     if _icd is None:
-        import simple_icd_10_cm
-
+        with warnings.catch_warnings():  # the package reads its data with importlib.resources' legacy API
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import simple_icd_10_cm
         _icd = simple_icd_10_cm
     return _icd
 

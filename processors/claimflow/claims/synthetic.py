@@ -61,7 +61,7 @@ def claim_item(rng: random.Random, number: int) -> dict[str, Any]:
     born = date(1940, 1, 1) + timedelta(days=rng.randrange(365 * 65))
     city, state, zip3 = rng.choice(CITIES)
     lines = []
-    for _ in range(rng.randint(1, 4)):
+    for _ in range(rng.randint(1, 3)):
         code, description, price = rng.choice(PROCEDURES)
         units = rng.randint(1, 3)
         line: dict[str, Any] = {

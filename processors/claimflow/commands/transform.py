@@ -1,0 +1,142 @@
+"""``claimflow transform [FILE|-]``: change records or change events in, validated and enriched claim rows out.
+
+Input, detected per line: Kinesis-DynamoDB change records (any layout ``claimflow decode`` accepts) or change
+events as ``claimflow decode`` writes them (a JSON object with ``event_name``). Output: one claim row per line
+(NDJSON, every column of the row contract) on stdout; each rejected or invalid record as one JSON line on stderr
+(``{"index": 3, "error": "..."}``, never a value of the record). Exit status 0 when every record became a row,
+1 when any was rejected, 2 for a usage error.
+
+PHI: ``--phi-mode pseudonymize`` replaces direct identifiers with keyed HMAC-SHA256 tokens. The key is read from
+the environment variable CLAIMFLOW_HMAC_KEY (at least 32 bytes), never from an option, so it stays out of shell
+history and process listings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Iterator
+
+import orjson
+
+from claimflow.claims import ClaimSettings, PhiMode, route_events, route_records_fused
+from claimflow.commands.decode import parse_attributes
+from claimflow.events import ChangeEvent, DecodeError, Rejection, decode_record, decode_records
+
+KEY_VARIABLE = "CLAIMFLOW_HMAC_KEY"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "file", nargs="?", default="-", metavar="FILE",
+        help="change records or change events ('-' or omitted: stdin)",
+    )
+    parser.add_argument(
+        "--phi-mode", choices=[m.value for m in PhiMode], default=PhiMode.PASSTHROUGH.value,
+        help=f"how direct identifiers are written (pseudonymize reads its key from ${KEY_VARIABLE})",
+    )
+    parser.add_argument("--zip3", action="store_true", help="keep only ZIP3 of the patient ZIP and drop the city")
+    parser.add_argument("--birth-year", action="store_true", help="keep only the year of birth; cap ages at 90")
+    parser.add_argument("--strict", action="store_true", help="reject claims with any data-quality flag")
+    parser.add_argument(
+        "--ingest-time-us", type=int, default=None, metavar="EPOCH_US",
+        help="ingestTime of every row, epoch microseconds (default: now); fixes output for reproducible runs",
+    )
+    parser.add_argument(
+        "--attributes", action="append", default=[], metavar="KEY=VALUE",
+        help="a FlowFile attribute to simulate, e.g. aws.kinesis.shard.id=shardId-000000000000 (repeatable)",
+    )
+
+
+def _lines(data: bytes) -> list[bytes]:
+    return [line for line in data.split(b"\n") if line.strip()]
+
+
+def _is_change_event(obj: object) -> bool:
+    return isinstance(obj, dict) and "event_name" in obj
+
+
+def _mixed(lines: list[bytes]) -> Iterator[ChangeEvent | Rejection]:
+    """NDJSON holding change events and/or change records, one per line."""
+    for index, line in enumerate(lines):
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            yield Rejection(index, f"record {index}: malformed JSON", line)
+            continue
+        try:
+            if _is_change_event(obj):
+                yield ChangeEvent.from_json(line, index)
+            else:
+                yield decode_record(obj, index, None, single_record=False)
+        except DecodeError as error:
+            yield Rejection(index, str(error), line, error.event_id)
+
+
+def _items(data: bytes, attributes: dict[str, str] | None) -> Iterator[ChangeEvent | Rejection] | None:
+    """Decoded items when the input holds change events; None when it holds only change records."""
+    if b'"event_name"' not in data:
+        return None
+    lines = _lines(data)
+    if len(lines) > 1:
+        try:
+            orjson.loads(lines[0])
+            return _mixed(lines)
+        except orjson.JSONDecodeError:
+            pass  # one pretty-printed document
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return decode_records(data, attributes)
+    documents = document if isinstance(document, list) else [document]
+    if documents and all(_is_change_event(d) for d in documents):
+        return _mixed([orjson.dumps(d) for d in documents])
+    return decode_records(data, attributes)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        attributes = parse_attributes(args.attributes) or None
+        settings = ClaimSettings.from_strings(
+            phi_mode=args.phi_mode,
+            hmac_key=os.environ.get(KEY_VARIABLE) if args.phi_mode == PhiMode.PSEUDONYMIZE.value else None,
+            generalize_zip3=args.zip3,
+            generalize_birth_year=args.birth_year,
+            strict=args.strict,
+        )
+    except ValueError as error:
+        hint = f" (set ${KEY_VARIABLE})" if args.phi_mode == PhiMode.PSEUDONYMIZE.value else ""
+        print(f"claimflow transform: {error}{hint}", file=sys.stderr)
+        return 2
+    try:
+        if args.file == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(args.file, "rb") as handle:
+                data = handle.read()
+    except OSError as error:
+        print(f"claimflow transform: cannot read {args.file}: {error.strerror}", file=sys.stderr)
+        return 2
+
+    ingest_time_us = args.ingest_time_us if args.ingest_time_us is not None else time.time_ns() // 1000
+    items = _items(data, attributes)
+    if items is None:
+        routed = route_records_fused(data, settings, ingest_time_us, attributes)
+    else:
+        routed = route_events(items, settings, ingest_time_us)
+    out = sys.stdout.buffer
+    err = sys.stderr.buffer
+    rejected = 0
+    for outcome in routed:
+        if outcome.row is not None:
+            out.write(orjson.dumps(outcome.row))
+            out.write(b"\n")
+        else:
+            rejected += 1
+            err.write(orjson.dumps({"index": outcome.index, "error": outcome.error}))
+            err.write(b"\n")
+    out.flush()
+    err.flush()
+    return 1 if rejected else 0
