@@ -1,0 +1,1 @@
+"""ClaimFlow's NiFi Python processors: thin adapters over the claimflow core, one class per file (see docs/processors.md)."""
