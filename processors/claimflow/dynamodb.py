@@ -206,11 +206,15 @@ def _decode_map(attributes: dict[str, Any], depth: int) -> dict[str, Any]:
                 continue
             number = value.get("N")
             if number is not None:
-                out[name] = parse_number(number)
+                out[name] = (number.__class__ is str and _NUMBER_CACHE.get(number)) or parse_number(number)
                 continue
             inner = value.get("M")
             if inner.__class__ is dict and depth < MAX_NESTING_DEPTH:
                 out[name] = _decode_map(inner, depth + 1)
+                continue
+            inner = value.get("L")
+            if inner.__class__ is list and depth < MAX_NESTING_DEPTH:
+                out[name] = _decode_list(inner, depth + 1)
                 continue
         elif value is None:  # a key that a NiFi reader's merged schema added to this item
             continue
@@ -229,7 +233,7 @@ def _decode_list(values: list[Any], depth: int) -> list[Any]:
                 continue
             number = value.get("N")
             if number is not None:
-                append(parse_number(number))
+                append((number.__class__ is str and _NUMBER_CACHE.get(number)) or parse_number(number))
                 continue
             inner = value.get("M")
             if inner.__class__ is dict and depth < MAX_NESTING_DEPTH:

@@ -393,3 +393,14 @@ def test_decode_records_is_lazy() -> None:
     assert isinstance(first, ChangeEvent) and first.event_id == IDS[0]
     rest = list(stream)
     assert isinstance(rest[0], ChangeEvent) and isinstance(rest[1], Rejection)
+
+
+def test_modify_old_image_can_be_skipped_but_remove_keeps_it() -> None:
+    modify, remove = change_record("MODIFY", "CLM-1"), change_record("REMOVE", "CLM-2")
+    modify["dynamodb"]["OldImage"]["totalCharge"] = {"N": "not a number"}  # not even looked at
+    events = list(decode_records(ndjson(modify, remove), modify_old_image=False))
+    assert [type(e) for e in events] == [ChangeEvent, ChangeEvent]
+    assert events[0].old_image is None and events[0].new_image is not None  # type: ignore[union-attr]
+    assert events[1].old_image is not None  # type: ignore[union-attr]
+    assert isinstance(next(iter(decode_records(ndjson(modify)))), Rejection)
+    assert decode_record(change_record("MODIFY"), modify_old_image=False).old_image is None
