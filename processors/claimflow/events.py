@@ -419,16 +419,12 @@ _MALFORMED = object()  # marks a record whose JSON did not parse
 
 def _raw_records(data: bytes) -> Iterator[tuple[object, bytes | None]]:
     """Yield (parsed value or _MALFORMED, raw bytes or None) per record of a single object, array or NDJSON."""
-    start = 0
     end = len(data)
-    while start < end and data[start] in b" \t\r\n":
-        start += 1
-    if data.startswith(b"\xef\xbb\xbf", start):  # UTF-8 byte order mark
-        start += 3
-    if start >= end or not data[start:].strip():
+    start = _skip_blank(data, 3 if data.startswith(b"\xef\xbb\xbf") else 0)  # after a UTF-8 byte order mark
+    if start >= end:
         return
     newline = data.find(b"\n", start)
-    if newline == -1 or not data[newline:].strip():  # one line: one JSON document (object or array)
+    if newline == -1 or _skip_blank(data, newline) >= end:  # one line: one JSON document (object or array)
         yield from _document(data[start:] if start else data)
         return
     # Several lines: NDJSON when one of the first two lines is JSON by itself; otherwise one pretty-printed
@@ -437,6 +433,14 @@ def _raw_records(data: bytes) -> Iterator[tuple[object, bytes | None]]:
         yield from _ndjson(data, start)
     else:
         yield from _document(data[start:])
+
+
+def _skip_blank(data: bytes, position: int) -> int:
+    """The position of the first non-whitespace byte at or after ``position`` (len(data) if none); no copies."""
+    end = len(data)
+    while position < end and data[position] in b" \t\r\n":
+        position += 1
+    return position
 
 
 def _document(data: bytes) -> Iterator[tuple[object, bytes | None]]:
