@@ -19,7 +19,7 @@ from claimflow.events import (
     parse_change_events,
 )
 
-from ._records import SAMPLES, change_record, ndjson
+from ._records import REPO, SAMPLES, change_record, ndjson
 
 # --- the three real records -------------------------------------------------------------------------------------
 
@@ -404,3 +404,16 @@ def test_modify_old_image_can_be_skipped_but_remove_keeps_it() -> None:
     assert events[1].old_image is not None  # type: ignore[union-attr]
     assert isinstance(next(iter(decode_records(ndjson(modify)))), Rejection)
     assert decode_record(change_record("MODIFY"), modify_old_image=False).old_image is None
+
+
+def test_the_documented_example_is_what_the_decoder_writes() -> None:
+    doc = REPO / "docs" / "change-events.md"
+    example = doc.read_text().split("```json\n", 1)[1].split("\n```", 1)[0].encode()
+    attributes = {
+        "aws.kinesis.shard.id": "shardId-000000000000",
+        "aws.kinesis.sequence.number": "49654321098765432109876543210987654321098765432109876",
+        "aws.kinesis.partition.key": "foo",
+        "aws.kinesis.approximate.arrival.timestamp": "2024-07-12 01:17:43",
+    }
+    (event,) = decode_records(SAMPLES.read_bytes().splitlines()[0], attributes)
+    assert isinstance(event, ChangeEvent) and event.to_json() == example
