@@ -1,1 +1,4 @@
-"""ClaimFlow's NiFi Python processors: thin adapters over the claimflow core, one class per file (see docs/processors.md)."""
+"""ClaimFlow's NiFi Python processors: thin adapters over the claimflow core, one class per file.
+
+See docs/processors.md.
+"""

@@ -1,0 +1,106 @@
+"""The discovery checker flags exactly what NiFi's AST-based discovery would miss or choke on."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from claimflow_offline.discovery import check_folder, inspect_module
+
+GOOD = '''
+from nifiapi.documentation import use_case
+from nifiapi.flowfiletransform import FlowFileTransform, FlowFileTransformResult
+from nifiapi.properties import PropertyDependency, PropertyDescriptor
+
+MODE_A = "A"
+
+
+@use_case(description="Does a thing.", keywords=["thing"], configuration="Set Mode.")
+class {name}(FlowFileTransform):
+    class Java:
+        implements = ["org.apache.nifi.python.processor.FlowFileTransform"]
+
+    class ProcessorDetails:
+        version = "0.1.0"
+        description = "A processor."
+        tags = ["t"]
+        dependencies = ["orjson"]
+
+    MODE = PropertyDescriptor(name="Mode", description="d", allowable_values=[MODE_A], default_value=MODE_A)
+    KEY = PropertyDescriptor(name="Key", description="d", dependencies=[PropertyDependency(MODE, MODE_A)])
+
+    def __init__(self, **kwargs):
+        super().__init__()
+
+    def transform(self, context, flowFile):
+        return FlowFileTransformResult("success")
+'''
+
+
+def _folder(tmp_path: Path, files: dict[str, str]) -> Path:
+    folder = tmp_path / "procs"
+    folder.mkdir()
+    (folder / "__init__.py").write_text("")
+    for name, text in files.items():
+        (folder / name).write_text(textwrap.dedent(text))
+    return folder
+
+
+def test_runtime_a_well_formed_processor_passes(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {"ClaimflowGoodProcessor.py": GOOD.format(name="ClaimflowGoodProcessor")})
+    assert check_folder(folder) == []
+    (info,) = inspect_module(folder / "ClaimflowGoodProcessor.py").processors
+    assert (info.version, info.tags, info.property_names, info.use_cases) == ("0.1.0", ["t"], ["Mode", "Key"], 1)
+
+
+BREAKAGES = {
+    "tuple version": ('version = "0.1.0"', 'version = "0.1.0",', "not a str"),
+    "bare decorator": ('@use_case(description="Does a thing.", keywords=["thing"], configuration="Set Mode.")',
+                       "@use_case", "call-style"),
+    "dotted decorator": ('@use_case(description="Does a thing.", keywords=["thing"], configuration="Set Mode.")',
+                         '@documentation.use_case(description="x")', "call-style"),
+    "positional descriptor": ('PropertyDescriptor(name="Mode", description="d",', 'PropertyDescriptor("Mode", "d",',
+                              "keyword arguments only"),
+    "relative import": ("from nifiapi.documentation import use_case",
+                        "from nifiapi.documentation import use_case\nfrom .helpers import x", "relative import"),
+    "offline import": ("from nifiapi.documentation import use_case",
+                       "from nifiapi.documentation import use_case\nimport claimflow_offline.runner",
+                       "offline tooling"),
+    "no kwargs": ("def __init__(self, **kwargs):", "def __init__(self):", "must accept **kwargs"),
+    "computed description": ('description = "A processor."', 'description = "A " + str(1)', "literal str"),
+    "tuple implements": ('implements = ["org.apache.nifi.python.processor.FlowFileTransform"]',
+                         'implements = ("org.apache.nifi.python.processor.FlowFileTransform",)', "list literal"),
+    "undefined dependency": ("PropertyDependency(MODE, MODE_A)", "PropertyDependency(OTHER, MODE_A)",
+                             "undefined descriptor"),
+}
+
+
+@pytest.mark.parametrize("breakage", sorted(BREAKAGES))
+def test_runtime_each_breakage_is_reported(tmp_path: Path, breakage: str) -> None:
+    old, new, expected = BREAKAGES[breakage]
+    source = GOOD.format(name="ClaimflowGoodProcessor")
+    assert old in source
+    folder = _folder(tmp_path, {"ClaimflowGoodProcessor.py": source.replace(old, new)})
+    problems = check_folder(folder)
+    assert any(expected in p for p in problems), problems
+
+
+def test_runtime_folder_rules(tmp_path: Path) -> None:
+    folder = _folder(
+        tmp_path,
+        {
+            "WrongName.py": GOOD.format(name="ClaimflowOtherName"),
+            "json.py": GOOD.format(name="json"),
+            "helpers.py": "VALUE = 1\n",
+            "notes.txt": "x",
+        },
+    )
+    (folder / "__init__.py").unlink()
+    problems = "\n".join(check_folder(folder))
+    assert "missing __init__.py" in problems
+    assert "WrongName.py: module name differs from its class ClaimflowOtherName" in problems
+    assert "json.py: module name shadows a standard-library module" in problems
+    assert "helpers.py: not a processor module" in problems
+    assert "notes.txt: only processor modules" in problems

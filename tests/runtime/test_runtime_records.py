@@ -1,0 +1,66 @@
+"""Reading FlowFile content as JSON records, and the type rules of NiFi's schema inference."""
+
+from __future__ import annotations
+
+import pytest
+
+from claimflow_offline.records import (
+    IllegalTypeConversion,
+    ReaderSchema,
+    RecordReadError,
+    WriterSchema,
+    java_to_string,
+    merge_types,
+    read_records,
+    write_json_array,
+)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b'{"a": 1}\n{"a": 2}\n', b'[{"a": 1}, {"a": 2}]', b'{"a": 1}{"a": 2}', b'\n\n{"a": 1}\r\n  {"a": 2}'],
+)
+def test_runtime_reads_every_json_layout(content: bytes) -> None:
+    assert read_records(content) == [{"a": 1}, {"a": 2}]
+
+
+@pytest.mark.parametrize("content", [b'{"a": 1}\n{"a": ', b"[1, 2]", b'"text"'])
+def test_runtime_rejects_what_the_json_reader_rejects(content: bytes) -> None:
+    with pytest.raises(RecordReadError):
+        read_records(content)
+
+
+def test_runtime_empty_content_has_no_records() -> None:
+    assert read_records(b"") == []
+
+
+def test_runtime_type_merging() -> None:
+    assert merge_types("int", "double") == "double"
+    assert merge_types(None, "string") == "string"
+    assert merge_types({"a": "int"}, {"b": "string"}) == {"a": "int", "b": "string"}
+    assert merge_types(("array", "int"), ("array", "double")) == ("array", "double")
+    assert merge_types("string", "int") == ("choice", ("string", "int"))
+
+
+def test_runtime_reader_schema_fills_nested_absent_fields_in_arrays() -> None:
+    records = [{"L": [{"S": "a"}, {"N": "1"}]}, {"L": []}]
+    schema = ReaderSchema(records)
+    assert schema.getFieldNames() == ["L"]
+    assert schema.apply(records[0]) == {"L": [{"S": "a", "N": None}, {"S": None, "N": "1"}]}
+
+
+def test_runtime_writer_schema_conversions_that_fail() -> None:
+    writer = WriterSchema({"flag": True, "nested": {"x": 1}, "items": [1]})
+    with pytest.raises(IllegalTypeConversion):
+        writer.apply({"flag": "maybe"})
+    with pytest.raises(IllegalTypeConversion):
+        writer.apply({"nested": "flat"})
+    with pytest.raises(IllegalTypeConversion):
+        writer.apply({"items": {"not": "a list"}})
+    written = writer.apply({"flag": "TRUE", "nested": {"x": 2.9, "y": 1}})
+    assert written == {"flag": True, "nested": {"x": 2}, "items": None}
+
+
+def test_runtime_java_to_string_and_writer_output() -> None:
+    assert [java_to_string(v) for v in (None, True, 1, 1.0, "s")] == ["null", "true", "1", "1.0", "s"]
+    assert write_json_array([{"a": 1}, {"b": "é"}]) == '[{"a":1},{"b":"é"}]'.encode()
