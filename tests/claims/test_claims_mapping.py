@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from claimflow.claims.mapping import GROUPS, alias_table, map_item, normalise_key
@@ -11,8 +10,6 @@ from claimflow.claims.validate import validate_mapped
 from claimflow.rows import COLUMN_NAMES
 
 from ._claims import fixed_item
-
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "claim-rows.md"
 
 
 def camel(name: str) -> str:
@@ -98,7 +95,3 @@ def test_every_target_is_a_row_column() -> None:
             assert target in COLUMN_NAMES, (group, key, target)
 
 
-def test_docs_list_every_alias() -> None:
-    text = DOCS.read_text()
-    for group, key, _ in alias_table():
-        assert f"`{key}`" in text, (group, key)

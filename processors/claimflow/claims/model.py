@@ -66,8 +66,8 @@ def _state(value: Any) -> str | None:
 
 Money = Annotated[Decimal | None, BeforeValidator(v.money), Field(default=None, ge=0, max_digits=12, decimal_places=2)]
 IsoDate = Annotated[date | None, BeforeValidator(v.iso_date), Field(default=None)]
-Zip = Annotated[str | None, BeforeValidator(_zip), Field(default=None, max_length=10)]
-State = Annotated[str | None, BeforeValidator(_state), Field(default=None, max_length=2)]
+Zip = Annotated[str | None, BeforeValidator(_zip)]  # width checked by values.zip_code
+State = Annotated[str | None, BeforeValidator(_state)]  # width checked by values.state_code
 IcdCode = Annotated[str, Field(max_length=8, pattern=r"^[A-Za-z0-9. ]+$"), AfterValidator(_icd)]
 ProcedureCode = Annotated[
     str, BeforeValidator(partial(v.text, max_length=5)), AfterValidator(str.upper),

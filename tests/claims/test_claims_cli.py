@@ -1,0 +1,70 @@
+"""``claimflow transform`` end to end, as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from claimflow.claims.synthetic import claim_records
+from claimflow.rows import COLUMN_NAMES
+
+from ._claims import fixed_item, record_bytes, with_change
+
+KEY = "k" * 40
+
+
+def transform(*args: str, stdin: bytes = b"", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "claimflow.cli", "transform", *args],
+        input=stdin,
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+
+
+def test_records_in_rows_out_and_rejections_on_stderr(tmp_path: Path) -> None:
+    good = list(claim_records(4, seed=9))
+    bad = record_bytes(with_change(fixed_item(), "provider.npi", "1234567894"), key="CLM-1", number=99)
+    path = tmp_path / "records.ndjson"
+    path.write_bytes(b"\n".join([good[0], bad, *good[1:], b"{not json"]) + b"\n")
+    result = transform(str(path), "--ingest-time-us", "1761955260000000")
+    assert result.returncode == 1
+    rows = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 4
+    assert all(list(row) == list(COLUMN_NAMES) for row in rows)
+    assert {row["ingestTime"] for row in rows} == {"2025-11-01T00:01:00.000000"}
+    errors = [orjson.loads(line) for line in result.stderr.splitlines()]
+    assert [e["index"] for e in errors] == [1, 5]
+    assert "providerNPI" in errors[0]["error"] and "malformed JSON" in errors[1]["error"]
+    assert b"1234567894" not in result.stderr
+
+
+def test_change_events_from_decode_are_accepted_on_stdin() -> None:
+    records = b"\n".join(claim_records(3, seed=2))
+    decoded = subprocess.run(
+        [sys.executable, "-m", "claimflow.cli", "decode"], input=records, capture_output=True, timeout=60, check=True
+    ).stdout
+    from_events = transform("--ingest-time-us", "5", stdin=decoded)
+    from_records = transform("--ingest-time-us", "5", stdin=records)
+    assert from_events.returncode == 0 and from_records.returncode == 0
+    assert from_events.stdout == from_records.stdout
+    assert len(from_events.stdout.splitlines()) == 3
+
+
+def test_pseudonymize_takes_the_key_from_the_environment_only() -> None:
+    records = record_bytes(fixed_item(), key="CLM-1")
+    refused = transform("--phi-mode", "pseudonymize", stdin=records, env={"CLAIMFLOW_HMAC_KEY": ""})
+    assert refused.returncode == 2 and b"CLAIMFLOW_HMAC_KEY" in refused.stderr and not refused.stdout
+    result = transform("--phi-mode", "pseudonymize", "--zip3", stdin=records, env={"CLAIMFLOW_HMAC_KEY": KEY})
+    assert result.returncode == 0
+    row = orjson.loads(result.stdout)
+    assert row["phiMode"] == "pseudonymized" and row["patientZip"] == "000"
+    for raw in (b"Okafor", b"MBR-77", b"ava@example.com", b"12 Oak St"):
+        assert raw not in result.stdout
+    assert KEY.encode() not in result.stdout + result.stderr
