@@ -330,13 +330,9 @@ def _decode(
         size_bytes = None
     _check_item_sizes(raw_new, raw_old, raw_length, size_bytes, index, event_id)
 
-    try:
-        keys = decode_image(raw_keys)
-        new_image = None if raw_new is None else decode_image(raw_new)
-        old_image = None if raw_old is None else decode_image(raw_old)
-    except AttributeValueError as error:
-        part = "Keys" if "keys" not in locals() else "NewImage" if "new_image" not in locals() else "OldImage"
-        raise DecodeError(index, event_id, f"dynamodb.{part}: {error}") from None
+    keys = _image(raw_keys, "Keys", index, event_id)
+    new_image = None if raw_new is None else _image(raw_new, "NewImage", index, event_id)
+    old_image = None if raw_old is None else _image(raw_old, "OldImage", index, event_id)
     if not keys:
         raise DecodeError(index, event_id, "dynamodb.Keys is empty")
 
@@ -360,6 +356,13 @@ def _decode(
         kinesis=position,
         size_bytes=size_bytes,
     )
+
+
+def _image(raw: object, part: str, index: int, event_id: str) -> dict[str, Any]:
+    try:
+        return decode_image(raw)
+    except AttributeValueError as error:
+        raise DecodeError(index, event_id, f"dynamodb.{part}: {error}") from None
 
 
 def _event_time_us(change: dict[str, Any], index: int, event_id: str) -> int:
