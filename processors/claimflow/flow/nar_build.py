@@ -282,15 +282,28 @@ def build_nar(
     env.update(target.pip_environment)
     env["PIP_CONSTRAINT"] = str(constraints_file)
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    subprocess.run(
-        [python, "-m", "hatchling", "build", "-t", "nar", "-d", str(build_dir)],
-        cwd=stage,
-        env=env,
-        check=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    try:
+        subprocess.run(
+            [python, "-m", "hatchling", "build", "-t", "nar", "-d", str(build_dir)],
+            cwd=stage,
+            env=env,
+            check=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    except subprocess.CalledProcessError as error:
+        # The plugin swallows pip's output; a dry run of the same install shows why pip refused.
+        requirements = pinned(dependencies_for(spec, project))
+        dry_run = subprocess.run(
+            [python, "-m", "pip", "install", "--dry-run", "--target", str(build_dir / "dry-run"), *requirements],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        error.output = f"{error.output}\n--- pip install --dry-run for {target.name} ---\n{dry_run.stdout}"
+        raise
     built = build_dir / f"{spec.project_name.replace('-', '_')}-{project['version']}.nar"
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / nar_file_name(spec, project["version"], target)
