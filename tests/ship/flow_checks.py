@@ -125,6 +125,39 @@ CONSUME_KINESIS_STREAM_PROPERTIES = frozenset(
         "SSL Context Service",
     }
 )
+# Property names (and the enumerated values the flows use) of the other components, checked against
+# apache/nifi rel/nifi-2.11.0 sources and, for PutSnowpipeStreaming, Snowflake's Openflow processor reference.
+COMPONENT_PROPERTIES = {
+    pf.JSON_TREE_READER.type: {"Schema Access Strategy", "Schema Text", "Date Format", "Timestamp Format"},
+    pf.JSON_RECORD_SET_WRITER.type: {
+        "Schema Access Strategy",
+        "Schema Text",
+        "Schema Write Strategy",
+        "Suppress Null Values",
+        "Date Format",
+        "Timestamp Format",
+    },
+    pf.AWS_CREDENTIALS_SERVICE.type: {"Access Key ID", "Secret Access Key", "Use Default Credentials"},
+    pf.PRIVATE_KEY_SERVICE.type: {"Key", "Key File", "Key Password"},
+    pf.PUT_SNOWPIPE_STREAMING.type: {
+        "Account",
+        "User",
+        "Role",
+        "Database",
+        "Schema",
+        "Table",
+        "Record Reader",
+        "Private Key Service",
+        "Authentication Strategy",
+        "Delivery Guarantee",
+    },
+    pf.CONSUME_KINESIS_STREAM.type: CONSUME_KINESIS_STREAM_PROPERTIES,
+}
+ALLOWED_VALUES = {
+    "Schema Access Strategy": {"infer-schema", "schema-text-property", "inherit-record-schema", "schema-name"},
+    "Schema Write Strategy": {"no-schema", "schema-name", "full-schema-attribute"},
+    "Suppress Null Values": {"never-suppress", "always-suppress", "suppress-missing"},
+}
 DEAD_END_RELATIONSHIPS = ("invalid", "failure")
 _REFERENCE = re.compile(r"#\{([^}]*)\}")
 
@@ -170,7 +203,12 @@ def problems(document: Mapping[str, Any], python_specs: Mapping[str, ProcessorSp
 
     def check_properties(component: Mapping[str, Any], where: str) -> None:
         descriptors = component.get("propertyDescriptors") or {}
+        known_names = COMPONENT_PROPERTIES.get(component.get("type", ""))
         for name, value in (component.get("properties") or {}).items():
+            if known_names is not None and name not in known_names:
+                found.append(f"{where}: {name!r} is not a property name of {component.get('type')}")
+            if name in ALLOWED_VALUES and known_names is not None and value not in ALLOWED_VALUES[name]:
+                found.append(f"{where}.{name}: {value!r} is not an allowed value")
             descriptor = descriptors.get(name)
             if descriptor is None:
                 found.append(f"{where}.{name}: no property descriptor")
