@@ -40,6 +40,8 @@ class Stage:
         routes: relationship name -> stage name or sink name.
         auto_terminate: relationships deliberately dropped (NiFi's "automatically terminate").
         name: the stage name used in routes (default: the processor's class or file name).
+        runner_options: extra TestRunner keyword arguments for this stage, e.g. ``record_writer_schema`` and
+            ``suppress_missing`` to mirror the flow's Record Writer.
     """
 
     processor: type | str | Path
@@ -47,6 +49,7 @@ class Stage:
     routes: Mapping[str, str] = field(default_factory=dict)
     auto_terminate: Iterable[str] = ()
     name: str | None = None
+    runner_options: Mapping[str, Any] = field(default_factory=dict)
 
     def stage_name(self) -> str:
         if self.name:
@@ -93,7 +96,8 @@ class Pipeline:
             name = stage.stage_name()
             if name in self.runners:
                 raise PipelineConfigurationError(f"two stages are named {name!r}; give one a name=")
-            runner = TestRunner(stage.processor, infer_schema_like_nifi=infer_schema_like_nifi)
+            options = {"infer_schema_like_nifi": infer_schema_like_nifi, **stage.runner_options}
+            runner = TestRunner(stage.processor, **options)
             for key, value in stage.properties.items():
                 runner.set_property(key, value)
             self.runners[name] = runner

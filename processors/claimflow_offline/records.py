@@ -164,27 +164,89 @@ def _conform(value: Any, kind: DataType) -> Any:
 
 
 class WriterSchema:
-    """The schema a record writer inherits from the first record routed to an output."""
+    """The schema a record writer writes with: by default inherited from the first record routed to an output
+    (NiFi's "Inherit Record Schema"); or explicit, from an Avro schema ("Use 'Schema Text' Property").
 
-    def __init__(self, first_record: dict[str, Any]) -> None:
-        self.type: dict[str, DataType] = infer_type(first_record)
+    ``suppress_missing`` is the JSON writer's "Suppress Null Values: Suppress Missing Values": a field absent from
+    the record is left out instead of written as null (explicit nulls stay).
+    """
+
+    def __init__(self, first_record: dict[str, Any] | None = None, *, suppress_missing: bool = False) -> None:
+        self.type: dict[str, DataType] = infer_type(first_record or {})
+        self.suppress_missing = suppress_missing
+
+    @classmethod
+    def from_avro(cls, schema: dict[str, Any] | str, *, suppress_missing: bool = False) -> WriterSchema:
+        """An explicit writer schema from Avro JSON (dict or text).
+
+        Raises:
+            ValueError: the schema's top level is not an Avro record, or it uses a type this emulation lacks.
+        """
+        parsed = json.loads(schema) if isinstance(schema, str) else schema
+        kind = avro_type(parsed, {})
+        if not isinstance(kind, dict):
+            raise ValueError("a writer schema must be an Avro record")
+        writer = cls(suppress_missing=suppress_missing)
+        writer.type = kind
+        return writer
 
     def apply(self, record: dict[str, Any]) -> dict[str, Any]:
-        """The record as written: only the first record's fields, values coerced to its types.
+        """The record as written: only the schema's fields, values coerced to its types.
 
         Raises:
             IllegalTypeConversion: a value cannot be converted (NiFi routes the input FlowFile to failure).
         """
-        return _coerce(record, self.type, "")
+        return _coerce(record, self.type, "", self.suppress_missing)
 
 
-def _coerce(value: Any, kind: DataType, path: str) -> Any:
+_AVRO_PRIMITIVES = {"string": "string", "long": "int", "int": "int", "double": "double", "float": "double",
+                    "boolean": "boolean", "null": None}
+
+
+def avro_type(schema: Any, named: dict[str, DataType]) -> DataType:
+    """The emulation's data type for an Avro type. Logical types: dates and timestamps are written as text (the
+    writer's date formats), decimals as JSON numbers (a reader then sees a double: lossy, as in NiFi)."""
+    if isinstance(schema, list):
+        options = [avro_type(option, named) for option in schema if option != "null"]
+        if len(options) == 1:
+            return options[0]
+        return ("choice", tuple(options))
+    if isinstance(schema, str):
+        if schema in _AVRO_PRIMITIVES:
+            return _AVRO_PRIMITIVES[schema]
+        if schema in named:
+            return named[schema]
+        raise ValueError(f"unsupported Avro type {schema!r}")
+    logical = schema.get("logicalType")
+    if logical == "decimal":
+        return "double"
+    if logical in ("date", "time-millis", "time-micros", "timestamp-millis", "timestamp-micros"):
+        return "string"
+    kind = schema.get("type")
+    if kind == "record":
+        fields: dict[str, DataType] = {}
+        named[schema["name"]] = fields  # registered before the fields, so a record may refer to itself
+        for field in schema["fields"]:
+            fields[field["name"]] = avro_type(field["type"], named)
+        return fields
+    if kind == "array":
+        return ("array", avro_type(schema["items"], named))
+    if kind == "map":
+        return ("choice", ())
+    return avro_type(kind, named)
+
+
+def _coerce(value: Any, kind: DataType, path: str, suppress_missing: bool = False) -> Any:
     if value is None:
         return None
     if isinstance(kind, dict):
         if not isinstance(value, dict):
             raise IllegalTypeConversion(f"cannot convert a {type(value).__name__} to a record at '{path}'")
-        return {key: _coerce(value.get(key), sub, f"{path}.{key}".lstrip(".")) for key, sub in kind.items()}
+        return {
+            key: _coerce(value.get(key), sub, f"{path}.{key}".lstrip("."), suppress_missing)
+            for key, sub in kind.items()
+            if not suppress_missing or key in value
+        }
     if kind is None or kind == "string":
         # A null-only field is typed STRING by inference: later non-string values become their text.
         if isinstance(value, str):
@@ -223,7 +285,7 @@ def _coerce(value: Any, kind: DataType, path: str) -> Any:
     if _is_array(kind):
         if not isinstance(value, list):
             raise IllegalTypeConversion(f"cannot convert a {type(value).__name__} to an array at '{path}'")
-        return [_coerce(item, kind[1], f"{path}[]") for item in value]
+        return [_coerce(item, kind[1], f"{path}[]", suppress_missing) for item in value]
     return value  # a choice keeps whatever it gets
 
 

@@ -266,6 +266,9 @@ class TestRunner:
         infer_schema_like_nifi: RecordTransform only: emulate the JSON Tree Reader's merged inferred schema (absent
             fields become null, int+double widen) and the writer inheriting the first record's schema per output.
         identifier: the component id injected as ``self.identifier``.
+        record_writer_schema: RecordTransform only: an explicit Avro schema (dict or JSON text) for the Record
+            Writer ("Use 'Schema Text' Property") instead of inheriting the first record's schema per output.
+        suppress_missing: the JSON writer's "Suppress Missing Values" (fields absent from a record are left out).
     """
 
     __test__ = False  # not a pytest test class
@@ -276,6 +279,8 @@ class TestRunner:
         *,
         infer_schema_like_nifi: bool = False,
         identifier: str | None = None,
+        record_writer_schema: Mapping[str, Any] | str | None = None,
+        suppress_missing: bool = False,
     ) -> None:
         install_standin()
         if isinstance(processor, type):
@@ -290,6 +295,15 @@ class TestRunner:
             raise TypeError(f"{self.processor_class.__name__} has no inner Java class implementing a processor")
         self.interface = interfaces[0]
         self.infer_schema_like_nifi = infer_schema_like_nifi
+        self.suppress_missing = suppress_missing
+        self.writer_schema = (
+            None
+            if record_writer_schema is None
+            else WriterSchema.from_avro(
+                record_writer_schema if isinstance(record_writer_schema, str) else dict(record_writer_schema),
+                suppress_missing=suppress_missing,
+            )
+        )
         # NiFi's Controller does processorClass(jvm=gateway.jvm); then the adapter injects logger and identifier.
         self.processor = self.processor_class(jvm=None)
         self.logger = RecordingLogger()
@@ -554,8 +568,10 @@ class TestRunner:
         partition: dict[str, Any] | None,
         records: list[dict[str, Any]],
     ) -> tuple[str, MockFlowFile]:
-        if self.infer_schema_like_nifi:
-            writer = WriterSchema(records[0])
+        writer = self.writer_schema
+        if writer is None and self.infer_schema_like_nifi:
+            writer = WriterSchema(records[0], suppress_missing=self.suppress_missing)
+        if writer is not None:
             records = [writer.apply(r) for r in records]
         attributes = {"record.count": str(len(records)), "mime.type": "application/json"}
         for key, value in (partition or {}).items():
