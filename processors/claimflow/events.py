@@ -431,12 +431,18 @@ def _raw_records(data: bytes) -> Iterator[tuple[object, bytes | None]]:
     if newline == -1 or _skip_blank(data, newline) >= end:  # one line: one JSON document (object or array)
         yield from _document(data[start:] if start else data)
         return
-    # Several lines: NDJSON when one of the first two lines is JSON by itself; otherwise one pretty-printed
-    # document (or one malformed document, which counts as one record).
-    if _parses(data[start:newline]) or _parses(_second_line(data, newline)):
-        yield from _ndjson(data, start)
-    else:
-        yield from _document(data[start:])
+    # Several lines: NDJSON, unless the first line is not JSON by itself but the whole text is (one
+    # pretty-printed object or array). Text that is neither is read line by line, so a broken line never
+    # takes the good lines after it down.
+    if not _parses(data[start:newline]):
+        try:
+            parsed = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            yield from _items(parsed, data)
+            return
+    yield from _ndjson(data, start)
 
 
 def _skip_blank(data: bytes, position: int) -> int:
@@ -453,6 +459,10 @@ def _document(data: bytes) -> Iterator[tuple[object, bytes | None]]:
     except orjson.JSONDecodeError:
         yield _MALFORMED, data
         return
+    yield from _items(parsed, data)
+
+
+def _items(parsed: object, data: bytes) -> Iterator[tuple[object, bytes | None]]:
     if parsed.__class__ is list:
         for item in parsed:
             yield item, None
@@ -466,11 +476,6 @@ def _parses(line: bytes) -> bool:
     except orjson.JSONDecodeError:
         return False
     return True
-
-
-def _second_line(data: bytes, newline: int) -> bytes:
-    end = data.find(b"\n", newline + 1)
-    return data[newline + 1 : end if end != -1 else len(data)]
 
 
 def _ndjson(data: bytes, start: int) -> Iterator[tuple[object, bytes | None]]:

@@ -160,10 +160,16 @@ def test_array_with_bad_elements_keeps_good_ones_and_indexes() -> None:
     assert [x.index for x in out if isinstance(x, Rejection)] == [1, 2]
 
 
-def test_one_malformed_document_is_one_rejection() -> None:
-    pretty_but_broken = b'{\n  "eventID": "e1",\n  "eventName": "INSERT",\n'
-    (only,) = decode_records(pretty_but_broken)
+def test_one_malformed_single_line_document_is_one_rejection() -> None:
+    (only,) = decode_records(b'{"eventID": "e1", "eventName": "INSERT", \n')
     assert isinstance(only, Rejection) and only.index == 0 and "malformed JSON" in only.error
+
+
+def test_text_that_is_neither_ndjson_nor_one_document_is_read_line_by_line() -> None:
+    """A broken first line must not turn the whole FlowFile into one rejection and lose the good lines."""
+    data = b'{"eventID": "e1", "eventName": \n{broken too\n' + orjson.dumps(change_record())
+    out = list(decode_records(data))
+    assert [type(x) for x in out] == [Rejection, Rejection, ChangeEvent]
 
 
 def test_counts_add_up_on_a_mixed_batch() -> None:
