@@ -91,11 +91,12 @@ COMMON_PARAMETERS = (
     Parameter(AWS_ACCESS_KEY, "AWS access key id; leave empty to use the default credentials chain (IAM role).", True),
     Parameter(AWS_SECRET_KEY, "AWS secret access key; leave empty with the access key id.", sensitive=True),
     Parameter(SF_ACCOUNT, "Snowflake account identifier: <organization>-<account>.", value=""),
-    Parameter(SF_USER, "Snowflake user of the key pair.", value=""),
-    Parameter(SF_ROLE, "Snowflake role the user assumes.", value=""),
-    Parameter(SF_DATABASE, "Snowflake database holding the ClaimFlow tables.", value=""),
-    Parameter(SF_SCHEMA, "Snowflake schema holding the ClaimFlow tables.", value=""),
-    Parameter(SF_WAREHOUSE, "Snowflake warehouse for the merge.", value=""),
+    # Defaults: the objects sql/00_setup.sql creates (service user with key-pair auth, its default role).
+    Parameter(SF_USER, "Snowflake user of the key pair (sql/00_setup.sql: CLAIMFLOW_SVC).", value="CLAIMFLOW_SVC"),
+    Parameter(SF_ROLE, "Snowflake role the user assumes.", value="CLAIMFLOW_MERGER"),
+    Parameter(SF_DATABASE, "Snowflake database holding the ClaimFlow tables.", value="CLAIMFLOW_DB"),
+    Parameter(SF_SCHEMA, "Snowflake schema holding the ClaimFlow tables.", value="CDC"),
+    Parameter(SF_WAREHOUSE, "Snowflake warehouse for the merge.", value="CLAIMFLOW_WH"),
     Parameter(SF_PRIVATE_KEY, "PEM (PKCS#8) private key of the Snowflake user.", sensitive=True),
     Parameter(SF_PRIVATE_KEY_PASSWORD, "Password of an encrypted private key; empty when unencrypted.", True),
 )
@@ -121,13 +122,46 @@ def _as_wire_type(avro_type: Any) -> Any:
     return avro_type
 
 
-def claim_row_wire_schema_text() -> str:
-    """The claim row exactly as its JSON travels between processors (rows.py): ``rows.avro_schema()`` with every
-    logical type (decimal, date, timestamp) as the string it is on the wire, so a writer passes rows through
-    unchanged (an Avro decimal would be written as a JSON number, and orjson would read it back as a float)."""
+# Fields of a dead-letter record from TransformClaimChange / ProcessClaimChange's ``invalid`` relationship.
+DEAD_LETTER_FIELDS: tuple[tuple[str, str], ...] = (
+    ("index", "long"),
+    ("eventId", "string"),
+    ("error", "string"),
+    ("record", "string"),
+)
+
+
+def claim_row_wire_schema() -> dict[str, Any]:
+    """The schema of the Python processors' record output, for their Record Writer.
+
+    A claim row exactly as its JSON travels between processors (rows.py): ``rows.avro_schema()`` with every logical
+    type (decimal, date, timestamp) as the string it is on the wire, so rows pass through unchanged (an Avro
+    decimal would be written as a JSON number, which orjson reads back as a float). One writer serves every
+    relationship, so the schema also holds the dead-letter record's fields; every field is nullable and the
+    writer suppresses *missing* fields, so a row is written with its columns only and a dead-letter record
+    with its four fields only, while a row's explicit nulls stay.
+
+    Raises:
+        ValueError: a dead-letter field collides with a claim-row column of another type.
+    """
     schema = rows.avro_schema()
-    wire = {**schema, "fields": [{**f, "type": _as_wire_type(f["type"])} for f in schema["fields"]]}
-    return json.dumps(wire, sort_keys=True, separators=(",", ":"))
+    fields: list[dict[str, Any]] = []
+    for column in schema["fields"]:
+        wire = _as_wire_type(column["type"])
+        options = wire if isinstance(wire, list) else ["null", wire]
+        fields.append({"name": column["name"], "type": options, "default": None})
+    by_name = {f["name"]: f for f in fields}
+    for name, avro_type in DEAD_LETTER_FIELDS:
+        if name in by_name:
+            if avro_type not in by_name[name]["type"]:
+                raise ValueError(f"dead-letter field {name} collides with a claim-row column")
+            continue
+        fields.append({"name": name, "type": ["null", avro_type], "default": None})
+    return {**schema, "name": "ClaimRowOrDeadLetter", "fields": fields}
+
+
+def claim_row_wire_schema_text() -> str:
+    return json.dumps(claim_row_wire_schema(), sort_keys=True, separators=(",", ":"))
 
 
 AWS_CREDENTIALS = Service(
@@ -162,9 +196,11 @@ ROW_WRITER = Service(
         pf.SCHEMA_ACCESS_STRATEGY: "schema-text-property",
         pf.SCHEMA_TEXT: claim_row_wire_schema_text(),
         pf.SCHEMA_WRITE_STRATEGY: "no-schema",
+        "Suppress Null Values": "suppress-missing",
     },
-    comments="Explicit claim-row schema (rows.avro_schema with logical types as their JSON strings): every "
-    "column keeps its type and every decimal its exact digits, whatever the first record of a batch holds.",
+    comments="Explicit schema: the claim row (rows.avro_schema, logical types as their JSON strings) plus the "
+    "dead-letter fields, missing fields suppressed. Every column keeps its type and every decimal its exact "
+    "digits whatever the first record of a batch holds, and invalid records keep their own shape.",
 )
 ROW_READER = Service(
     key="row-reader",
