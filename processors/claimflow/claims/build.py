@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
@@ -25,9 +26,8 @@ if TYPE_CHECKING:
 Relationship = Literal["insert", "modify", "remove", "invalid"]
 _RELATIONSHIP: dict[str, Relationship] = {"INSERT": "insert", "MODIFY": "modify", "REMOVE": "remove"}
 _EPOCH = datetime(1970, 1, 1)
-_CDC_COLUMNS = frozenset(c.name for c in COLUMNS if c.group is Group.CDC)
-# Claim and enrichment columns, in row order (the CDC columns come first in rows.COLUMNS).
-_CLAIM_COLUMNS: tuple[str, ...] = tuple(name for name in COLUMN_NAMES if name not in _CDC_COLUMNS)
+_KEY_WIDTH = 64
+_ROW_TEMPLATE: dict[str, Any] = dict.fromkeys(COLUMN_NAMES)  # copied per row: every column, in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,11 @@ class Routed:
     index: int
     event_id: str | None
     record: dict[str, Any] | None
+
+
+@lru_cache(maxsize=64)  # ingestTime repeats for a whole batch
+def _cached_timestamp(epoch_us: int) -> str:
+    return timestamp_from_us(epoch_us)
 
 
 def timestamp_from_us(epoch_us: int) -> str:
@@ -72,7 +77,12 @@ def _json_ready(values: dict[str, Any]) -> None:
     lines = values.get(PROCEDURES)
     if lines:
         values[PROCEDURES] = [
-            {**line, "charge": None if line["charge"] is None else str(line["charge"])} for line in lines
+            {
+                **line,
+                "modifiers": list(line["modifiers"]),  # cached line dicts are shared: the row gets its own list
+                "charge": None if line["charge"] is None else str(line["charge"]),
+            }
+            for line in lines
         ]
 
 
@@ -91,7 +101,7 @@ def _cdc_columns(event: ChangeEvent, ingest_time_us: int) -> dict[str, Any]:
         "kinesisSequenceNumber": kinesis.get("sequence_number"),
         "kinesisPartitionKey": kinesis.get("partition_key"),
         "kinesisArrivalTime": None if arrival_ms is None else timestamp_from_us(int(arrival_ms) * 1000),
-        "ingestTime": timestamp_from_us(ingest_time_us),
+        "ingestTime": _cached_timestamp(ingest_time_us),
     }
 
 
@@ -99,6 +109,9 @@ def _event_key(event: ChangeEvent) -> str | None:
     """The claim id from the event's key attributes, or None when the keys lack it."""
     if not event.keys:
         return None
+    key = event.keys.get("claim_id")
+    if key.__class__ is str and len(event.keys) == 1 and key.strip() is key and 0 < len(key) <= _KEY_WIDTH:
+        return key  # type: ignore[no-any-return]  # the table's own key attribute: the common case
     raw = map_item(event.keys).fields.get("claimId")
     return None if raw is None else claim_id(raw)
 
@@ -108,16 +121,16 @@ def _claim_row(
 ) -> dict[str, Any]:
     if mapped.fields.get("claimId") is None and key is not None:
         mapped.fields["claimId"] = key
-    claim = validate_mapped(mapped)
+    claim = validate_mapped(mapped, _ROW_TEMPLATE.copy())  # every column present, in order, from the start
     if key is not None and claim.values["claimId"] != key:
         raise InvalidClaim("claimId", "differs from the event key")
-    row = enrich(claim, event_time_us)
+    row = enrich(claim, event_time_us, in_place=True)
     apply_phi(row, settings)
     return row
 
 
 def _key_only_row(key: str, reason: str, settings: ClaimSettings) -> dict[str, Any]:
-    row: dict[str, Any] = dict.fromkeys(COLUMN_NAMES)
+    row = _ROW_TEMPLATE.copy()
     row["claimId"] = key
     row["dataQualityFlags"] = [reason]
     row["phiMode"] = "pseudonymized" if settings.phi_mode.value == "pseudonymize" else "passthrough"
@@ -172,10 +185,8 @@ def build_row_from_mapped(
         if settings.strict and claim["dataQualityFlags"]:
             raise InvalidClaim("dataQualityFlags", "strict mode: " + ",".join(claim["dataQualityFlags"]))
     _json_ready(claim)
-    row = _cdc_columns(event, ingest_time_us)
-    for column in _CLAIM_COLUMNS:
-        row[column] = claim.get(column)
-    return row
+    claim.update(_cdc_columns(event, ingest_time_us))  # the keys exist already: the column order stays
+    return claim
 
 
 def _old_image_key(mapped: MappedItem) -> str | None:

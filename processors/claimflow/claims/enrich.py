@@ -41,10 +41,10 @@ def event_date(event_time_us: int) -> date:
     return (_EPOCH + timedelta(microseconds=event_time_us)).date()
 
 
-def enrich(claim: ValidatedClaim, event_time_us: int) -> dict[str, Any]:
+def enrich(claim: ValidatedClaim, event_time_us: int, in_place: bool = False) -> dict[str, Any]:
     """The claim's values plus every derived column (flags sorted, de-duplicated). Deterministic: the event time,
-    not the wall clock, is "now"."""
-    row = dict(claim.values)
+    not the wall clock, is "now". ``in_place`` adds the columns to ``claim.values`` instead of a copy."""
+    row = claim.values if in_place else dict(claim.values)
     flags = list(claim.flags)
     status = normalise_status(row["claimStatus"])
     if status is UNKNOWN and row["claimStatus"] is not None:

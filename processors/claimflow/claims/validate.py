@@ -115,48 +115,63 @@ def diagnosis_codes(raw: Any) -> list[Diagnosis]:
     return result
 
 
-_KNOWN_PROCEDURE_CODES: set[str] = set()  # codes that passed the format check (bounded below)
-
-
 def procedure_lines(raw: Any) -> list[dict[str, Any]]:
     """Procedure lines (mapped by claimflow.claims.mapping) -> list of PROCEDURE_FIELDS dicts.
+
+    The returned line dicts may be shared between claims (validation of identical lines is cached): treat them
+    as read-only.
 
     Raises:
         InvalidClaim: not a list of objects, a code not CPT/HCPCS, a bad modifier, charge or units.
     """
     if raw is None:
         return []
-    if not isinstance(raw, list):
+    if raw.__class__ is not list:
         raise InvalidClaim(PROCEDURES, "not a list")
     if len(raw) > MAX_PROCEDURES:
         raise InvalidClaim(PROCEDURES, f"more than {MAX_PROCEDURES} lines")
     lines = []
     for i, line in enumerate(raw):
-        where = f"{PROCEDURES}[{i}]"
-        if not isinstance(line, dict):
-            raise InvalidClaim(where, "not an object")
-        code = _text(f"{where}.code", line.get("code"), 5)
-        if code is None:
-            raise InvalidClaim(f"{where}.code", "missing")
-        code = code.upper()
-        if code not in _KNOWN_PROCEDURE_CODES and not procedure_code_is_valid(code):
-            raise InvalidClaim(f"{where}.code", "not a CPT or HCPCS code")
-        if len(_KNOWN_PROCEDURE_CODES) < 65536:
-            _KNOWN_PROCEDURE_CODES.add(code)
-        lines.append(
-            {
-                "code": code,
-                "description": _text(f"{where}.description", line.get("description"), 512),
-                "modifiers": modifiers(line.get("modifiers"), where),
-                "units": _field(f"{where}.units", v.units, line.get("units")),
-                "charge": _money(f"{where}.charge", line.get("charge")),
-            }
-        )
+        if line.__class__ is not dict:
+            raise InvalidClaim(f"{PROCEDURES}[{i}]", "not an object")
+        mods = line.get("modifiers")
+        if mods.__class__ is list:
+            mods = tuple(mods)
+        args = (line.get("code"), line.get("description"), mods, line.get("units"), line.get("charge"))
+        try:
+            try:
+                lines.append(_cached_line(*args))
+            except TypeError:  # an unhashable value (a map where text belongs): validate without the cache
+                lines.append(_procedure_line(*args))
+        except InvalidClaim as exc:
+            raise InvalidClaim(f"{PROCEDURES}[{i}].{exc.field}", exc.rule) from None
     return lines
 
 
-def modifiers(raw: Any, where: str) -> list[str]:
-    """Up to 4 two-character procedure modifiers, as a list or one comma-separated string.
+def _procedure_line(code: Any, description: Any, mods: Any, units: Any, charge: Any) -> dict[str, Any]:
+    """One procedure line; errors name the line's field only (the caller adds the line number)."""
+    code = _text("code", code, 5)
+    if code is None:
+        raise InvalidClaim("code", "missing")
+    code = code.upper()
+    if not procedure_code_is_valid(code):
+        raise InvalidClaim("code", "not a CPT or HCPCS code")
+    return {
+        "code": code,
+        "description": _text("description", description, 512),
+        "modifiers": modifiers(list(mods) if mods.__class__ is tuple else mods, ""),
+        "units": _field("units", v.units, units),
+        "charge": _field("charge", v.money, charge),
+    }
+
+
+# typed: True, 1 and Decimal(1) are equal as keys but not as claim values (units=True is not a number).
+_cached_line = lru_cache(maxsize=16384, typed=True)(_procedure_line)
+
+
+def modifiers(raw: Any, where: str = "") -> list[str]:
+    """Up to 4 two-character procedure modifiers, as a list or one comma-separated string. ``where`` prefixes the
+    field name in errors (e.g. "procedureDetails[0].").
 
     Raises:
         InvalidClaim: not text, more than 4, or a malformed modifier.
@@ -166,13 +181,13 @@ def modifiers(raw: Any, where: str) -> list[str]:
     if isinstance(raw, str):
         raw = [part for part in raw.split(",") if part.strip()]
     if not isinstance(raw, list):
-        raise InvalidClaim(f"{where}.modifiers", "not a list")
+        raise InvalidClaim(f"{where}modifiers", "not a list")
     if len(raw) > MAX_MODIFIERS:
-        raise InvalidClaim(f"{where}.modifiers", f"more than {MAX_MODIFIERS} modifiers")
+        raise InvalidClaim(f"{where}modifiers", f"more than {MAX_MODIFIERS} modifiers")
     result = []
     for m in raw:
         if not isinstance(m, str) or not modifier_is_valid(m.strip().upper()):
-            raise InvalidClaim(f"{where}.modifiers", "not a two-character modifier")
+            raise InvalidClaim(f"{where}modifiers", "not a two-character modifier")
         result.append(m.strip().upper())
     return result
 
@@ -184,12 +199,13 @@ _CHECKED_TEXT: tuple[tuple[str, int, Any, str], ...] = tuple(
 
 
 def _text(name: str, raw: Any, width: int) -> str | None:
-    # The common case (a short, trimmed string) inline; everything else through values.text for its rules.
-    if raw.__class__ is str and raw and len(raw) <= width and not raw[0].isspace() and not raw[-1].isspace():
-        return raw
+    # The common case (a short, trimmed string; str.strip returns the same object then) inline; everything else
+    # through values.text for its rules.
+    if raw.__class__ is str and raw.strip() is raw and raw and len(raw) <= width:
+        return raw  # type: ignore[no-any-return]
     if raw is None:
         return None
-    return _field(name, v.text, raw, width)
+    return _field(name, v.text, raw, width)  # type: ignore[no-any-return]
 
 
 @lru_cache(maxsize=4096)
@@ -232,8 +248,9 @@ def _money(name: str, raw: Any) -> Any:
         raise InvalidClaim(name, str(exc)) from None
 
 
-def validate_mapped(mapped: MappedItem) -> ValidatedClaim:
-    """Validate and normalise a mapped item.
+def validate_mapped(mapped: MappedItem, into: dict[str, Any] | None = None) -> ValidatedClaim:
+    """Validate and normalise a mapped item. The values are written into ``into`` when given (the row builder
+    passes a row with every column, so no copy is needed), else into a new dict.
 
     Raises:
         InvalidClaim: the first rule the item breaks (column and rule named; no value).
@@ -241,10 +258,15 @@ def validate_mapped(mapped: MappedItem) -> ValidatedClaim:
     fields = mapped.fields
     get = fields.get
     flags: list[str] = []
-    values: dict[str, Any] = {"claimId": claim_id(get("claimId"))}
+    values: dict[str, Any] = {} if into is None else into
+    values["claimId"] = claim_id(get("claimId"))
 
     for name, width in _TEXT_WIDTHS:
-        values[name] = _text(name, get(name), width)
+        raw = get(name)
+        if raw.__class__ is str and raw.strip() is raw and raw and len(raw) <= width:
+            values[name] = raw  # the common case inline (see _text)
+        else:
+            values[name] = _text(name, raw, width)
     for name, width, check, flag in _CHECKED_TEXT:
         value = _text(name, get(name), width)
         if value is not None and not check(value):
@@ -293,19 +315,35 @@ def quality_flags(mapped: MappedItem, values: dict[str, Any], diagnoses: list[Di
     flags: list[str] = []
     if mapped.unknown:
         flags.append(f"UNKNOWN_FIELDS:{len(mapped.unknown)}")
-    flags.extend(f"CONFLICTING_FIELD:{name}" for name in sorted(set(mapped.conflicts)))
-    flags.extend(f"MISSING:{name}" for name in EXPECTED_COLUMNS if values.get(name) in (None, []))
-    if any(not d.billable for d in diagnoses):
-        flags.append("DIAGNOSIS_NOT_BILLABLE")
-    if len({d.code for d in diagnoses}) != len(diagnoses):
+    if mapped.conflicts:
+        flags.extend(f"CONFLICTING_FIELD:{name}" for name in sorted(set(mapped.conflicts)))
+    for name in EXPECTED_COLUMNS:
+        value = values.get(name)
+        if value is None or value == []:
+            flags.append(f"MISSING:{name}")
+    codes = set()
+    for diagnosis in diagnoses:
+        if not diagnosis.billable and "DIAGNOSIS_NOT_BILLABLE" not in flags:
+            flags.append("DIAGNOSIS_NOT_BILLABLE")
+        codes.add(diagnosis.code)
+    if len(codes) != len(diagnoses):
         flags.append("DUPLICATE_DIAGNOSIS")
     total = values.get("totalCharge")
-    charges = [line["charge"] for line in values.get(PROCEDURES) or ()]
-    if total is not None and charges and all(c is not None for c in charges) and sum(charges) != total:
-        flags.append("LINE_CHARGES_MISMATCH")
+    lines = values.get(PROCEDURES)
+    if total is not None and lines:
+        charged = Decimal(0)
+        for line in lines:
+            charge = line["charge"]
+            if charge is None:
+                break
+            charged += charge
+        else:
+            if charged != total:
+                flags.append("LINE_CHARGES_MISMATCH")
     service, dob, submitted = values.get("dateOfService"), values.get("patientDOB"), values.get("billSubmitDate")
-    if dob is not None and service is not None and dob > service:
-        flags.append("DOB_AFTER_SERVICE")
-    if submitted is not None and service is not None and submitted < service:
-        flags.append("BILL_BEFORE_SERVICE")
+    if service is not None:
+        if dob is not None and dob > service:
+            flags.append("DOB_AFTER_SERVICE")
+        if submitted is not None and submitted < service:
+            flags.append("BILL_BEFORE_SERVICE")
     return flags
