@@ -503,8 +503,11 @@ def decode_records(
     either NiFi Kinesis consumer. ``attributes`` are the FlowFile's (Kinesis position). Every record yields
     exactly one :class:`ChangeEvent` or :class:`Rejection`, in input order; a bad record never stops the rest.
     Nothing is raised for bad content. ``modify_old_image``: see :func:`decode_record`.
+    ``str``, ``bytearray`` and ``memoryview`` content is accepted too (taken as UTF-8).
     """
     flowfile = _FlowFilePosition.from_attributes(attributes)
+    if data.__class__ is not bytes:
+        data = data.encode() if isinstance(data, str) else bytes(data)
     records = _raw_records(data)
     first = next(records, None)
     if first is None:

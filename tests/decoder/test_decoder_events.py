@@ -417,3 +417,9 @@ def test_the_documented_example_is_what_the_decoder_writes() -> None:
     }
     (event,) = decode_records(SAMPLES.read_bytes().splitlines()[0], attributes)
     assert isinstance(event, ChangeEvent) and event.to_json() == example
+
+
+def test_content_as_str_bytearray_or_memoryview() -> None:
+    data = ndjson(*RECORDS)
+    for content in (data.decode(), bytearray(data), memoryview(data)):
+        assert _ids(content) == IDS  # type: ignore[arg-type]
