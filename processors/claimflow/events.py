@@ -156,7 +156,7 @@ def parse_arrival_ms(value: object) -> int | None:
         return int(value)
     if not isinstance(value, str) or not value:
         return None
-    if value.isdigit():
+    if value.isdigit() and value.isascii():
         return int(value)
     try:
         moment = datetime.fromisoformat(value)
@@ -164,12 +164,11 @@ def parse_arrival_ms(value: object) -> int | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000) if moment.microsecond == 0 else _exact_ms(moment)
-
-
-def _exact_ms(moment: datetime) -> int:
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    delta = moment - _EPOCH  # integer arithmetic: no float rounding of the milliseconds
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(slots=True, frozen=True)
@@ -190,7 +189,7 @@ class _FlowFilePosition:
         shard_id = _text(attributes.get(ATTR_SHARD_ID))
         partition_key = _text(attributes.get(ATTR_PARTITION_KEY))
         record_count = attributes.get(ATTR_RECORD_COUNT)
-        many = bool(record_count and record_count.isdigit() and int(record_count) > 1)
+        many = isinstance(record_count, str) and record_count.isdigit() and int(record_count) > 1
         first = attributes.get(ATTR_FIRST_SEQUENCE_NUMBER)
         last = attributes.get(ATTR_LAST_SEQUENCE_NUMBER)
         if first is not None or last is not None:  # ConsumeKinesis

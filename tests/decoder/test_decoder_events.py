@@ -301,6 +301,9 @@ def test_unrelated_or_unreadable_attributes_give_no_position() -> None:
         ("2024-07-11 23:23:54", 1720740234000),
         ("2024-07-11T23:23:54.123Z", 1720740234123),
         ("2024-07-12T01:23:54+02:00", 1720740234000),
+        ("2024-07-11 23:23:54.999999", 1720740234999),
+        ("1969-12-31 23:59:59.5", -500),
+        ("\u0661\u0662", None),  # non-ASCII digits are not a timestamp
         ("", None),
         (None, None),
         (True, None),
