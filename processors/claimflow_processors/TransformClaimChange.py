@@ -151,6 +151,11 @@ class TransformClaimChange(RecordTransform):
         self.settings = self.claim_settings(context)
         self.logger.info("Scheduled with {}", repr(self.settings))
 
+    def onStopped(self, context):
+        # Forget the settings (and with them the HMAC key) and the FlowFile position: a restart reads them anew.
+        self.settings = None
+        self.flowfile_id = None
+
     def claim_settings(self, context):
         key = context.getProperty(self.HMAC_KEY)
         return ClaimSettings.from_strings(

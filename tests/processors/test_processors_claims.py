@@ -281,9 +281,16 @@ def test_processors_claims_settings_are_built_once_per_schedule(
     good, _ = mixed_batch()
     for line in good[:3]:
         runner.enqueue(_decoded(ndjson([line])).content if processor == "TransformClaimChange" else ndjson([line]))
-    runner.run(3)
+    runner.run(3, stop_on_finish=False)
     assert len(built) == 1  # in onScheduled only: not per FlowFile, not per record
     assert runner.processor.settings is not None
+    runner.stop()
+    assert runner.processor.settings is None  # onStopped drops the settings and the key with them
+    runner.set_property("Generalize ZIP to 3 Digits", "true")
+    runner.enqueue(_decoded(ndjson([good[0]])).content if processor == "TransformClaimChange" else ndjson([good[0]]))
+    runner.run()
+    assert len(built) == 2 and built[-1]["generalize_zip3"] == "true"  # a restart reads the new properties
+    assert len(_records(runner, "insert")[-1]["patientZip"]) == 3
 
 
 @pytest.mark.parametrize("processor", CLAIM_PROCESSORS)

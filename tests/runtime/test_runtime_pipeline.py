@@ -80,3 +80,27 @@ def test_runtime_pipeline_runs_the_claimflow_processors_end_to_end() -> None:
     assert len(rows) == 30
     assert sorted(r["eventId"] for r in rows) == sorted(__import__("json").loads(r)["eventID"] for r in records)
     assert len(result.records("dead-letter")) == 1
+
+
+def test_runtime_pipeline_with_the_flows_row_writer_keeps_rows_and_dead_letters_whole() -> None:
+    from claimflow.flow.definitions import claim_row_wire_schema
+
+    writer = {"record_writer_schema": claim_row_wire_schema(), "suppress_missing": True}
+    dead = {"invalid": "dead-letter", "failure": "dead-letter"}
+    records = list(claim_records(12, seed=3))
+    bad = b'{"eventID": "x-1", "eventName": "UPSERT", "dynamodb": {}}'
+    with Pipeline(
+        [
+            Stage("DecodeDynamoDBChange", routes={"success": "TransformClaimChange", **dead}),
+            Stage("TransformClaimChange", routes={"insert": "rows", "modify": "rows", "remove": "rows", **dead},
+                  runner_options=writer),
+        ],
+        infer_schema_like_nifi=True,
+    ) as pipeline:
+        pipeline.enqueue(b"\n".join([*records, bad]))
+        result = pipeline.run()
+    rows = result.records("rows")
+    assert len(rows) == 12 and all(len(row) > 40 for row in rows)
+    (dead_letter,) = result.records("dead-letter")
+    assert set(dead_letter) == {"index", "eventId", "error", "record"}
+    assert dead_letter["eventId"] == "x-1"
