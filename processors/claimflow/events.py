@@ -513,8 +513,11 @@ def decode_records(
         return
     second = next(records, None)
     single = second is None
+    # An element of a JSON array has no raw text of its own; small content bounds its size, otherwise SizeBytes
+    # is trusted as for decode_record (walking every element of a large array would cost a second decode).
+    content_length = len(data) if len(data) <= MAX_ITEM_BYTES else None
     for index, (parsed, raw) in enumerate(_chain(first, second, records)):
-        yield _decode_or_reject(parsed, raw, index, flowfile, single, modify_old_image)
+        yield _decode_or_reject(parsed, raw, index, flowfile, single, modify_old_image, content_length)
 
 
 def _chain(
@@ -534,12 +537,13 @@ def _decode_or_reject(
     index: int,
     flowfile: _FlowFilePosition | None,
     single: bool,
-    modify_old_image: bool = True,
+    modify_old_image: bool,
+    content_length: int | None,
 ) -> ChangeEvent | Rejection:
     if parsed is _MALFORMED:
         return Rejection(index, f"{_describe(index, None)}: malformed JSON", raw)
     try:
-        return _decode(parsed, index, flowfile, single, None if raw is None else len(raw), modify_old_image)
+        return _decode(parsed, index, flowfile, single, content_length if raw is None else len(raw), modify_old_image)
     except DecodeError as error:
         return Rejection(index, str(error), _raw_bytes(parsed, raw), error.event_id)
     except Exception as error:  # a decoder bug must not take the rest of the FlowFile down

@@ -194,6 +194,10 @@ def test_oversized_item_is_caught_from_the_raw_size_even_when_SizeBytes_understa
     assert bad["dynamodb"]["SizeBytes"] < 1000
     (rejection,) = decode_records(orjson.dumps(bad))
     assert isinstance(rejection, Rejection) and "400 KB" in rejection.error
+    bad["dynamodb"]["SizeBytes"] = 420_321  # in a large array only SizeBytes tells the size without a walk
+    in_array = list(decode_records(orjson.dumps([change_record(), bad])))
+    assert isinstance(in_array[0], ChangeEvent)
+    assert isinstance(in_array[1], Rejection) and "400 KB" in in_array[1].error
     # 250,000 quote characters: 500 KB of JSON (each is escaped) but a 250 KB item, so it must pass
     escaped = with_attribute(change_record("INSERT", "CLM-BIG"), "notes", {"S": '"' * 250_000})
     assert len(orjson.dumps(escaped)) > 400 * 1024
