@@ -161,3 +161,24 @@ def test_decoded_records_roundtrip_through_the_decoder(name: str) -> None:
     (outcome,) = route_records_fused(data, ClaimSettings(), INGEST_US)
     assert outcome.relationship == name.lower()
     assert outcome.row is not None and outcome.row["eventId"] == getattr(decoded, "event_id", None)
+
+
+def test_route_record_fused_equals_decoder_and_route_events_per_record() -> None:
+    from claimflow.claims.fused import route_record_fused
+    from claimflow.events import DecodeError, decode_record
+
+    objs: list[Any] = [orjson.loads(r) for r in claim_records(60, seed=8)]
+    objs.append(orjson.loads(record_bytes(with_change(fixed_item(), *BAD_NPI), key="CLM-1")))
+    objs.append({"eventID": "x", "eventName": "INSERT"})  # no dynamodb: the decoder rejects it
+    objs.append(["not", "a", "record"])
+    padded = orjson.loads(record_bytes(fixed_item(), key="CLM-1"))
+    padded["dynamodb"]["NewImage"]["member_id"] = {"S": "MBR-77", "N": None, "M": None}  # a NiFi reader's padding
+    objs.append(padded)
+    for index, obj in enumerate(objs):
+        try:
+            item: Any = decode_record(obj, index, None, single_record=False)
+        except DecodeError as error:
+            item = Rejection(index, str(error), orjson.dumps(obj), error.event_id)
+        expected = next(route_events([item], ClaimSettings(), INGEST_US, first_index=index))
+        assert route_record_fused(obj, index, ClaimSettings(), INGEST_US) == expected, index
+    assert route_record_fused(padded, 0, ClaimSettings(), INGEST_US).row["memberId"] == "MBR-77"  # type: ignore[index]

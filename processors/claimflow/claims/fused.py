@@ -14,6 +14,8 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import orjson
+
 from claimflow.claims.build import Routed, build_row_from_mapped, route_events
 from claimflow.claims.errors import InvalidClaim
 from claimflow.claims.mapping import _TABLES, PROCEDURES, MappedItem, _map_procedure, normalise_key
@@ -124,13 +126,16 @@ def _event_time_us(change: dict[str, Any]) -> int:
     return value if value > _MICROSECOND_THRESHOLD else value * 1000
 
 
-def _fused(obj: Any, raw_length: int, index: int, settings: ClaimSettings, ingest_time_us: int) -> Routed:
-    """One plain record through the fused path.
+def _fused(obj: Any, raw_length: int | None, index: int, settings: ClaimSettings, ingest_time_us: int) -> Routed:
+    """One plain record through the fused path. ``raw_length`` is the record's JSON size (None when it was not
+    read from bytes: then SizeBytes must show the item is within DynamoDB's limit, else the decoder checks).
 
     Raises:
         _Unusual: the record needs the two-step path (which also produces its rejection, if any).
     """
-    if obj.__class__ is not dict or "value" in obj or "kinesisMetadata" in obj or raw_length > MAX_ITEM_BYTES:
+    if obj.__class__ is not dict or "value" in obj or "kinesisMetadata" in obj:
+        raise _Unusual
+    if raw_length is not None and raw_length > MAX_ITEM_BYTES:
         raise _Unusual
     event_id = obj.get("eventID")
     name = obj.get("eventName")
@@ -157,6 +162,8 @@ def _fused(obj: Any, raw_length: int, index: int, settings: ClaimSettings, inges
     except (AttributeValueError, RecursionError):
         raise _Unusual from None
     size_bytes = change.get("SizeBytes")
+    if raw_length is None and (size_bytes.__class__ is not int or size_bytes > MAX_ITEM_BYTES):
+        raise _Unusual  # the decoder measures the images itself
     identity = obj.get("userIdentity")
     table_name, region = obj.get("tableName"), obj.get("awsRegion")
     event = ChangeEvent(
@@ -182,14 +189,40 @@ def _fused(obj: Any, raw_length: int, index: int, settings: ClaimSettings, inges
     return Routed(_RELATIONSHIP[name], row, None, index, event_id, None)  # type: ignore[arg-type]
 
 
+def route_record_fused(
+    obj: Any,
+    index: int,
+    settings: ClaimSettings,
+    ingest_time_us: int,
+    attributes: Mapping[str, str] | None = None,
+    single_record: bool = False,
+) -> Routed:
+    """One already-parsed Kinesis DynamoDB record (e.g. a NiFi record) -> its Routed outcome, fused path first.
+
+    Same result as ``decode_record`` + ``route_events``; never raises for bad input (it routes to invalid).
+    """
+    if not _has_kinesis_attributes(attributes):
+        try:
+            return _fused(obj, None, index, settings, ingest_time_us)
+        except _Unusual:
+            pass
+    from claimflow.events import DecodeError, Rejection
+
+    item: ChangeEvent | Rejection
+    try:
+        item = decode_record(obj, index, attributes, single_record=single_record)
+    except DecodeError as error:
+        raw = orjson.dumps(obj, default=str) if obj is not None else None
+        item = Rejection(index, str(error), raw, error.event_id)
+    return next(route_events([item], settings, ingest_time_us, first_index=index))
+
+
 def _has_kinesis_attributes(attributes: Mapping[str, str] | None) -> bool:
     return bool(attributes) and any(name.startswith("aws.kinesis.") for name in attributes or ())
 
 
 def _ndjson_lines(data: bytes) -> list[bytes] | None:
     """The non-blank lines when ``data`` is NDJSON of objects (two or more lines); None for any other layout."""
-    import orjson
-
     stripped = data.strip()
     if not stripped.startswith(b"{") or b"\n" not in stripped:
         return None
@@ -212,8 +245,6 @@ def route_records_fused(
     NDJSON content without Kinesis FlowFile attributes takes the fused path record by record; other layouts go
     through the decoder. Exactly one Routed per record, in input order.
     """
-    import orjson
-
     if ingest_time_us is None:
         ingest_time_us = time.time_ns() // 1000
     lines = None if _has_kinesis_attributes(attributes) else _ndjson_lines(data)

@@ -202,10 +202,10 @@ def _text(name: str, raw: Any, width: int) -> str | None:
     # The common case (a short, trimmed string; str.strip returns the same object then) inline; everything else
     # through values.text for its rules.
     if raw.__class__ is str and raw.strip() is raw and raw and len(raw) <= width:
-        return raw  # type: ignore[no-any-return]
+        return raw
     if raw is None:
         return None
-    return _field(name, v.text, raw, width)  # type: ignore[no-any-return]
+    return _field(name, v.text, raw, width)
 
 
 @lru_cache(maxsize=4096)
