@@ -1,8 +1,10 @@
 # Licensed under the Apache License, Version 2.0 (see the project's LICENSE).
 """TransformClaimChange: change events in, validated, enriched and flattened claim rows out, routed per record."""
 
+import collections
 import json
 import re
+import threading
 import time
 
 from nifiapi.documentation import use_case
@@ -120,9 +122,7 @@ class TransformClaimChange(RecordTransform):
     def __init__(self, **kwargs):
         super().__init__()
         self.settings = None
-        self.flowfile_id = None
-        self.next_index = 0
-        self.ingest_time_us = 0
+        self.positions = FlowFilePositions()
 
     def getPropertyDescriptors(self):
         return [
@@ -154,7 +154,7 @@ class TransformClaimChange(RecordTransform):
     def onStopped(self, context):
         # Forget the settings (and with them the HMAC key) and the FlowFile position: a restart reads them anew.
         self.settings = None
-        self.flowfile_id = None
+        self.positions = FlowFilePositions()
 
     def claim_settings(self, context):
         key = context.getProperty(self.HMAC_KEY)
@@ -167,10 +167,10 @@ class TransformClaimChange(RecordTransform):
         )
 
     def transform(self, context, record, schema, attributemap):
-        index = self.record_index(attributemap)
+        index, ingest_time_us, _ = self.positions.next(attributemap)
         try:
             item = change_event_or_rejection(record, index)
-            routed = next(route_events([item], self.settings, self.ingest_time_us, first_index=index))
+            routed = next(route_events([item], self.settings, ingest_time_us, first_index=index))
         except Exception as error:
             # One record's unexpected error must not fail the FlowFile; the type name carries no data.
             reason = f"record {index}: internal error ({type(error).__name__})"
@@ -182,17 +182,6 @@ class TransformClaimChange(RecordTransform):
         return RecordTransformResult(
             record=routed.row, relationship=routed.relationship, partition={"cdc.operation": routed.relationship}
         )
-
-    def record_index(self, attributemap):
-        """The record's position in its FlowFile; also starts the FlowFile's ingest time on its first record."""
-        flowfile_id = attributemap.getAttribute("uuid")
-        if flowfile_id != self.flowfile_id:
-            self.flowfile_id = flowfile_id
-            self.next_index = 0
-            self.ingest_time_us = time.time_ns() // 1000
-        index = self.next_index
-        self.next_index += 1
-        return index
 
 
 def change_event_or_rejection(record, index):
@@ -220,3 +209,33 @@ def invalid_result(index, event_id, reason, original):
     return RecordTransformResult(
         record=record, relationship=REL_INVALID.name, partition={"cdc.error": RECORD_PREFIX.sub("", reason)}
     )
+
+
+class FlowFilePositions:
+    """Each FlowFile's next record index and ingest time, keyed by FlowFile uuid.
+
+    NiFi hands a RecordTransform one record at a time, and concurrent tasks may call the same instance from
+    several threads, so the position is kept per FlowFile under a lock; the oldest entries are forgotten.
+    """
+
+    LIMIT = 256
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.by_flowfile = collections.OrderedDict()
+
+    def next(self, attributemap, with_attributes=False):
+        """(index of this record in its FlowFile, the FlowFile's ingest time in us, its attributes or None)."""
+        flowfile_id = attributemap.getAttribute("uuid")
+        with self.lock:
+            position = self.by_flowfile.get(flowfile_id)
+            if position is None:
+                # Attributes are read once per FlowFile: each read crosses to Java.
+                attributes = dict(attributemap.getAttributes()) if with_attributes else None
+                position = [0, time.time_ns() // 1000, attributes]
+                self.by_flowfile[flowfile_id] = position
+                while len(self.by_flowfile) > self.LIMIT:
+                    self.by_flowfile.popitem(last=False)
+            index = position[0]
+            position[0] += 1
+            return index, position[1], position[2]

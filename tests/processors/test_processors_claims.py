@@ -340,3 +340,16 @@ def test_processors_claims_take_the_kinesis_position_of_both_consumers(
     assert row["kinesisShardId"] == "shardId-000000000003"
     assert row["kinesisSequenceNumber"] == "4965000000000000000001"
     assert row["kinesisArrivalTime"] == "2025-11-01T00:00:01.000000"
+
+
+@pytest.mark.parametrize("processor", CLAIM_PROCESSORS)
+def test_processors_claims_interleaved_flowfiles_keep_their_own_positions(processor: str) -> None:
+    # Concurrent tasks may interleave the records of several FlowFiles on one instance.
+    runner = TestRunner(processor)
+    runner.schedule()
+    first = MockFlowFile(b"", {"uuid": "ff-1"})
+    second = MockFlowFile(b"", {"uuid": "ff-2"})
+    positions = runner.processor.positions
+    seen = [positions.next(flowfile)[0] for flowfile in (first, second, first, first, second)]
+    assert seen == [0, 0, 1, 2, 1]
+    runner.stop()

@@ -61,7 +61,7 @@ def test_processors_load_under_their_bare_name_and_never_import_offline_tooling(
             imported.add(node.module.split(".")[0])
         elif isinstance(node, ast.Import):
             imported.update(alias.name.split(".")[0] for alias in node.names)
-    assert imported <= {"claimflow", "nifiapi", "json", "re", "time"}, imported
+    assert imported <= {"claimflow", "nifiapi", "collections", "json", "re", "threading", "time"}, imported
 
 
 def test_processors_hmac_key_is_sensitive_in_the_source() -> None:
