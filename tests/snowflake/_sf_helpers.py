@@ -27,7 +27,10 @@ BASE_TIME_US = 1_717_171_717_000_000
 
 
 def iso_us(time_us: int) -> str:
-    return (dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=time_us)).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    try:
+        return (dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=time_us)).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    except OverflowError:  # ordering-key edge cases beyond year 9999: the timestamp column does not matter there
+        return "9999-12-31T00:00:00.000000"
 
 
 def make_row(
@@ -200,7 +203,8 @@ class _FakesnowReads:
         return out
 
     def history(self) -> list[dict[str, Any]]:
-        return sort_history([normalise(r) for r in _fetch_dicts(self.conn, f"SELECT * FROM {spec.DEFAULT_TABLES.history}")])
+        rows = _fetch_dicts(self.conn, f"SELECT * FROM {spec.DEFAULT_TABLES.history}")
+        return sort_history([normalise(r) for r in rows])
 
     def staging_count(self) -> int:
         return int(_fetch_dicts(self.conn, f"SELECT COUNT(*) AS N FROM {spec.DEFAULT_TABLES.staging}")[0]["N"])

@@ -97,7 +97,7 @@ def _many_claims_mixed() -> Batches:
     rows = [make_row(f"C{i}", "INSERT", T + i) for i in range(12)]
     mods = [make_row(f"C{i}", "MODIFY", T + 100 + i) for i in range(0, 12, 2)]
     removes = [make_row(f"C{i}", "REMOVE", T + 200 + i) for i in range(0, 12, 3)]
-    return [rows[6:] + mods[:2], removes + rows[:6], mods[2:] + [dict(rows[0])]]
+    return [rows[6:] + mods[:2], removes + rows[:6], [*mods[2:], dict(rows[0])]]
 
 
 # name -> (batches, expected: claimId -> (winning eventId, isDeleted))
