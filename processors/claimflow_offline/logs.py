@@ -20,7 +20,9 @@ def format_java_style(msg: object, args: tuple[object, ...]) -> str:
     as NiFi's ComponentLog does with a Throwable (so an exception message is part of what gets logged)."""
     text = str(msg)
     remaining = list(args)
-    throwable = remaining.pop() if remaining and isinstance(remaining[-1], BaseException) else None
+    throwable: BaseException | None = None
+    if remaining and isinstance(remaining[-1], BaseException):
+        throwable = remaining.pop()  # type: ignore[assignment]
     for arg in remaining:
         if "{}" not in text:
             break
