@@ -8,7 +8,13 @@ from pathlib import Path
 from claimflow.flow.definitions import FlowDescriptionError
 from claimflow.flow.export import FLOW_DIRECTORY, stale, write_all
 from claimflow.flow.pyprocessors import ProcessorSourceError
-from claimflow.flow.wiring import load_python_pipeline
+from claimflow.flow.wiring import Destination, load_python_pipeline
+
+
+def _describe(destination: Destination) -> str:
+    if destination.kind == "java":
+        return f"java:{destination.name} ({destination.component})"
+    return f"{destination.kind}:{destination.name}" if destination.name else destination.kind
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +46,6 @@ def run(args: argparse.Namespace) -> int:
     for stage in pipeline.stages:
         print(f"- {stage.type} {stage.version} ({stage.name})")
         for relationship, destinations in stage.routes.items():
-            shown = ", ".join(f"{d.kind}:{d.name}" if d.name else d.kind for d in destinations)
+            shown = ", ".join(_describe(d) for d in destinations)
             print(f"    {relationship} -> {shown}")
     return 0
