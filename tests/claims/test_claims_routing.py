@@ -182,3 +182,32 @@ def test_route_record_fused_equals_decoder_and_route_events_per_record() -> None
         expected = next(route_events([item], ClaimSettings(), INGEST_US, first_index=index))
         assert route_record_fused(obj, index, ClaimSettings(), INGEST_US) == expected, index
     assert route_record_fused(padded, 0, ClaimSettings(), INGEST_US).row["memberId"] == "MBR-77"  # type: ignore[index]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_fused_path_agrees_with_the_two_step_path_on_mutated_records(data: st.DataObject) -> None:
+    claims = []
+    for number in range(3):
+        claim = copy.deepcopy(item(data.draw(st.integers(0, 50))))
+        claim["claim_id"] = f"CLM-{number}"
+        mutations = st.lists(st.sampled_from(MUTATIONS[:-1]), max_size=2, unique_by=lambda m: m[0])
+        for path, strategy in data.draw(mutations):
+            value = data.draw(strategy)
+            claim = with_change(claim, path, float(value) if isinstance(value, int) and path == "member_id" else value)
+        if data.draw(st.booleans()):
+            claim["procedures"] = claim["procedure_details"]  # the same column twice
+        claims.append(claim)
+    names = data.draw(st.lists(st.sampled_from(["INSERT", "MODIFY", "REMOVE"]), min_size=3, max_size=3))
+    lines = []
+    for number, (claim, name) in enumerate(zip(claims, names, strict=True)):
+        new = None if name == "REMOVE" else claim
+        old = claim if name != "INSERT" else None
+        try:
+            lines.append(record_bytes(new, name, old=old, number=number, key=f"CLM-{number}"))
+        except TypeError:  # a float cannot be written as DynamoDB JSON by the helper: write it raw
+            lines.append(b'{"eventID":"bad","eventName":"INSERT","dynamodb":{"NewImage":{"x":{"N":1.5}}}}')
+    blob = b"\n".join(lines)
+    assert list(route_records_fused(blob, ClaimSettings(), INGEST_US)) == list(
+        route_records(blob, ClaimSettings(), INGEST_US)
+    )

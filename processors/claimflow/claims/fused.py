@@ -18,9 +18,16 @@ import orjson
 
 from claimflow.claims.build import Routed, build_row_from_mapped, route_events
 from claimflow.claims.errors import InvalidClaim
-from claimflow.claims.mapping import _TABLES, PROCEDURES, MappedItem, _map_procedure, normalise_key
+from claimflow.claims.mapping import _TABLES, PROCEDURE_KEYS, PROCEDURES, MappedItem, _map_procedure, normalise_key
 from claimflow.claims.settings import ClaimSettings
-from claimflow.dynamodb import MAX_ITEM_BYTES, AttributeValueError, decode_image, decode_value, parse_number
+from claimflow.dynamodb import (
+    MAX_ITEM_BYTES,
+    MAX_NESTING_DEPTH,
+    AttributeValueError,
+    decode_image,
+    decode_value,
+    parse_number,
+)
 from claimflow.events import EVENT_NAMES, ChangeEvent, decode_record, decode_records
 
 _RELATIONSHIP = {"INSERT": "insert", "MODIFY": "modify", "REMOVE": "remove"}
@@ -32,7 +39,7 @@ class _Unusual(Exception):
     """The record leaves the fused path's common shape: the two-step path handles it."""
 
 
-def _scalar(av: Any) -> Any:
+def _scalar(av: Any, depth: int) -> Any:
     # S and N inline (most attributes); anything else through the decoder's own function.
     if av.__class__ is dict and len(av) == 1:
         ((tag, inner),) = av.items()
@@ -40,12 +47,13 @@ def _scalar(av: Any) -> Any:
             return inner
         if tag == "N":
             return parse_number(inner)
-    return decode_value(av)
+    return decode_value(av, depth)
 
 
 _MISSING = object()
 # Per group: raw key as written -> target (None for unknown). Saves normalising the same keys on every record.
 _RAW_TARGETS: dict[str, dict[str, str | None]] = {group: {} for group in _TABLES}
+_RAW_PROCEDURE_KEYS: dict[str, str | None] = {}
 
 
 def _target(group: str, key: str) -> str | None:
@@ -62,11 +70,13 @@ def _map_av_group(
     image: dict[str, Any],
     group: str,
     path: str,
+    depth: int,
     fields: dict[str, Any],
     unknown: list[str],
     conflicts: list[str],
 ) -> None:
-    """claimflow.claims.mapping._map_group over DynamoDB JSON (same rules; tests compare the two)."""
+    """claimflow.claims.mapping._map_group over DynamoDB JSON (same rules; tests compare the two). ``depth`` is
+    the decoder's nesting depth of this group's values (0 for top-level attributes)."""
     cache = _RAW_TARGETS[group]
     for key, av in image.items():
         if av is None:  # a NiFi reader's padding for a key absent from this item (the decoder skips it too)
@@ -75,19 +85,22 @@ def _map_av_group(
         if target is _MISSING:
             target = _target(group, key)
         if target is None:
-            decode_value(av)  # still validated: the decoder would reject the record for a bad value anywhere
+            decode_value(av, depth)  # still validated: the decoder would reject the record for a bad value anywhere
             unknown.append(path + key)
             continue
         if target[0] == "@":
             inner = av.get("M") if av.__class__ is dict and len(av) == 1 else None
-            if inner.__class__ is dict:
-                _map_av_group(inner, target[1:], f"{path}{key}.", fields, unknown, conflicts)
-            elif decode_value(av) is not None:
+            if inner.__class__ is dict and depth < MAX_NESTING_DEPTH:
+                _map_av_group(inner, target[1:], f"{path}{key}.", depth + 1, fields, unknown, conflicts)
+            elif decode_value(av, depth) is not None:
                 unknown.append(path + key)
             continue
-        value = av.get("S") if av.__class__ is dict and len(av) == 1 else None
-        if value.__class__ is not str:
-            value = _scalar(av)
+        if target == PROCEDURES:
+            value = _av_procedures(av, depth, unknown)
+        else:
+            value = av.get("S") if av.__class__ is dict and len(av) == 1 else None
+            if value.__class__ is not str:
+                value = _scalar(av, depth)
         if target in fields:
             if fields[target] != value and value is not None:
                 if fields[target] is None:
@@ -96,6 +109,36 @@ def _map_av_group(
                     conflicts.append(target)
         else:
             fields[target] = value
+
+
+def _av_procedures(av: Any, depth: int, unknown: list[str]) -> Any:
+    """Procedure lines straight from DynamoDB JSON, mapped as mapping._map_procedure maps decoded ones."""
+    lines = av.get("L") if av.__class__ is dict and len(av) == 1 else None
+    if lines.__class__ is not list or depth + 2 > MAX_NESTING_DEPTH:
+        value = decode_value(av, depth)
+        return [_map_procedure(line, i, unknown) for i, line in enumerate(value)] if value.__class__ is list else value
+    result = []
+    for i, line_av in enumerate(lines):
+        line = line_av.get("M") if line_av.__class__ is dict and len(line_av) == 1 else None
+        if line.__class__ is not dict:
+            result.append(_map_procedure(decode_value(line_av, depth + 1), i, unknown))
+            continue
+        mapped: dict[str, Any] = {}
+        for key, value_av in line.items():
+            if value_av is None:
+                continue
+            name: Any = _RAW_PROCEDURE_KEYS.get(key, _MISSING)
+            if name is _MISSING:
+                name = PROCEDURE_KEYS.get(normalise_key(key))
+                if len(_RAW_PROCEDURE_KEYS) < 4096:
+                    _RAW_PROCEDURE_KEYS[key] = name
+            value = _scalar(value_av, depth + 2)
+            if name is None:
+                unknown.append(f"procedures[{i}].{key}")
+            elif name not in mapped:
+                mapped[name] = value
+        result.append(mapped)
+    return result
 
 
 def map_av_item(image: dict[str, Any]) -> MappedItem:
@@ -107,10 +150,7 @@ def map_av_item(image: dict[str, Any]) -> MappedItem:
     fields: dict[str, Any] = {}
     unknown: list[str] = []
     conflicts: list[str] = []
-    _map_av_group(image, "claim", "", fields, unknown, conflicts)
-    procedures = fields.get(PROCEDURES)
-    if procedures.__class__ is list:
-        fields[PROCEDURES] = [_map_procedure(line, i, unknown) for i, line in enumerate(procedures)]
+    _map_av_group(image, "claim", "", 0, fields, unknown, conflicts)
     return MappedItem(fields, unknown, conflicts)
 
 

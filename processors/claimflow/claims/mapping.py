@@ -214,9 +214,6 @@ def map_item(item: Mapping[str, Any]) -> MappedItem:
     unknown: list[str] = []
     conflicts: list[str] = []
     _map_group(item, _TABLES["claim"], "", fields, unknown, conflicts)
-    procedures = fields.get(PROCEDURES)
-    if isinstance(procedures, list):
-        fields[PROCEDURES] = [_map_procedure(line, i, unknown) for i, line in enumerate(procedures)]
     return MappedItem(fields, unknown, conflicts)
 
 
@@ -239,7 +236,10 @@ def _map_group(
                 unknown.append(path + key)  # a one-string name cannot be split safely into given/family
             elif value is not None:
                 unknown.append(path + key)
-        elif target in fields:
+            continue
+        if target == PROCEDURES and isinstance(value, list):
+            value = [_map_procedure(line, i, unknown) for i, line in enumerate(value)]
+        if target in fields:
             if fields[target] != value and value is not None:
                 if fields[target] is None:
                     fields[target] = value
