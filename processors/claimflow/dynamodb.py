@@ -82,6 +82,8 @@ def parse_number(value: object) -> Decimal:
         # A string of at most 38 characters cannot hold more than 38 significant digits: skip the count.
         if long_text and _significant_digits(number) > MAX_NUMBER_DIGITS:
             raise AttributeValueError("N value has more than 38 significant digits")
+    elif not MIN_NUMBER_EXPONENT <= number.as_tuple().exponent <= MAX_NUMBER_EXPONENT:  # type: ignore[operator]
+        number = Decimal(0)  # a zero such as 0E+99999 is still zero; keep its text sane for every consumer
     if len(_NUMBER_CACHE) < _NUMBER_CACHE_SIZE and value.__class__ is str:
         _NUMBER_CACHE[value] = number
     return number
@@ -97,7 +99,7 @@ def check_base64(value: object, tag: str = "B") -> bytes:
     """Validate a base64 binary (``B`` or a ``BS`` member) and return its decoded bytes.
 
     Raises:
-        AttributeValueError: not a string or not canonical base64.
+        AttributeValueError: not a string or not strict base64 (alphabet, padding).
     """
     if value.__class__ is not str:
         raise AttributeValueError(f"{tag} value must be a base64 string, not {type(value).__name__}")

@@ -191,6 +191,12 @@ def test_bad_numbers_are_rejected(text: str, reason: str) -> None:
         parse_number(text)
 
 
+def test_zero_with_an_absurd_exponent_is_plain_zero() -> None:
+    assert str(parse_number("0E+99999999999999")) == "0"
+    assert str(parse_number("-0E-500")) == "0"
+    assert str(parse_number("0.00")) == "0.00"  # an ordinary zero keeps its text
+
+
 def test_number_as_json_float_is_rejected_and_json_integer_accepted() -> None:
     with pytest.raises(AttributeValueError, match="float"):
         decode_value({"N": 1.5})
