@@ -8,6 +8,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from claimflow.dynamodb import decode_value
 from claimflow.events import ChangeEvent, Rejection, decode_records, parse_change_events
 
 from ._records import change_record
@@ -85,3 +86,23 @@ def test_counts_in_equal_out_plus_rejected(batch: list[tuple[str, Any]], layout:
     if lines == len(records):  # no garbage line was blank or got split: positions match the input
         assert good == expected_good
         assert rejected == [i for i in range(len(records)) if i not in expected_good]
+
+
+TAGS = ["S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"]
+
+
+def _as_nifi_reader_writes_it(value: dict[str, Any]) -> dict[str, Any]:
+    """Every type tag present, the absent ones null, recursively (a NiFi JSON reader with a merged schema)."""
+    ((tag, inner),) = value.items()
+    if tag == "M":
+        inner = {key: _as_nifi_reader_writes_it(item) for key, item in inner.items()}
+        inner["absentHere"] = None
+    elif tag == "L":
+        inner = [_as_nifi_reader_writes_it(item) for item in inner]
+    return {**dict.fromkeys(TAGS), tag: inner}
+
+
+@PROPERTY
+@given(attribute_values)
+def test_nifi_reader_padding_never_changes_the_decoded_value(value: dict[str, Any]) -> None:
+    assert decode_value(_as_nifi_reader_writes_it(value)) == decode_value(value)
