@@ -1,0 +1,123 @@
+"""SnowflakeSink on fakesnow: one transaction per batch, exact types, consumption of exactly its own rows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from _sf_helpers import BASE_TIME_US, SinkEngine, fakesnow_connection, make_row, reset_tables
+
+from claimflow.snowflake import SnowflakeSink, ddl, spec
+from claimflow.snowflake import connector as connector_module
+
+T = spec.DEFAULT_TABLES
+
+
+@pytest.fixture(scope="module")
+def module_conn() -> Iterator[Any]:
+    with fakesnow_connection() as (conn, _report):
+        yield conn
+
+
+@pytest.fixture
+def conn(module_conn: Any) -> Any:
+    reset_tables(module_conn)
+    return module_conn
+
+
+def _count(conn: Any, table: str) -> int:
+    return int(conn.cursor().execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def test_types_keep_the_data(conn: Any) -> None:
+    row = make_row("X1", "INSERT", BASE_TIME_US, seq="4" * 56, totalCharge="1234567890.05", patientZip="00501",
+                   providerZip="02134-0001", diagnosisCodes=["Z00.00"], totalUnits=123456789,
+                   procedureDetails=[{"code": "A0425", "description": "mileage", "modifiers": [], "units": 3,
+                                      "charge": "0.10"}])  # fmt: skip
+    result = SnowflakeSink(conn).write_batch([row])
+    assert (result.staged, result.history_appended, result.inserted, result.consumed) == (1, 1, 1, 1)
+    (got,) = SinkEngine(conn).destination().values()
+    assert got["totalCharge"] == Decimal("1234567890.05")
+    assert got["patientZip"] == "00501" and got["providerZip"] == "02134-0001"
+    assert got["kinesisSequenceNumber"] == "4" * 56
+    assert got["eventCreationUnixTime"] == BASE_TIME_US and got["totalUnits"] == 123456789
+    assert got["procedureDetails"] == row["procedureDetails"] and got["diagnosisCodes"] == ["Z00.00"]
+    assert got["dateOfService"] == "2024-05-06" and got["eventTimeUtc"] == row["eventTimeUtc"]
+
+
+def test_a_failing_batch_rolls_back_everything(conn: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    sink = SnowflakeSink(conn)
+    sink.write_batch([make_row("K1", "INSERT", BASE_TIME_US)])
+    before = (_count(conn, T.staging), _count(conn, T.history), SinkEngine(conn).destination())
+    # Break the consume step: staging, history and the merge already ran inside the transaction.
+    monkeypatch.setattr(sink, "_consume", "DELETE FROM NO_SUCH_TABLE WHERE batchId = ?")
+    with pytest.raises(Exception, match="NO_SUCH_TABLE"):
+        sink.write_batch([make_row("K1", "MODIFY", BASE_TIME_US + 1), make_row("K2", "INSERT", BASE_TIME_US)])
+    after = (_count(conn, T.staging), _count(conn, T.history), SinkEngine(conn).destination())
+    assert after == before
+    monkeypatch.undo()
+    sink.write_batch([make_row("K2", "INSERT", BASE_TIME_US)])  # the connection is usable afterwards
+    assert set(SinkEngine(conn).destination()) == {"K1", "K2"}
+
+
+def test_consumes_only_its_own_rows(conn: Any) -> None:
+    # Rows another loader landed (Snowpipe: no batch id) or another writer staged must stay in staging.
+    cur = conn.cursor()
+    cur.execute(ddl.batch_insert_sql(T).replace("?,\n    SYSDATE()", "NULL,\n    SYSDATE()", 1),
+                (json.dumps([make_row("O1", "INSERT", BASE_TIME_US)]),))  # fmt: skip
+    result = SnowflakeSink(conn).write_batch([make_row("O1", "MODIFY", BASE_TIME_US + 1)])
+    assert result.consumed == 1
+    remaining = cur.execute(f"SELECT claimId, eventName, batchId FROM {T.staging}").fetchall()
+    assert remaining == [("O1", "INSERT", None)]
+
+
+def test_invalid_rows_are_refused_before_anything_is_written(conn: Any) -> None:
+    sink = SnowflakeSink(conn)
+    good = make_row("I1", "INSERT", BASE_TIME_US)
+    cases = {
+        "missing columns": {k: v for k, v in good.items() if k != "payerId"},
+        "unknown columns": {**good, "ssn": "000-00-0000"},
+        "eventName must be one of": {**good, "eventName": "UPSERT"},
+        "kinesisSequenceNumber": {**good, "kinesisSequenceNumber": "1" * 65},
+        "eventCreationUnixTime": {**good, "eventCreationUnixTime": "1717"},
+        "claimId": {**good, "claimId": ""},
+    }
+    for reason, bad in cases.items():
+        with pytest.raises(spec.InvalidRow, match=reason) as info:
+            sink.write_batch([good, bad])
+        assert str(info.value).startswith("row 1 (eventId ")
+        assert "000-00-0000" not in str(info.value)
+    assert (_count(conn, T.staging), _count(conn, T.history), _count(conn, T.destination)) == (0, 0, 0)
+
+
+def test_large_batches_are_bound_in_chunks(conn: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(connector_module, "MAX_JSON_CHUNK_BYTES", 4000)  # about two rows per chunk
+    rows = [make_row(f"L{i:03d}", "INSERT", BASE_TIME_US + i) for i in range(9)]
+    rows += [make_row("L000", "MODIFY", BASE_TIME_US + 100)]
+    result = SnowflakeSink(conn).write_batch(rows)
+    assert (result.rows, result.staged, result.history_appended, result.consumed) == (10, 10, 10, 10)
+    assert (result.claims_in_batch, result.inserted, result.updated, result.ignored) == (9, 9, 0, 0)
+    assert SinkEngine(conn).destination()["L000"]["eventName"] == "MODIFY"
+
+
+def test_merge_statement_mode_is_refused_by_fakesnow_inside_a_transaction(conn: Any) -> None:
+    """The single-MERGE mode is for Snowflake: fakesnow's MERGE emulation cannot run in a transaction. This test
+    documents that limit (and that the failed batch leaves nothing behind)."""
+    sink = SnowflakeSink(conn, use_merge_statement=True)
+    with pytest.raises(Exception, match="single attached database"):
+        sink.write_batch([make_row("M1", "INSERT", BASE_TIME_US)])
+    assert (_count(conn, T.staging), _count(conn, T.history), _count(conn, T.destination)) == (0, 0, 0)
+
+
+def test_replaying_a_batch_changes_nothing(conn: Any) -> None:
+    sink = SnowflakeSink(conn)
+    batch = [make_row("Y1", "INSERT", BASE_TIME_US), make_row("Y1", "REMOVE", BASE_TIME_US + 9)]
+    first = sink.write_batch(batch)
+    state = SinkEngine(conn).destination()
+    again = sink.write_batch([dict(r) for r in batch])
+    assert (first.inserted, again.inserted, again.updated, again.ignored) == (1, 0, 0, 1)
+    assert SinkEngine(conn).destination() == state
+    assert _count(conn, T.history) == 4  # the audit trail still records the redelivery
