@@ -418,6 +418,7 @@ def _json_type(value: object) -> str:
 # --- many records ----------------------------------------------------------------------------------------------
 
 _MALFORMED = object()  # marks a record whose JSON did not parse
+_JSON_BLANK = b" \t\r\n"  # JSON's whitespace; anything else on a line is content (and a rejection if not JSON)
 
 
 def _raw_records(data: bytes) -> Iterator[tuple[object, bytes | None]]:
@@ -447,7 +448,7 @@ def _raw_records(data: bytes) -> Iterator[tuple[object, bytes | None]]:
 def _skip_blank(data: bytes, position: int) -> int:
     """The position of the first non-whitespace byte at or after ``position`` (len(data) if none); no copies."""
     end = len(data)
-    while position < end and data[position] in b" \t\r\n":
+    while position < end and data[position] in _JSON_BLANK:
         position += 1
     return position
 
@@ -485,7 +486,7 @@ def _ndjson(data: bytes, start: int) -> Iterator[tuple[object, bytes | None]]:
             newline = end
         line = data[start:newline]
         start = newline + 1
-        if not line.strip():
+        if not line.strip(_JSON_BLANK):
             continue
         try:
             yield orjson.loads(line), line
@@ -652,7 +653,7 @@ def parse_change_events(data: bytes) -> Iterator[ChangeEvent | Rejection]:
             newline = end
         line = data[start:newline]
         start = newline + 1
-        if not line.strip():
+        if not line.strip(_JSON_BLANK):
             continue
         try:
             yield ChangeEvent.from_json(line, index)

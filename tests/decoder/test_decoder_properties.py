@@ -81,7 +81,8 @@ def test_counts_in_equal_out_plus_rejected(batch: list[tuple[str, Any]], layout:
 
     good = [i for i, x in enumerate(out) if isinstance(x, ChangeEvent)]
     rejected = [x.index for x in out if isinstance(x, Rejection)]
-    lines = len(records) if layout == "array" else sum(1 for r in data.split(b"\n") if r.strip())
+    content = data.removeprefix(b"\xef\xbb\xbf")  # a byte order mark at the very start is not content
+    lines = len(records) if layout == "array" else sum(1 for r in content.split(b"\n") if r.strip(b" \t\r"))
     assert len(out) == lines == len(good) + len(rejected)
     if lines == len(records):  # no garbage line was blank or got split: positions match the input
         assert good == expected_good
