@@ -64,18 +64,24 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-# Columns whose normalised values are Decimal, date or datetime: converted to their JSON text form.
-_TEXT_FORM_COLUMNS: tuple[str, ...] = tuple(
-    c.name for c in COLUMNS if c.group is not Group.CDC and c.kind in (Kind.DECIMAL, Kind.DATE, Kind.TIMESTAMP)
+def _iso_timestamp(value: datetime) -> str:
+    return value.isoformat(timespec="microseconds")
+
+
+# Columns whose normalised values are Decimal, date or datetime -> the function giving their JSON text form.
+_TEXT_FORMS: tuple[tuple[str, Any], ...] = tuple(
+    (c.name, {Kind.DECIMAL: str, Kind.DATE: date.isoformat, Kind.TIMESTAMP: _iso_timestamp}[c.kind])
+    for c in COLUMNS
+    if c.group is not Group.CDC and c.kind in (Kind.DECIMAL, Kind.DATE, Kind.TIMESTAMP)
 )
 
 
 def _json_ready(values: dict[str, Any]) -> None:
-    for name in _TEXT_FORM_COLUMNS:
-        value = values.get(name)
+    for name, text_form in _TEXT_FORMS:
+        value = values[name]
         if value is not None:
-            values[name] = _json_value(value)
-    lines = values.get(PROCEDURES)
+            values[name] = text_form(value)
+    lines = values[PROCEDURES]
     if lines:
         values[PROCEDURES] = [
             {

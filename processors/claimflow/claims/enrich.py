@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from claimflow.claims.status import UNKNOWN, normalise_status
 from claimflow.claims.validate import PROCEDURES, ValidatedClaim
 
-_EPOCH = datetime(1970, 1, 1)
 AGE_IMPLAUSIBLE = 120
 
 # (upper bound exclusive, band); the last band is open-ended.
@@ -24,6 +24,7 @@ CHARGE_BANDS: tuple[tuple[Decimal, str], ...] = (
 TOP_BAND = "50000+"
 
 
+@lru_cache(maxsize=4096)
 def charge_band(total: Decimal | None) -> str | None:
     if total is None:
         return None
@@ -37,8 +38,13 @@ def age_in_years(born: date, on: date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_US_PER_DAY = 86_400_000_000
+
+
 def event_date(event_time_us: int) -> date:
-    return (_EPOCH + timedelta(microseconds=event_time_us)).date()
+    """The UTC calendar date of an epoch-microsecond time (integer arithmetic: exact, no time zone)."""
+    return date.fromordinal(_EPOCH_ORDINAL + event_time_us // _US_PER_DAY)
 
 
 def enrich(claim: ValidatedClaim, event_time_us: int, in_place: bool = False) -> dict[str, Any]:
@@ -61,7 +67,10 @@ def enrich(claim: ValidatedClaim, event_time_us: int, in_place: bool = False) ->
     lines = row[PROCEDURES]
     row["diagnosisCount"] = len(claim.diagnoses)
     row["procedureCount"] = len(lines)
-    row["totalUnits"] = sum(line["units"] for line in lines)
+    units = 0
+    for line in lines:
+        units += line["units"]
+    row["totalUnits"] = units
     service, dob = row["dateOfService"], row["patientDOB"]
     age = age_in_years(dob, service) if service is not None and dob is not None and dob <= service else None
     if age is not None and age > AGE_IMPLAUSIBLE:
@@ -74,5 +83,5 @@ def enrich(claim: ValidatedClaim, event_time_us: int, in_place: bool = False) ->
     else:
         row["claimAgeDays"] = None
     row["chargeBand"] = charge_band(row["totalCharge"])
-    row["dataQualityFlags"] = sorted(set(flags))
+    row["dataQualityFlags"] = sorted(set(flags)) if flags else []
     return row

@@ -51,19 +51,27 @@ def _scalar(av: Any, depth: int) -> Any:
 
 
 _MISSING = object()
-# Per group: raw key as written -> target (None for unknown). Saves normalising the same keys on every record.
-_RAW_TARGETS: dict[str, dict[str, str | None]] = {group: {} for group in _TABLES}
+# What a raw key (as written) is in a group: (kind, target). Saves normalising and classifying the same keys on every
+# record. Kinds: a column, a nested group, the procedure lines, or unknown.
+_COLUMN, _GROUP, _LINES, _UNKNOWN = 0, 1, 2, 3
+_RAW_TARGETS: dict[str, dict[str, tuple[int, str]]] = {group: {} for group in _TABLES}
 _RAW_PROCEDURE_KEYS: dict[str, str | None] = {}
 
 
-def _target(group: str, key: str) -> str | None:
+def _classify(group: str, key: str) -> tuple[int, str]:
+    target = _TABLES[group].get(normalise_key(key))
+    if target is None:
+        found = (_UNKNOWN, "")
+    elif target[0] == "@":
+        found = (_GROUP, target[1:])
+    elif target == PROCEDURES:
+        found = (_LINES, target)
+    else:
+        found = (_COLUMN, target)
     cache = _RAW_TARGETS[group]
-    target = cache.get(key, _MISSING)
-    if target is _MISSING:
-        target = _TABLES[group].get(normalise_key(key))
-        if len(cache) < 4096:
-            cache[key] = target
-    return target  # type: ignore[return-value]
+    if len(cache) < 4096:
+        cache[key] = found
+    return found
 
 
 def _map_av_group(
@@ -81,26 +89,24 @@ def _map_av_group(
     for key, av in image.items():
         if av is None:  # a NiFi reader's padding for a key absent from this item (the decoder skips it too)
             continue
-        target: Any = cache.get(key, _MISSING)
-        if target is _MISSING:
-            target = _target(group, key)
-        if target is None:
-            decode_value(av, depth)  # still validated: the decoder would reject the record for a bad value anywhere
-            unknown.append(path + key)
-            continue
-        if target[0] == "@":
-            inner = av.get("M") if av.__class__ is dict and len(av) == 1 else None
-            if inner.__class__ is dict and depth < MAX_NESTING_DEPTH:
-                _map_av_group(inner, target[1:], f"{path}{key}.", depth + 1, fields, unknown, conflicts)
-            elif decode_value(av, depth) is not None:
-                unknown.append(path + key)
-            continue
-        if target == PROCEDURES:
-            value = _av_procedures(av, depth, unknown)
-        else:
+        kind, target = cache.get(key) or _classify(group, key)
+        if kind == _COLUMN:
             value = av.get("S") if av.__class__ is dict and len(av) == 1 else None
             if value.__class__ is not str:
                 value = _scalar(av, depth)
+        elif kind == _GROUP:
+            inner = av.get("M") if av.__class__ is dict and len(av) == 1 else None
+            if inner.__class__ is dict and depth < MAX_NESTING_DEPTH:
+                _map_av_group(inner, target, f"{path}{key}.", depth + 1, fields, unknown, conflicts)
+            elif decode_value(av, depth) is not None:
+                unknown.append(path + key)
+            continue
+        elif kind == _LINES:
+            value = _av_procedures(av, depth, unknown)
+        else:
+            decode_value(av, depth)  # still validated: the decoder would reject the record for a bad value anywhere
+            unknown.append(path + key)
+            continue
         if target in fields:
             if fields[target] != value and value is not None:
                 if fields[target] is None:

@@ -226,7 +226,7 @@ def _map_group(
     conflicts: list[str],
 ) -> None:
     for key, value in obj.items():
-        target = table.get(normalise_key(key))
+        target: Any = table.get(normalise_key(key))
         if target is None:
             unknown.append(path + key)
         elif target[0] == "@":

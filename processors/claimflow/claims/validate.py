@@ -248,6 +248,43 @@ def _money(name: str, raw: Any) -> Any:
         raise InvalidClaim(name, str(exc)) from None
 
 
+def _checked_text(width: int, check: Any) -> Any:
+    def parse(raw: Any) -> tuple[str | None, bool]:
+        value = v.text(raw, width)
+        return value, value is None or bool(check(value))
+
+    return parse
+
+
+def _gender(raw: Any) -> tuple[str | None, bool]:
+    value = v.gender(raw)
+    return value, value is not None or v.text(raw, 32) is None
+
+
+def _always_ok(parse: Any) -> Any:
+    def wrapped(raw: Any) -> tuple[Any, bool]:
+        return parse(raw), True
+
+    return wrapped
+
+
+# Columns parsed by one function each: (column, parse(raw) -> (value, well_formed), flag when not well formed).
+# Text input is cached per distinct string (claim streams repeat values: dates, states, ZIPs, statuses).
+_PARSED: tuple[tuple[str, Any, str | None], ...] = (
+    *((name, _checked_text(_WIDTH[name], check), flag) for name, (check, flag) in CHECKED_TEXT_COLUMNS.items()),
+    *((name, _always_ok(v.iso_date), None) for name in DATE_COLUMNS),
+    ("createdTimeStamp", _always_ok(v.timestamp), None),
+    ("patientGender", _gender, "PATIENT_GENDER_UNRECOGNISED"),
+    ("patientZip", v.zip_code, "PATIENT_ZIP_MALFORMED"),
+    ("providerZip", v.zip_code, "PROVIDER_ZIP_MALFORMED"),
+    ("patientState", v.state_code, "PATIENT_STATE_MALFORMED"),
+    ("providerState", v.state_code, "PROVIDER_STATE_MALFORMED"),
+)
+_PARSED_CACHED: tuple[tuple[str, Any, Any, str | None], ...] = tuple(
+    (name, lru_cache(maxsize=8192)(parse), parse, flag) for name, parse, flag in _PARSED
+)
+
+
 def validate_mapped(mapped: MappedItem, into: dict[str, Any] | None = None) -> ValidatedClaim:
     """Validate and normalise a mapped item. The values are written into ``into`` when given (the row builder
     passes a row with every column, so no copy is needed), else into a new dict.
@@ -267,35 +304,20 @@ def validate_mapped(mapped: MappedItem, into: dict[str, Any] | None = None) -> V
             values[name] = raw  # the common case inline (see _text)
         else:
             values[name] = _text(name, raw, width)
-    for name, width, check, flag in _CHECKED_TEXT:
-        value = _text(name, get(name), width)
-        if value is not None and not check(value):
-            flags.append(flag)
-        values[name] = value
-    for name in DATE_COLUMNS:
-        values[name] = _date(name, get(name))
-    created = get("createdTimeStamp")
-    if created.__class__ is str:
+    for name, cached_parse, parse, flag in _PARSED_CACHED:
+        raw = get(name)
+        if raw is None:
+            values[name] = None
+            continue
         try:
-            values["createdTimeStamp"] = _cached_timestamp(created)
+            # Only strings are cached: equal Decimals can differ in text (10 and 10.0), which text columns keep.
+            value, ok = cached_parse(raw) if raw.__class__ is str else parse(raw)
         except ValueError as exc:
-            raise InvalidClaim("createdTimeStamp", str(exc)) from None
-    else:
-        values["createdTimeStamp"] = _field("createdTimeStamp", v.timestamp, created)
+            raise InvalidClaim(name, str(exc)) from None
+        values[name] = value
+        if not ok:
+            flags.append(flag)  # type: ignore[arg-type]
     values["totalCharge"] = _money("totalCharge", get("totalCharge"))
-
-    raw_gender = get("patientGender")
-    values["patientGender"] = _field("patientGender", v.gender, raw_gender)
-    if values["patientGender"] is None and raw_gender is not None and _field("patientGender", v.text, raw_gender, 32):
-        flags.append("PATIENT_GENDER_UNRECOGNISED")
-    for name, flag in (("patientZip", "PATIENT_ZIP_MALFORMED"), ("providerZip", "PROVIDER_ZIP_MALFORMED")):
-        values[name], ok = _field(name, v.zip_code, get(name))
-        if not ok:
-            flags.append(flag)
-    for name, flag in (("patientState", "PATIENT_STATE_MALFORMED"), ("providerState", "PROVIDER_STATE_MALFORMED")):
-        values[name], ok = _field(name, v.state_code, get(name))
-        if not ok:
-            flags.append(flag)
 
     npi = _text("providerNPI", get("providerNPI"), 10)
     if npi is not None and not _cached_npi(npi):
