@@ -224,3 +224,13 @@ def test_key_mismatch_and_missing_image_are_rejected() -> None:
         build_row(event(None, fixed_item(), name="MODIFY"), ClaimSettings(), INGEST_US)
     keyed = build_row(event(with_change(fixed_item(), "claim_id", ...)), ClaimSettings(), INGEST_US)
     assert keyed["claimId"] == "CLM-1"  # the key fills a missing claim id
+
+
+def test_timestamp_text_matches_datetime() -> None:
+    from datetime import datetime, timedelta
+
+    from claimflow.claims.build import timestamp_from_us
+
+    for epoch_us in (0, 1, EVENT_TIME_US, 1_720_740_233_012_995, 86_400_000_000 - 1, -1, 253_402_300_799_999_999):
+        expected = (datetime(1970, 1, 1) + timedelta(microseconds=epoch_us)).isoformat(timespec="microseconds")
+        assert timestamp_from_us(epoch_us) == expected

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 Relationship = Literal["insert", "modify", "remove", "invalid"]
 _RELATIONSHIP: dict[str, Relationship] = {"INSERT": "insert", "MODIFY": "modify", "REMOVE": "remove"}
-_EPOCH = datetime(1970, 1, 1)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _KEY_WIDTH = 64
 _ROW_TEMPLATE: dict[str, Any] = dict.fromkeys(COLUMN_NAMES)  # copied per row: every column, in order
 
@@ -49,9 +49,21 @@ def _cached_timestamp(epoch_us: int) -> str:
     return timestamp_from_us(epoch_us)
 
 
+@lru_cache(maxsize=1024)
+def _iso_day(days_since_epoch: int) -> str:
+    return date.fromordinal(_EPOCH_ORDINAL + days_since_epoch).isoformat()
+
+
 def timestamp_from_us(epoch_us: int) -> str:
-    """Epoch microseconds -> "YYYY-MM-DDTHH:MM:SS.ffffff" (UTC, no offset), the row's timestamp format."""
-    return (_EPOCH + timedelta(microseconds=epoch_us)).isoformat(timespec="microseconds")
+    """Epoch microseconds -> "YYYY-MM-DDTHH:MM:SS.ffffff" (UTC, no offset), the row's timestamp format.
+
+    Integer arithmetic with the day's text cached: one per record for the event time, so it is kept cheap.
+    """
+    days, micros = divmod(epoch_us, 86_400_000_000)
+    seconds, micros = divmod(micros, 1_000_000)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    return f"{_iso_day(days)}T{hours:02d}:{minutes:02d}:{seconds:02d}.{micros:06d}"
 
 
 def _json_value(value: Any) -> Any:

@@ -209,16 +209,6 @@ def _text(name: str, raw: Any, width: int) -> str | None:
 
 
 @lru_cache(maxsize=4096)
-def _cached_date(raw: str) -> Any:
-    return v.iso_date(raw)
-
-
-@lru_cache(maxsize=4096)
-def _cached_timestamp(raw: str) -> Any:
-    return v.timestamp(raw)
-
-
-@lru_cache(maxsize=4096)
 def _cached_npi(raw: str) -> bool:
     return npi_is_valid(raw)
 
@@ -226,15 +216,6 @@ def _cached_npi(raw: str) -> bool:
 @lru_cache(maxsize=4096, typed=True)
 def _cached_money(raw: Any) -> Any:
     return v.money(raw)
-
-
-def _date(name: str, raw: Any) -> Any:
-    if raw.__class__ is str:
-        try:
-            return _cached_date(raw)
-        except ValueError as exc:
-            raise InvalidClaim(name, str(exc)) from None
-    return _field(name, v.iso_date, raw)
 
 
 def _money(name: str, raw: Any) -> Any:
