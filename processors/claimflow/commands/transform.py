@@ -129,14 +129,20 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout.buffer
     err = sys.stderr.buffer
     rejected = 0
-    for outcome in routed:
-        if outcome.row is not None:
-            out.write(orjson.dumps(outcome.row))
-            out.write(b"\n")
-        else:
-            rejected += 1
-            err.write(orjson.dumps({"index": outcome.index, "error": outcome.error}))
-            err.write(b"\n")
-    out.flush()
-    err.flush()
+    try:
+        for outcome in routed:
+            if outcome.row is not None:
+                out.write(orjson.dumps(outcome.row))
+                out.write(b"\n")
+            else:
+                rejected += 1
+                err.write(orjson.dumps({"index": outcome.index, "error": outcome.error}))
+                err.write(b"\n")
+        out.flush()
+        err.flush()
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly; point stdout at /dev/null so the interpreter's final
+        # flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 1 if rejected else 0
