@@ -1,0 +1,139 @@
+"""Local AWS emulation and the boto3 clients the demo uses (the same code path as real AWS).
+
+The emulator is moto's HTTP server on 127.0.0.1; everything else reaches it only through boto3 with an
+``endpoint_url``, exactly as it would reach AWS. Fake credentials are set on the emulator's session only,
+never in the process environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+DEFAULT_TABLE = "InsuranceClaims"
+DEFAULT_STREAM = "InsuranceClaimsStream"
+DEFAULT_REGION = "us-east-1"
+TTL_ATTRIBUTE = "expires_at"
+EMULATOR_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@dataclass(frozen=True)
+class AwsClients:
+    """The three low-level clients the pipeline needs, all bound to one endpoint (or to AWS)."""
+
+    dynamodb: Any
+    streams: Any
+    kinesis: Any
+    region: str
+    endpoint_url: str | None
+
+
+@contextmanager
+def local_aws() -> Iterator[str]:
+    """Run moto as a real HTTP server on a free port of 127.0.0.1; yields its endpoint URL.
+
+    Raises:
+        RuntimeError: when moto (extra ``demo``) is not installed.
+    """
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise RuntimeError("the demo needs the 'demo' extra: pip install 'claimflow[demo]'") from exc
+    # werkzeug logs every request at INFO; the demo's progress bar is the only output we want.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def make_clients(endpoint_url: str | None, region: str = DEFAULT_REGION, profile: str | None = None) -> AwsClients:
+    """boto3 clients for DynamoDB, DynamoDB Streams and Kinesis.
+
+    With ``endpoint_url`` (the emulator) the session gets fake credentials and account-specific endpoints are
+    disabled (botocore >= 1.44 would route Streams/Kinesis calls to account endpoints moto does not serve).
+    Without it, the normal credential chain (environment, profile, instance role) talks to real AWS.
+    """
+    config = Config(retries={"max_attempts": 8, "mode": "adaptive"})
+    if endpoint_url:
+        session = boto3.session.Session(region_name=region, **EMULATOR_CREDENTIALS)
+        config = config.merge(Config(account_id_endpoint_mode="disabled"))
+    else:
+        session = boto3.session.Session(region_name=region, profile_name=profile)
+    kwargs: dict[str, Any] = {"config": config}
+    if endpoint_url:
+        kwargs["endpoint_url"] = endpoint_url
+    return AwsClients(
+        dynamodb=session.client("dynamodb", **kwargs),
+        streams=session.client("dynamodbstreams", **kwargs),
+        kinesis=session.client("kinesis", **kwargs),
+        region=region,
+        endpoint_url=endpoint_url,
+    )
+
+
+@dataclass(frozen=True)
+class Resources:
+    table_name: str
+    table_stream_arn: str
+    kinesis_stream: str
+    ttl_attribute: str | None
+
+
+def ensure_resources(
+    clients: AwsClients, table_name: str = DEFAULT_TABLE, stream_name: str = DEFAULT_STREAM, shards: int = 4
+) -> Resources:
+    """Create (or reuse) the claims table with a NEW_AND_OLD_IMAGES stream and TTL, and the Kinesis stream.
+
+    Raises:
+        RuntimeError: when an existing table has no stream enabled.
+    """
+    ddb = clients.dynamodb
+    try:
+        table = ddb.describe_table(TableName=table_name)["Table"]
+    except ddb.exceptions.ResourceNotFoundException:
+        table = ddb.create_table(
+            TableName=table_name,
+            KeySchema=[{"AttributeName": "claim_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "claim_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )["TableDescription"]
+        ddb.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        ddb.update_time_to_live(
+            TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+        )
+    stream_arn = table.get("LatestStreamArn")
+    if not stream_arn:
+        raise RuntimeError(f"table {table_name} has no DynamoDB stream; enable NEW_AND_OLD_IMAGES")
+    ttl = ddb.describe_time_to_live(TableName=table_name).get("TimeToLiveDescription", {})
+    ttl_attribute = ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") else None
+
+    kinesis = clients.kinesis
+    try:
+        kinesis.describe_stream_summary(StreamName=stream_name)
+    except kinesis.exceptions.ResourceNotFoundException:
+        kinesis.create_stream(StreamName=stream_name, ShardCount=shards)
+    _wait_stream_active(kinesis, stream_name)
+    return Resources(table_name, stream_arn, stream_name, ttl_attribute)
+
+
+def _wait_stream_active(kinesis: Any, stream_name: str, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status = kinesis.describe_stream_summary(StreamName=stream_name)["StreamDescriptionSummary"]["StreamStatus"]
+        if status == "ACTIVE":
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Kinesis stream {stream_name} is still {status} after {timeout_s:.0f} s")
+        time.sleep(1.0)

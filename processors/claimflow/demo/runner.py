@@ -1,0 +1,307 @@
+"""``claimflow demo``: generate claims -> DynamoDB -> bridge -> Kinesis -> consumer -> processors -> Snowflake,
+then reconcile. Everything streams in batches; nothing holds all events."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import shutil
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from claimflow.demo.aws import DEFAULT_REGION, DEFAULT_STREAM, DEFAULT_TABLE, ensure_resources, local_aws, make_clients
+from claimflow.demo.bridge import EventLedger, StreamBridge
+from claimflow.demo.consumer import CheckpointStore, KinesisConsumer
+from claimflow.demo.generator import GenerateStats, GeneratorConfig, generate
+from claimflow.demo.pipeline import ClaimPipeline, PipelineDescription
+from claimflow.demo.reconcile import Reconciliation, reconcile
+from claimflow.snowflake.spec import DEFAULT_TABLES
+
+SNOWFLAKE_DATABASE = "CLAIMFLOW_DB"
+SNOWFLAKE_SCHEMA = "CDC"
+
+
+@dataclass
+class DemoOptions:
+    claims: int = 1000
+    seed: int = 42
+    shards: int = 4
+    batch_size: int = 500
+    duplicate_rate: float = 0.0
+    shuffle: bool = False
+    kill_consumer_after: int | None = None
+    workdir: Path = Path(".demo")
+    endpoint_url: str | None = None  # None: start the local emulator (unless use_aws)
+    use_aws: bool = False  # talk to real AWS with the normal credential chain
+    region: str = DEFAULT_REGION
+    table_name: str = DEFAULT_TABLE
+    stream_name: str = DEFAULT_STREAM
+    snowflake_connection: str | None = None  # a name in ~/.snowflake/connections.toml; None: embedded emulator
+    flow_path: Path | None = None
+
+
+@dataclass
+class DemoReport:
+    generated: GenerateStats
+    events_by_type: Counter[str]
+    ttl_deletes: int
+    duplicates: int
+    kinesis_records: int
+    flowfiles_delivered: int
+    consumer_restarts: int
+    redelivered: int
+    rows_written: int
+    batches: int
+    dead_letters: Counter[str]
+    table_rows: dict[str, int]
+    reconciliation: Reconciliation
+    pipeline: PipelineDescription
+    sql_not_executed: list[str]
+    elapsed_s: float
+    views: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = field(default_factory=dict)
+
+    @property
+    def events(self) -> int:
+        return sum(self.events_by_type.values())
+
+
+@contextlib.contextmanager
+def _aws_endpoint(options: DemoOptions) -> Iterator[str | None]:
+    if options.use_aws or options.endpoint_url:
+        yield options.endpoint_url
+    else:
+        with local_aws() as url:
+            yield url
+
+
+def sql_directory() -> Path:
+    """The project's sql/ scripts (a checkout); raises FileNotFoundError when they are not next to the package."""
+    path = Path(__file__).resolve().parents[3] / "sql"
+    if not (path / "01_tables.sql").exists():
+        raise FileNotFoundError(f"sql/ scripts not found at {path}")
+    return path
+
+
+@contextlib.contextmanager
+def _snowflake(options: DemoOptions) -> Iterator[tuple[Any, list[str]]]:
+    """A connector connection: the embedded emulator (fakesnow on a DuckDB file under workdir) or a real account."""
+    import snowflake.connector
+
+    from claimflow.snowflake import SCHEMA_SCRIPTS, apply_sql_scripts
+
+    if options.snowflake_connection:
+        conn = snowflake.connector.connect(connection_name=options.snowflake_connection, paramstyle="qmark")
+        try:
+            yield conn, []  # the account is set up with sql/ by its administrator (docs/snowflake.md)
+        finally:
+            conn.close()
+        return
+    import fakesnow
+
+    db_dir = options.workdir / "snowflake"
+    shutil.rmtree(db_dir, ignore_errors=True)  # a fresh emulator run starts from empty tables
+    db_dir.mkdir(parents=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with fakesnow.patch(db_path=str(db_dir)):
+            conn = snowflake.connector.connect(
+                database=SNOWFLAKE_DATABASE, schema=SNOWFLAKE_SCHEMA, paramstyle="qmark"
+            )
+            try:
+                report = apply_sql_scripts(conn, [sql_directory() / name for name in SCHEMA_SCRIPTS])
+                skipped = [f"{n.script}#{n.index} {n.kind}" for n in report.not_executed]
+                yield conn, skipped
+            finally:
+                conn.close()
+
+
+def _claim_settings(pipeline: ClaimPipeline) -> Any:
+    """The row-building settings of the flow's TransformClaimChange, for the reconciliation's expected rows."""
+    from claimflow.claims import ClaimSettings
+
+    properties: dict[str, str] = {}
+    for stage_properties in pipeline.description.properties.values():
+        properties.update(stage_properties)
+    phi = (properties.get("PHI Handling") or "Pass Through").lower()
+    return ClaimSettings.from_strings(
+        phi_mode="pseudonymize" if "pseudo" in phi else "passthrough",
+        generalize_zip3=properties.get("Generalize ZIP to 3 Digits"),
+        generalize_birth_year=properties.get("Generalize Birth Date to Year"),
+        strict=properties.get("Strict Validation"),
+    )
+
+
+class _ConsumerLoop:
+    """Poll -> processors -> Snowflake (one transaction) -> checkpoint, with the optional consumer crash."""
+
+    def __init__(
+        self,
+        options: DemoOptions,
+        new_consumer: Callable[[], KinesisConsumer],
+        pipeline: ClaimPipeline,
+        sink: Any,
+        on_landed: Callable[[int], None] | None,
+    ) -> None:
+        self._options = options
+        self._new_consumer = new_consumer
+        self._pipeline = pipeline
+        self._sink = sink
+        self._on_landed = on_landed
+        self.consumer = new_consumer()
+        self.killed = False
+        self.restarts = self.delivered = self.redelivered = self.rows = self.batches = self.mark = 0
+        self.dead: Counter[str] = Counter()
+
+    def drain(self) -> None:
+        """Process everything the stream holds now."""
+        while batch := self.consumer.poll():
+            self.delivered += len(batch)
+            kill_at = self._options.kill_consumer_after
+            if kill_at is not None and not self.killed and self.consumer.delivered >= kill_at:
+                # Crash mid-batch: the first records are processed, nothing is committed or checkpointed.
+                self._pipeline.process(batch[: len(batch) - (self.consumer.delivered - kill_at)])
+                self.redelivered += self.consumer.pending
+                self.killed = True
+                self.restarts += 1
+                self.consumer = self._new_consumer()  # resumes after the saved checkpoints
+                continue
+            output = self._pipeline.process(batch)
+            for letter in output.dead_letters:
+                self.dead[f"{letter.stage or 'dead letter'}: {letter.reason}"] += 1
+            if output.rows:
+                self._sink.write_batch(output.rows)
+            self.consumer.commit(batch)  # only after Snowflake committed the batch
+            self.rows += len(output.rows)
+            self.batches += 1
+            if self._on_landed:
+                self._on_landed(len(batch))
+
+
+def run_demo(
+    options: DemoOptions,
+    on_claims: Callable[[int], None] | None = None,
+    on_landed: Callable[[int], None] | None = None,
+) -> DemoReport:
+    """Run the whole pipeline and reconcile. ``on_claims``/``on_landed`` report progress (claims written, events
+    committed to Snowflake).
+
+    Raises:
+        RuntimeError, botocore errors, database errors: the environment failed (not a reconciliation mismatch,
+        which is reported in ``DemoReport.reconciliation``).
+    """
+    started = time.monotonic()
+    workdir = options.workdir
+    workdir.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = workdir / "checkpoints.json"
+    event_log = workdir / "bridge-events.txt"
+    for stale in (checkpoint_path, event_log):
+        stale.unlink(missing_ok=True)
+    rng = random.Random(options.seed)
+
+    with _aws_endpoint(options) as endpoint, _snowflake(options) as (connection, sql_skipped):
+        from claimflow.snowflake import SnowflakeSink
+
+        clients = make_clients(endpoint, options.region)
+        resources = ensure_resources(clients, options.table_name, options.stream_name, options.shards)
+        ledger = EventLedger(event_log)
+        bridge = StreamBridge(
+            clients, resources, ledger=ledger, duplicate_rate=options.duplicate_rate, rng=random.Random(rng.random())
+        )
+        store = CheckpointStore(checkpoint_path, options.stream_name)
+        consumer_rng = random.Random(rng.random())
+
+        def new_consumer() -> KinesisConsumer:
+            return KinesisConsumer(
+                clients.kinesis, options.stream_name, store, batch_size=options.batch_size,
+                shuffle=options.shuffle, rng=consumer_rng,
+            )  # fmt: skip
+
+        pipeline = ClaimPipeline(options.flow_path)
+        flow = _ConsumerLoop(options, new_consumer, pipeline, SnowflakeSink(connection), on_landed)
+
+        def after_wave(wave: list[Any]) -> None:
+            bridge.pump()
+            if on_claims:
+                on_claims(sum(1 for w in wave if w.item is not None and w.item.get("claim_status") == "Submitted"
+                              and "expires_at" not in w.item))  # fmt: skip
+            if bridge.kinesis_records - flow.mark >= options.batch_size:
+                flow.mark = bridge.kinesis_records
+                flow.drain()
+
+        config = GeneratorConfig(claims=options.claims, seed=options.seed)
+        generated = generate(clients.dynamodb, resources.table_name, config, after_wave)
+        while bridge.pump():
+            pass
+        flow.drain()
+        ledger.close()
+        pipeline.close()
+
+        settings = _claim_settings(pipeline)
+        result = reconcile(
+            connection, clients.dynamodb, resources.table_name, options.region, ledger, settings, event_log=event_log
+        )
+        table_rows = _table_rows(connection)
+        views = _views(connection)
+
+    return DemoReport(
+        generated=generated,
+        events_by_type=Counter(ledger.by_type),
+        ttl_deletes=ledger.ttl_deletes,
+        duplicates=bridge.duplicates,
+        kinesis_records=bridge.kinesis_records,
+        flowfiles_delivered=flow.delivered,
+        consumer_restarts=flow.restarts,
+        redelivered=flow.redelivered,
+        rows_written=flow.rows,
+        batches=flow.batches,
+        dead_letters=flow.dead,
+        table_rows=table_rows,
+        reconciliation=result,
+        pipeline=pipeline.description,
+        sql_not_executed=sql_skipped,
+        elapsed_s=time.monotonic() - started,
+        views=views,
+    )
+
+
+def _table_rows(connection: Any) -> dict[str, int]:
+    cursor = connection.cursor()
+    try:
+        counts = {}
+        for table in (DEFAULT_TABLES.staging, DEFAULT_TABLES.history, DEFAULT_TABLES.destination):
+            cursor.execute(f"SELECT COUNT(*) FROM {table}")
+            counts[table] = int(cursor.fetchone()[0])
+        return counts
+    finally:
+        cursor.close()
+
+
+VIEW_QUERIES = {
+    "Claims summary (V_CLAIMS_SUMMARY)": "SELECT * FROM V_CLAIMS_SUMMARY ORDER BY claimCount DESC, claimStatus",
+    "Recent events (V_RECENT_EVENTS, latest 10)": (
+        "SELECT eventName, eventTimeUtc, claimId, claimStatus, paymentStatus, totalCharge, payerName "
+        "FROM V_RECENT_EVENTS ORDER BY eventTimeUtc DESC, eventId DESC LIMIT 10"
+    ),
+    "Pending claims (V_PENDING_CLAIMS, oldest 10)": (
+        "SELECT claimId, claimStatus, paymentStatus, payerName, totalCharge, billSubmitDate, daysSinceSubmission "
+        "FROM V_PENDING_CLAIMS ORDER BY billSubmitDate, claimId LIMIT 10"
+    ),
+}
+
+
+def _views(connection: Any) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
+    cursor = connection.cursor()
+    try:
+        out = {}
+        for title, sql in VIEW_QUERIES.items():
+            cursor.execute(sql)
+            names = [d[0] for d in cursor.description]
+            out[title] = (names, [tuple(r) for r in cursor.fetchall()])
+        return out
+    finally:
+        cursor.close()
