@@ -84,19 +84,35 @@ class Pipeline:
     ``onScheduled`` runs once per stage at the first ``run``; ``close()`` (or leaving a ``with`` block) calls
     ``onStopped``. Sinks accumulate across runs until ``drain()``.
 
+    ``infer_schema_like_nifi``, ``record_writer_schema`` and ``suppress_missing`` are TestRunner options applied to
+    every stage (a stage's ``runner_options`` win); the writer options only affect RecordTransform stages. Mirror
+    the flow: ``record_writer_schema=claimflow.flow.definitions.claim_row_wire_schema(), suppress_missing=True``.
+
     Raises:
         PipelineConfigurationError: at construction, for duplicate stage names, invalid processors or
             relationships without a route.
     """
 
-    def __init__(self, stages: Sequence[Stage | tuple[Any, ...]], *, infer_schema_like_nifi: bool = False) -> None:
+    def __init__(
+        self,
+        stages: Sequence[Stage | tuple[Any, ...]],
+        *,
+        infer_schema_like_nifi: bool = False,
+        record_writer_schema: Mapping[str, Any] | str | None = None,
+        suppress_missing: bool = False,
+    ) -> None:
         self.stages: list[Stage] = [s if isinstance(s, Stage) else Stage(*s) for s in stages]
         self.runners: dict[str, TestRunner] = {}
         for stage in self.stages:
             name = stage.stage_name()
             if name in self.runners:
                 raise PipelineConfigurationError(f"two stages are named {name!r}; give one a name=")
-            options = {"infer_schema_like_nifi": infer_schema_like_nifi, **stage.runner_options}
+            options = {
+                "infer_schema_like_nifi": infer_schema_like_nifi,
+                "record_writer_schema": record_writer_schema,
+                "suppress_missing": suppress_missing,
+                **stage.runner_options,
+            }
             runner = TestRunner(stage.processor, **options)
             for key, value in stage.properties.items():
                 runner.set_property(key, value)

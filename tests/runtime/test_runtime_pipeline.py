@@ -92,10 +92,10 @@ def test_runtime_pipeline_with_the_flows_row_writer_keeps_rows_and_dead_letters_
     with Pipeline(
         [
             Stage("DecodeDynamoDBChange", routes={"success": "TransformClaimChange", **dead}),
-            Stage("TransformClaimChange", routes={"insert": "rows", "modify": "rows", "remove": "rows", **dead},
-                  runner_options=writer),
+            Stage("TransformClaimChange", routes={"insert": "rows", "modify": "rows", "remove": "rows", **dead}),
         ],
         infer_schema_like_nifi=True,
+        **writer,
     ) as pipeline:
         pipeline.enqueue(b"\n".join([*records, bad]))
         result = pipeline.run()
