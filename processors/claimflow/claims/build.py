@@ -6,7 +6,6 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -17,7 +16,7 @@ from claimflow.claims.errors import InvalidClaim
 from claimflow.claims.mapping import MappedItem, map_item
 from claimflow.claims.phi import apply_phi
 from claimflow.claims.settings import ClaimSettings
-from claimflow.claims.validate import PROCEDURES, claim_id, validate_mapped
+from claimflow.claims.validate import _WIDTH, PROCEDURES, claim_id, validate_mapped
 from claimflow.rows import COLUMN_NAMES, COLUMNS, Group, Kind
 
 if TYPE_CHECKING:
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
 Relationship = Literal["insert", "modify", "remove", "invalid"]
 _RELATIONSHIP: dict[str, Relationship] = {"INSERT": "insert", "MODIFY": "modify", "REMOVE": "remove"}
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_KEY_WIDTH = 64
+_KEY_WIDTH = _WIDTH["claimId"]
 _ROW_TEMPLATE: dict[str, Any] = dict.fromkeys(COLUMN_NAMES)  # copied per row: every column, in order
 
 
@@ -64,16 +63,6 @@ def timestamp_from_us(epoch_us: int) -> str:
     hours, seconds = divmod(seconds, 3600)
     minutes, seconds = divmod(seconds, 60)
     return f"{_iso_day(days)}T{hours:02d}:{minutes:02d}:{seconds:02d}.{micros:06d}"
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="microseconds")
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
 
 
 def _iso_timestamp(value: datetime) -> str:
