@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from claimflow.rows import COLUMNS, COLUMNS_BY_NAME, Kind, empty_row
-from claimflow.snowflake import SCHEMA_SCRIPTS, SnowflakeSink, apply_sql_scripts, ddl, spec
+from claimflow.snowflake import SnowflakeSink, apply_sql_scripts, ddl, spec
 from claimflow.snowflake.connector import ScriptReport
 
 REPO = Path(__file__).resolve().parents[2]
@@ -168,11 +168,8 @@ def fakesnow_connection() -> Iterator[tuple[Any, ScriptReport]]:
         warnings.simplefilter("ignore")
         with fakesnow.patch():
             conn = snowflake.connector.connect(paramstyle="qmark")
-            cur = conn.cursor()
-            cur.execute(f"CREATE DATABASE IF NOT EXISTS {ddl.DEFAULT_NAMES.database}")
-            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {ddl.DEFAULT_NAMES.database}.{ddl.DEFAULT_NAMES.schema}")
-            cur.execute(f"USE SCHEMA {ddl.DEFAULT_NAMES.database}.{ddl.DEFAULT_NAMES.schema}")
-            report = apply_sql_scripts(conn, [SQL_DIR / name for name in SCHEMA_SCRIPTS])
+            # 00_setup creates the database and schema (its account-level statements are reported, not run).
+            report = apply_sql_scripts(conn, [SQL_DIR / name for name in ddl.EMULATOR_SCRIPTS])
             try:
                 yield conn, report
             finally:

@@ -20,6 +20,8 @@ from _sf_helpers import (
     reset_tables,
 )
 
+pytestmark = pytest.mark.filterwarnings("ignore:Arrow output:UserWarning")
+
 T = BASE_TIME_US
 Batches = list[list[dict[str, Any]]]
 

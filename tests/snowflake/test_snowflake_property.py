@@ -29,6 +29,8 @@ from hypothesis import strategies as st
 
 from claimflow.snowflake import spec
 
+pytestmark = pytest.mark.filterwarnings("ignore:Arrow output:UserWarning")
+
 OPS = ("INSERT", "MODIFY", "REMOVE")
 
 

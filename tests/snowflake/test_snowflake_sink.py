@@ -13,6 +13,8 @@ from _sf_helpers import BASE_TIME_US, SinkEngine, fakesnow_connection, make_row,
 from claimflow.snowflake import SnowflakeSink, ddl, spec
 from claimflow.snowflake import connector as connector_module
 
+pytestmark = pytest.mark.filterwarnings("ignore:Arrow output:UserWarning")
+
 T = spec.DEFAULT_TABLES
 
 

@@ -21,6 +21,7 @@ from claimflow.snowflake import ddl, spec
 from claimflow.snowflake.connector import apply_sql_scripts, split_statements, statement_kind
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
+pytestmark = pytest.mark.filterwarnings("ignore:Arrow output:UserWarning")
 
 ALL_SCRIPTS = sorted(SQL_DIR.glob("*.sql"))
 
@@ -173,6 +174,10 @@ def test_scripts_use_real_transactions_and_never_delete_by_claim_id() -> None:
 
 # What fakesnow cannot execute, by script and statement kind: parsed (above), not executed.
 EXPECTED_NOT_EXECUTED = {
+    ("00_setup.sql", "CREATE ROLE"): 5,
+    ("00_setup.sql", "GRANT"): 16,
+    ("00_setup.sql", "CREATE WAREHOUSE"): 1,
+    ("00_setup.sql", "CREATE USER"): 1,
     ("01_tables.sql", "GRANT"): 4,
     ("03_stream_task.sql", "ALTER TABLE"): 1,  # SET CHANGE_TRACKING
     ("03_stream_task.sql", "CREATE STREAM"): 1,
@@ -197,6 +202,7 @@ def test_fakesnow_runs_the_schema_scripts_and_lists_what_it_cannot(fake: tuple[A
     got = Counter((n.script, n.kind) for n in report.not_executed)
     assert dict(got) == EXPECTED_NOT_EXECUTED
     ran = Counter((script, kind) for script, _i, kind in report.executed)
+    assert ran[("00_setup.sql", "CREATE DATABASE")] == 1 and ran[("00_setup.sql", "CREATE SCHEMA")] == 1
     assert ran[("01_tables.sql", "CREATE TABLE")] == 4
     assert ran[("04_views.sql", "CREATE SECURE VIEW")] == 7
     assert ran[("02_merge.sql", "INSERT")] == 1 and ran[("02_merge.sql", "COMMIT")] == 1
@@ -207,6 +213,19 @@ def test_fakesnow_runs_the_schema_scripts_and_lists_what_it_cannot(fake: tuple[A
                  "V_DATA_QUALITY", "V_PIPELINE_LAG"):  # fmt: skip
         cur.execute(f"SELECT * FROM {view}")
         cur.fetchall()
+
+
+def test_generated_scripts_equal_the_files_on_fakesnow(fake: tuple[Any, Any]) -> None:
+    import snowflake.connector  # patched by the fixture's fakesnow.patch(): a fresh session on the same emulator
+
+    from claimflow.snowflake import apply_generated_scripts
+
+    conn = snowflake.connector.connect(paramstyle="qmark")
+    report = apply_generated_scripts(conn)  # idempotent: IF NOT EXISTS / OR REPLACE throughout
+    assert dict(Counter((n.script, n.kind) for n in report.not_executed)) == EXPECTED_NOT_EXECUTED
+    where = conn.cursor().execute("SELECT CURRENT_DATABASE(), CURRENT_SCHEMA()").fetchone()
+    assert where == ("CLAIMFLOW_DB", "CDC")
+    conn.close()
 
 
 def test_merge_script_consumes_only_the_rows_it_claimed(fake: tuple[Any, Any]) -> None:

@@ -13,10 +13,12 @@ from claimflow.snowflake.connector import (
     NotExecuted,
     ScriptReport,
     SnowflakeSink,
+    apply_generated_scripts,
     apply_sql_scripts,
+    apply_sql_texts,
     split_statements,
 )
-from claimflow.snowflake.ddl import DEFAULT_NAMES, SCHEMA_SCRIPTS, Names, render_scripts
+from claimflow.snowflake.ddl import DEFAULT_NAMES, EMULATOR_SCRIPTS, SCHEMA_SCRIPTS, Names, render_scripts
 from claimflow.snowflake.spec import (
     DEFAULT_TABLES,
     STRATEGY_NAME,
@@ -31,6 +33,7 @@ from claimflow.snowflake.spec import (
 __all__ = [
     "DEFAULT_NAMES",
     "DEFAULT_TABLES",
+    "EMULATOR_SCRIPTS",
     "SCHEMA_SCRIPTS",
     "STRATEGY_NAME",
     "BatchResult",
@@ -41,7 +44,9 @@ __all__ = [
     "SnowflakeSink",
     "TableNames",
     "apply_events",
+    "apply_generated_scripts",
     "apply_sql_scripts",
+    "apply_sql_texts",
     "event_version",
     "latest_per_claim",
     "merge_batch",

@@ -123,27 +123,48 @@ def apply_sql_scripts(connection: Any, paths: Iterable[Path | str], *, stop_on_e
     Raises:
         Exception: the first error when ``stop_on_error`` is true.
     """
+    scripts = [(Path(p).name, Path(p).read_text(encoding="utf-8")) for p in paths]
+    return apply_sql_texts(connection, scripts, stop_on_error=stop_on_error)
+
+
+def apply_generated_scripts(
+    connection: Any, names: Sequence[str] = ddl.EMULATOR_SCRIPTS, *, stop_on_error: bool = False
+) -> ScriptReport:
+    """Run the generated scripts (identical to sql/, a test guarantees it) without needing the sql/ folder.
+
+    The default, ``ddl.EMULATOR_SCRIPTS``, is 00 to 05: on fakesnow this creates CLAIMFLOW_DB.CDC with its tables
+    and views and leaves the session in that schema; roles, grants, warehouse, user, stream, task and policies land
+    in ``report.not_executed``.
+    """
+    rendered = ddl.render_scripts()
+    return apply_sql_texts(connection, [(name, rendered[name]) for name in names], stop_on_error=stop_on_error)
+
+
+def apply_sql_texts(
+    connection: Any, scripts: Iterable[tuple[str, str]], *, stop_on_error: bool = False
+) -> ScriptReport:
+    """apply_sql_scripts over (name, text) pairs."""
     report = ScriptReport()
     cursor = connection.cursor()
     try:
         with _quiet_sqlglot():
-            for path in paths:
-                _run_script(cursor, connection, Path(path), report, stop_on_error)
+            for name, text in scripts:
+                _run_script(cursor, connection, name, text, report, stop_on_error)
     finally:
         cursor.close()
     return report
 
 
-def _run_script(cursor: Any, connection: Any, path: Path, report: ScriptReport, stop_on_error: bool) -> None:
+def _run_script(cursor: Any, connection: Any, name: str, text: str, report: ScriptReport, stop_on_error: bool) -> None:
     in_transaction = aborted = False
-    for index, statement in enumerate(split_statements(path.read_text(encoding="utf-8"))):
+    for index, statement in enumerate(split_statements(text)):
         kind = statement_kind(statement)
         ends_transaction = kind in ("COMMIT", "ROLLBACK")
         if aborted:
             # A statement of this transaction failed and it was rolled back: running the rest would apply half of
             # it outside any transaction.
             report.not_executed.append(
-                NotExecuted(path.name, index, kind, statement_object(statement), "transaction rolled back earlier")
+                NotExecuted(name, index, kind, statement_object(statement), "transaction rolled back earlier")
             )
             if ends_transaction:
                 in_transaction = aborted = False
@@ -155,12 +176,12 @@ def _run_script(cursor: Any, connection: Any, path: Path, report: ScriptReport, 
                 raise
             text = str(exc).strip()
             message = text.splitlines()[0] if text else type(exc).__name__
-            report.not_executed.append(NotExecuted(path.name, index, kind, statement_object(statement), message[:200]))
+            report.not_executed.append(NotExecuted(name, index, kind, statement_object(statement), message[:200]))
             _rollback_quietly(connection)
             aborted = in_transaction and not ends_transaction
             in_transaction = False if ends_transaction else in_transaction
         else:
-            report.executed.append((path.name, index, kind))
+            report.executed.append((name, index, kind))
             if kind.startswith("BEGIN") or kind == "START":
                 in_transaction = True
             elif ends_transaction:

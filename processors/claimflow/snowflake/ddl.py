@@ -834,6 +834,9 @@ SCRIPTS = {
 
 # Scripts that build the schema, in order (without the account-level setup, the audit queries and the teardown).
 SCHEMA_SCRIPTS = ("01_tables.sql", "02_merge.sql", "03_stream_task.sql", "04_views.sql", "05_governance.sql")
+# What an emulator (fakesnow) runs to build everything from scratch: the account setup too (it creates the
+# database and schema; the account-level statements are reported as not executed).
+EMULATOR_SCRIPTS = ("00_setup.sql", *SCHEMA_SCRIPTS)
 
 
 def render_scripts(names: Names = DEFAULT_NAMES) -> dict[str, str]:
