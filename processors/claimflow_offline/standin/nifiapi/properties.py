@@ -192,17 +192,18 @@ class PropertyDescriptor:
         return self.expressionLanguageScope not in (None, ExpressionLanguageScope.NONE)
 
     def validate(self, value):
-        """Check one configured value (not None) the way Java's PropertyDescriptor.validate does."""
+        """Check one configured value (not None) as Java's PropertyDescriptor.validate does: allowable values
+        first, then the validators up to the first failure. A ``${...}`` in a property without Expression Language
+        support is plain text, as in NiFi."""
         subject = self.displayName or self.name
-        results = []
-        if not self.isExpressionLanguageSupported() and is_expression_language_present(value):
-            results.append(ValidationResult(subject, "Expression Language is present but not supported", False, value))
-            return results
         if self.allowableValues is not None and value not in [str(v) for v in self.allowableValues]:
             allowed = ", ".join(str(v) for v in self.allowableValues)
-            results.append(ValidationResult(subject, f"Given value not found in allowed set '{allowed}'", False, value))
+            return [ValidationResult(subject, f"Given value not found in allowed set '{allowed}'", False, value)]
+        results = []
         for validator in self.validators:
             results.append(validator.validate(subject, value, self.isExpressionLanguageSupported()))
+            if not results[-1].valid:
+                break
         return results
 
     def __repr__(self):
