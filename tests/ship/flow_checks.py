@@ -284,7 +284,7 @@ def problems(document: Mapping[str, Any], python_specs: Mapping[str, ProcessorSp
             if unknown:
                 found.append(f"{where}: properties {sorted(unknown)} do not exist in {spec.class_name}")
             for prop in spec.properties:
-                if prop.required and prop.default is None and prop.name not in set_names:
+                if prop.required and prop.default is None and prop.default_readable and prop.name not in set_names:
                     found.append(f"{where}: required property {prop.name!r} is not set")
                 descriptor = (processor.get("propertyDescriptors") or {}).get(prop.name)
                 if descriptor is not None and bool(descriptor.get("sensitive")) != prop.sensitive:

@@ -72,6 +72,7 @@ SF_PRIVATE_KEY_PASSWORD = "Snowflake Private Key Password"
 SF_AUTH_STRATEGY = "Snowflake Authentication Strategy"
 SF_STAGING_TABLE = "Snowflake Staging Table"
 SF_HISTORY_TABLE = "Snowflake History Table"
+SF_DESTINATION_TABLE = "Snowflake Current-State Table"
 
 COMMON_PARAMETERS = (
     Parameter(AWS_REGION, "AWS region of the DynamoDB table and its Kinesis stream.", value="us-east-1"),
@@ -90,7 +91,7 @@ COMMON_PARAMETERS = (
     ),
     Parameter(AWS_ACCESS_KEY, "AWS access key id; leave empty to use the default credentials chain (IAM role).", True),
     Parameter(AWS_SECRET_KEY, "AWS secret access key; leave empty with the access key id.", sensitive=True),
-    Parameter(SF_ACCOUNT, "Snowflake account identifier: <organization>-<account>.", value=""),
+    Parameter(SF_ACCOUNT, "Snowflake account identifier: <organization>-<account>. Required."),
     # Defaults: the objects sql/00_setup.sql creates (service user with key-pair auth, its default role).
     Parameter(SF_USER, "Snowflake user of the key pair (sql/00_setup.sql: CLAIMFLOW_SVC).", value="CLAIMFLOW_SVC"),
     Parameter(SF_ROLE, "Snowflake role the user assumes.", value="CLAIMFLOW_MERGER"),
@@ -98,6 +99,10 @@ COMMON_PARAMETERS = (
     Parameter(SF_SCHEMA, "Snowflake schema holding the ClaimFlow tables.", value="CDC"),
     Parameter(SF_WAREHOUSE, "Snowflake warehouse for the merge.", value="CLAIMFLOW_WH"),
     Parameter(SF_PRIVATE_KEY, "PEM (PKCS#8) private key of the Snowflake user.", sensitive=True),
+    Parameter(
+        SF_STAGING_TABLE, "Staging table (sql/01_tables.sql); the merge consumes it.", value=DEFAULT_TABLES.staging
+    ),
+    Parameter(SF_HISTORY_TABLE, "Append-only history table: every change event.", value=DEFAULT_TABLES.history),
     Parameter(SF_PRIVATE_KEY_PASSWORD, "Password of an encrypted private key; empty when unencrypted.", True),
 )
 
@@ -304,6 +309,9 @@ SHARED_PARAMETERS: Mapping[str, str] = {
     "Private Key Password": SF_PRIVATE_KEY_PASSWORD,
     "Snowflake Private Key Password": SF_PRIVATE_KEY_PASSWORD,
     "Private Key Passphrase": SF_PRIVATE_KEY_PASSWORD,
+    "Staging Table": SF_STAGING_TABLE,
+    "History Table": SF_HISTORY_TABLE,
+    "Destination Table": SF_DESTINATION_TABLE,
 }
 
 
@@ -329,11 +337,14 @@ def python_processor(
         if prop.controller_service:
             raise FlowDescriptionError(f"{spec.class_name}.{prop.name}: unknown controller service property")
         parameter_name = SHARED_PARAMETERS.get(prop.name, f"ClaimFlow {prop.name}")
+        if parameter_name not in parameters and not prop.default_readable:
+            continue  # its default is computed in the code: leave the property unset so NiFi applies it
         wanted = Parameter(
             parameter_name,
             f"{spec.class_name}: {prop.display_name or prop.name}" + (" (required)" if prop.required else ""),
             sensitive=prop.sensitive,
-            value=None if prop.sensitive else (prop.default if prop.default is not None else ""),
+            # No default: a parameter without a value, so the property stays unset until someone fills it in.
+            value=None if prop.sensitive else prop.default,
         )
         known = parameters.setdefault(parameter_name, wanted)
         # NiFi lets a sensitive property reference only sensitive parameters, and a plain one only plain ones.
@@ -420,12 +431,6 @@ def openflow_flow(processors: Mapping[str, ProcessorSpec] | None = None) -> Flow
         "PutSnowpipeStreaming Authentication Strategy (key pair for BYOC deployments).",
         value="KEY_PAIR",
     )
-    parameters[SF_STAGING_TABLE] = Parameter(
-        SF_STAGING_TABLE, "Staging table the Snowflake stream + task merge from (sql/).", value=DEFAULT_TABLES.staging
-    )
-    parameters[SF_HISTORY_TABLE] = Parameter(
-        SF_HISTORY_TABLE, "Append-only history table: every change event.", value=DEFAULT_TABLES.history
-    )
     services = (AWS_CREDENTIALS, CHANGE_READER, ROW_WRITER, ROW_READER, PRIVATE_KEY)
     by_key = {s.key: s for s in services}
     consume = consume_kinesis()
@@ -484,6 +489,9 @@ def nifi_flow(processors: Mapping[str, ProcessorSpec] | None = None) -> Flow:
     """
     specs = _python_specs(processors)
     parameters = {p.name: p for p in COMMON_PARAMETERS}
+    parameters[SF_DESTINATION_TABLE] = Parameter(
+        SF_DESTINATION_TABLE, "Current-state table the merge keeps right.", value=DEFAULT_TABLES.destination
+    )
     services = (AWS_CREDENTIALS, CHANGE_READER, ROW_WRITER)
     by_key = {s.key: s for s in services}
     consume = consume_kinesis()

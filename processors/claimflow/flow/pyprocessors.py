@@ -32,6 +32,7 @@ class PropertySpec:
     default: str | None = None
     controller_service: bool = False  # identifies a controller service (value = the service's identifier)
     display_name: str | None = None
+    default_readable: bool = True  # False: the default is an expression (e.g. TableNames().staging), not a literal
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,13 @@ def _read_property(call: ast.Call, constants: dict[str, object], where: str) -> 
     def flag(key: str) -> bool:
         return bool(_value(args[key], constants, where)) if key in args else False
 
-    default = _value(args["default_value"], constants, where) if "default_value" in args else None
+    default: object = None
+    readable = True
+    if "default_value" in args:
+        try:
+            default = _value(args["default_value"], constants, where)
+        except ProcessorSourceError:
+            readable = False  # NiFi evaluates it at runtime; the flow then leaves the property to its default
     display = _value(args["display_name"], constants, where) if "display_name" in args else None
     return PropertySpec(
         name=str(_value(args["name"], constants, where)),
@@ -109,6 +116,7 @@ def _read_property(call: ast.Call, constants: dict[str, object], where: str) -> 
         default=None if default is None else str(default),
         controller_service="controller_service_definition" in args,
         display_name=None if display is None else str(display),
+        default_readable=readable,
     )
 
 
