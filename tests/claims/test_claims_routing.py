@@ -211,3 +211,31 @@ def test_fused_path_agrees_with_the_two_step_path_on_mutated_records(data: st.Da
     assert list(route_records_fused(blob, ClaimSettings(), INGEST_US)) == list(
         route_records(blob, ClaimSettings(), INGEST_US)
     )
+
+
+def test_ttl_remove_and_strict_mode_never_block_a_delete() -> None:
+    record = orjson.loads(record_bytes(None, "REMOVE", old=with_change(fixed_item(), "member_id", ...), key="CLM-1"))
+    record["userIdentity"] = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+    data = orjson.dumps(record)
+    strict = ClaimSettings(strict=True)
+    for routed in (list(route_records(data, strict, INGEST_US)), list(route_records_fused(data, strict, INGEST_US))):
+        (outcome,) = routed
+        assert outcome.relationship == "remove"
+        assert outcome.row is not None and outcome.row["ttlDelete"] is True
+        assert "MISSING:memberId" in outcome.row["dataQualityFlags"]  # flagged, not rejected
+
+
+def test_first_index_numbers_change_events() -> None:
+    routed = list(route_events([event(fixed_item()), event({"claim_id": "CLM-1", "total_charge": "x"})],
+                               ClaimSettings(), INGEST_US, first_index=40))
+    assert [r.index for r in routed] == [40, 41]
+    assert (routed[1].error or "").startswith("record 41 (eventId ev-1): totalCharge")
+
+
+def test_fused_errors_carry_no_values() -> None:
+    secret = "Zebulon Q. Secretname"
+    claim = with_change(fixed_item(), "patient.last_name", secret + "x" * 200)
+    (outcome,) = route_records_fused(record_bytes(claim, key="CLM-1"), ClaimSettings(), INGEST_US)
+    assert outcome.relationship == "invalid" and "patientLastName" in (outcome.error or "")
+    assert "Zebulon" not in (outcome.error or "")
+    assert outcome.record is not None  # the original goes to the dead-letter content, not to the reason
