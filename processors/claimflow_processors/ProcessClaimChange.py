@@ -102,9 +102,10 @@ class ProcessClaimChange(RecordTransform):
     )
     STRICT_VALIDATION = PropertyDescriptor(
         name="Strict Validation",
-        description="Route a claim to invalid on any data-quality finding (for example an ICD-10-CM code that does "
-        "not exist or is not billable, or an NPI with a bad check digit) instead of flagging it in "
-        "dataQualityFlags. A REMOVE always gets through.",
+        description="Route a claim to invalid on any data-quality finding (for example a non-billable ICD-10-CM "
+        "code, a missing expected field, line charges that do not add up) instead of listing it in "
+        "dataQualityFlags. Codes outside ICD-10-CM and NPIs with a bad check digit are always invalid. "
+        "A REMOVE always gets through.",
         required=True,
         allowable_values=TRUE_FALSE,
         default_value="false",
