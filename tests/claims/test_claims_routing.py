@@ -239,3 +239,42 @@ def test_fused_errors_carry_no_values() -> None:
     assert outcome.relationship == "invalid" and "patientLastName" in (outcome.error or "")
     assert "Zebulon" not in (outcome.error or "")
     assert outcome.record is not None  # the original goes to the dead-letter content, not to the reason
+
+
+def _envelope(change: Any) -> bytes:
+    record = orjson.loads(record_bytes(fixed_item(), "MODIFY", old=fixed_item(), key="CLM-1"))
+    change(record)
+    return orjson.dumps(record)
+
+
+ENVELOPE_CHANGES: dict[str, Any] = {
+    "milliseconds": lambda r: r["dynamodb"].update(ApproximateCreationDateTime=1_761_955_200_123,
+                                                   ApproximateCreationDateTimePrecision="MILLISECOND"),
+    "no precision, ms magnitude": lambda r: (r["dynamodb"].update(ApproximateCreationDateTime=1_761_955_200_123),
+                                             r["dynamodb"].pop("ApproximateCreationDateTimePrecision")),
+    "seconds as bool": lambda r: r["dynamodb"].update(ApproximateCreationDateTime=True),
+    "negative time": lambda r: r["dynamodb"].update(ApproximateCreationDateTime=-5),
+    "no keys": lambda r: r["dynamodb"].pop("Keys"),
+    "empty keys": lambda r: r["dynamodb"].update(Keys={}),
+    "bad key value": lambda r: r["dynamodb"].update(Keys={"claim_id": {"N": "x"}}),
+    "modify without new image": lambda r: r["dynamodb"].pop("NewImage"),
+    "bad old image": lambda r: r["dynamodb"]["OldImage"].update(member_id={"SS": []}),
+    "lower-case event name": lambda r: r.update(eventName="modify"),
+    "event name not text": lambda r: r.update(eventName={"x": 1}),
+    "no event id": lambda r: r.pop("eventID"),
+    "wrapper": lambda r: r.update(value=dict(r), metadata={"aws.kinesis.shard.id": "shardId-1"}),
+    "remove by ttl": lambda r: r.update(eventName="REMOVE", userIdentity={"type": "Service",
+                                                                          "principalId": "dynamodb.amazonaws.com"}),
+    "table name not text": lambda r: r.update(tableName=5, awsRegion=""),
+    "size bytes text": lambda r: r["dynamodb"].update(SizeBytes="99"),
+    "nested set in unknown field": lambda r: r["dynamodb"]["NewImage"].update(tags={"SS": ["b", "a"]}),
+    "binary in unknown field": lambda r: r["dynamodb"]["NewImage"].update(scan={"B": "not base64!"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ENVELOPE_CHANGES))
+def test_fused_path_equals_two_step_on_envelope_variants(name: str) -> None:
+    data = b"\n".join([record_bytes(fixed_item(), key="CLM-1"), _envelope(ENVELOPE_CHANGES[name])])
+    fused = list(route_records_fused(data, ClaimSettings(), INGEST_US))
+    assert fused == list(route_records(data, ClaimSettings(), INGEST_US))
+    assert len(fused) == 2 and fused[0].relationship == "insert"
