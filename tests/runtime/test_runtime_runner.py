@@ -400,3 +400,42 @@ def test_runtime_relative_imports_fail_as_in_nifi(tmp_path: Path) -> None:
         extra_import="from .helper_values import VALUE", name="RelativeProcessor", content="VALUE"))
     with pytest.raises(ImportError):
         load_processor_class(path)
+
+
+def test_runtime_dynamic_properties_need_getdynamicpropertydescriptor() -> None:
+    class Tagger(Upper):
+        def getDynamicPropertyDescriptor(self, name: str) -> PropertyDescriptor | None:
+            if name.startswith("tag."):
+                return PropertyDescriptor(name=name, description="attribute to add", dynamic=True,
+                                          validators=[StandardValidators.NON_EMPTY_VALIDATOR])
+            return None
+
+    runner = TestRunner(Tagger)
+    runner.set_property("tag.source", "claims")
+    runner.assert_valid()
+    assert "tag.source" in {d.name for d in runner.property_descriptors()}
+    runner.set_property("tag.empty", "")
+    runner.set_property("other", "x")
+    assert {p.subject for p in runner.assert_not_valid()} == {"tag.empty", "other"}
+    plain = TestRunner(Upper)
+    plain.set_property("tag.source", "claims")
+    assert [p.subject for p in plain.assert_not_valid()] == ["tag.source"]
+
+
+def test_runtime_controller_services_resolve_by_identifier() -> None:
+    class UsesService(Upper):
+        SERVICE = PropertyDescriptor(name="Lookup Service", description="s", required=True,
+                                     controller_service_definition="LookupService")
+
+        def getPropertyDescriptors(self) -> list[PropertyDescriptor]:
+            return [self.SUFFIX, self.SERVICE]
+
+        def onScheduled(self, context: Any) -> None:
+            self.service = context.getProperty(self.SERVICE).asControllerService()
+
+    runner = TestRunner(UsesService)
+    runner.assert_not_valid()
+    runner.set_property("Lookup Service", "svc-1")
+    runner.add_controller_service("svc-1", {"answer": 42})
+    runner.run(0)
+    assert runner.processor.service == {"answer": 42}
