@@ -47,6 +47,8 @@ CORE_TOOLING = (
     "claimflow/bench.py",
     "claimflow/bench",
     "claimflow/claims/bench.py",
+    "claimflow/claims/synthetic.py",  # synthetic claims for the generator, benchmarks and tests
+    "claimflow/claims/docs.py",  # prints generated sections of docs/claim-rows.md
 )
 
 
