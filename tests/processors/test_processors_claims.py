@@ -353,3 +353,16 @@ def test_processors_claims_interleaved_flowfiles_keep_their_own_positions(proces
     seen = [positions.next(flowfile)[0] for flowfile in (first, second, first, first, second)]
     assert seen == [0, 0, 1, 2, 1]
     runner.stop()
+
+
+@pytest.mark.parametrize("processor", CLAIM_PROCESSORS)
+def test_processors_claims_ttl_deletes_survive_the_nifi_reader(processor: str, runner: Any) -> None:
+    expired = record(5, "REMOVE")
+    expired["userIdentity"] = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+    good, _ = mixed_batch()
+    content = ndjson([good[0], expired, good[3]])  # userIdentity null, then an object, then null again
+    claims = runner(processor, infer_schema_like_nifi=True)
+    claims.enqueue(_decoded(content).content if processor == "TransformClaimChange" else content)
+    claims.run()
+    removes = _records(claims, "remove")
+    assert [(r["claimId"], r["ttlDelete"]) for r in removes] == [("CLM-00000005", True), ("CLM-00000003", False)]
