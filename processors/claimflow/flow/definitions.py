@@ -250,8 +250,9 @@ def consume_kinesis() -> Processor:
             pf.KINESIS_INITIAL_POSITION: parameter_reference(KINESIS_POSITION),
             pf.KINESIS_CREDENTIALS: ServiceRef(AWS_CREDENTIALS.key),
         },
-        comments="No Record Reader/Writer: one FlowFile per Kinesis record, content = the DynamoDB change JSON, "
-        "position in the aws.kinesis.* attributes. Checkpoints after the FlowFiles are committed.",
+        comments="No Record Reader/Writer on purpose: one FlowFile per Kinesis record, content = the DynamoDB change "
+        "JSON, its shard and sequence number in the aws.kinesis.* attributes (the merge orders by them; record "
+        "mode would keep only one position per FlowFile). Checkpoints after the FlowFiles are committed.",
     )
 
 
@@ -373,7 +374,7 @@ def python_processor(
         auto_terminated=auto_terminated,
         sensitive_properties=frozenset(sensitive),
         python=True,
-        comments=spec.description,
+        comments=f"ClaimFlow {spec.class_name} {spec.version} ({spec.interface})",
     )
 
 
