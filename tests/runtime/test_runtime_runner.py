@@ -439,3 +439,34 @@ def test_runtime_controller_services_resolve_by_identifier() -> None:
     runner.add_controller_service("svc-1", {"answer": 42})
     runner.run(0)
     assert runner.processor.service == {"answer": 42}
+
+
+def test_runtime_assertion_helpers_fail_when_they_should() -> None:
+    runner = TestRunner(Upper)
+    for text in ("a", "boom", "b"):
+        runner.enqueue(text)
+    runner.run_until_empty()
+    runner.assert_queue_empty()
+    runner.assert_transferred("success", 2)
+    with pytest.raises(AssertionError, match="1 FlowFiles on 'failure', expected 0"):
+        runner.assert_transferred("failure", 0)
+    with pytest.raises(AssertionError, match="also went to"):
+        runner.assert_all_transferred("success")
+    out = runner.get_flowfiles_for("success")[0]
+    out.assert_attribute_exists("upper")
+    with pytest.raises(AssertionError):
+        out.assert_attribute_equals("upper", "no")
+    with pytest.raises(AssertionError):
+        out.assert_attribute_not_exists("upper")
+    with pytest.raises(AssertionError):
+        out.assert_content_equals("a")
+    runner.clear_transfer_state()
+    assert runner.transferred_counts() == {}
+
+
+def test_runtime_property_values_must_be_strings_and_attributes_too() -> None:
+    runner = TestRunner(Upper)
+    with pytest.raises(TypeError):
+        runner.set_property("Times", 3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        runner.enqueue("x", {"count": 3})  # type: ignore[dict-item]
