@@ -123,3 +123,13 @@ def test_replaying_a_batch_changes_nothing(conn: Any) -> None:
     assert (first.inserted, again.inserted, again.updated, again.ignored) == (1, 0, 0, 1)
     assert SinkEngine(conn).destination() == state
     assert _count(conn, T.history) == 4  # the audit trail still records the redelivery
+
+
+def test_exact_python_values_and_empty_batches(conn: Any) -> None:
+    import datetime as dt
+
+    row = make_row("D1", "INSERT", BASE_TIME_US, totalCharge=Decimal("10.05"), dateOfService=dt.date(2024, 1, 2))
+    assert SnowflakeSink(conn).write_batch([]).rows == 0
+    SnowflakeSink(conn).write_batch([row])
+    got = SinkEngine(conn).destination()["D1"]
+    assert got["totalCharge"] == Decimal("10.05") and got["dateOfService"] == "2024-01-02"

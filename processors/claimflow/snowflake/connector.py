@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import logging
 import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -263,6 +265,8 @@ class SnowflakeSink:
         for index, row in enumerate(rows):
             validate_row(row, index)
         batch_id = batch_id or uuid.uuid4().hex
+        if not rows:
+            return BatchResult(batch_id, 0, 0, 0, 0, 0, 0, 0)
         claims = len(latest_per_claim(rows))
         cursor = self._connection.cursor()
         try:
@@ -296,7 +300,7 @@ def _json_chunks(rows: Sequence[Mapping[str, Any]], limit: int) -> Iterable[str]
     parts: list[str] = []
     size = 2
     for row in rows:
-        text = json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+        text = json.dumps(row, ensure_ascii=False, separators=(",", ":"), default=_json_value)
         if parts and size + len(text) + 1 > limit:
             yield "[" + ",".join(parts) + "]"
             parts, size = [], 2
@@ -304,6 +308,17 @@ def _json_chunks(rows: Sequence[Mapping[str, Any]], limit: int) -> Iterable[str]
         size += len(text) + 1
     if parts:
         yield "[" + ",".join(parts) + "]"
+
+
+def _json_value(value: Any) -> str:
+    # Rows are JSON-ready by contract; tolerate the exact Python types a caller may still hold.
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON-ready")
 
 
 def _rowcount(cursor: Any) -> int:
