@@ -4,12 +4,19 @@ Snowflake transaction (Snowpark)."""
 
 from nifiapi.documentation import use_case
 from nifiapi.flowfiletransform import FlowFileTransform, FlowFileTransformResult
-from nifiapi.properties import ExpressionLanguageScope, PropertyDependency, PropertyDescriptor, StandardValidators
+from nifiapi.properties import (
+    ExpressionLanguageScope,
+    PropertyDependency,
+    PropertyDescriptor,
+    StandardValidators,
+    ValidationResult,
+)
 from nifiapi.relationship import Relationship
 
 from claimflow.snowflake.service import (
     KEY_PAIR,
     PASSWORD,
+    InvalidSettings,
     MergeService,
     MergeSettings,
     classify_error,
@@ -184,6 +191,13 @@ class MergeClaimsToSnowflake(FlowFileTransform):
 
     def getRelationships(self):
         return [REL_SUCCESS, REL_RETRY, REL_FAILURE]
+
+    def customValidate(self, context):
+        try:
+            self.settings(context).validate()
+        except InvalidSettings as problem:  # the message names the setting, never its value
+            return [ValidationResult(subject="Snowflake connection", explanation=str(problem), valid=False)]
+        return []
 
     def onScheduled(self, context):
         self.service = MergeService(self.settings(context), self.session_factory)  # session is created lazily

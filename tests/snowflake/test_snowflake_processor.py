@@ -245,3 +245,17 @@ def test_classify_error() -> None:
     assert classify_error(ConnectionResetError()).reconnect is True
     assert classify_error(spec.InvalidRow("row 0 (eventId e): bad")).reason == "invalid input: row 0 (eventId e): bad"
     assert classify_error(ValueError("anything")).relationship == "failure"
+
+
+def test_custom_validate_names_the_bad_setting_without_its_value() -> None:
+    runner = TestRunner("MergeClaimsToSnowflake")
+    runner.set_property("Account", "myorg-acct")
+    runner.set_property("User", "CLAIMFLOW_SVC")
+    problems = runner.assert_not_valid()  # key-pair authentication without a key
+    assert any("Private Key" in p.explanation for p in problems)
+    runner.set_property("Private Key", _pem(None))
+    runner.set_property("Staging Table", "X;DROP TABLE Y")
+    problems = runner.assert_not_valid()
+    assert any("Staging Table" in p.explanation and "DROP" not in p.explanation for p in problems)
+    runner.set_property("Staging Table", "CLAIMS_STAGING")
+    runner.assert_valid()

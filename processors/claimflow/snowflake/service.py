@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,6 +234,8 @@ class MergeService:
         self._factory = session_factory
         self._session: Any = None
         self._merger: Any = None
+        # One Snowpark session carries one transaction at a time: concurrent tasks must not interleave BEGIN/COMMIT.
+        self._lock = threading.Lock()
 
     def merge(self, data: bytes) -> BatchResult:
         """Parse and merge one FlowFile's rows in one transaction.
@@ -242,7 +245,8 @@ class MergeService:
             Exception: a Snowflake error, after rollback (see classify_error).
         """
         rows = parse_rows(data)
-        return self._get_merger().write_batch(rows)
+        with self._lock:
+            return self._get_merger().write_batch(rows)
 
     def _get_merger(self) -> Any:
         if self._merger is None:
@@ -261,7 +265,8 @@ class MergeService:
         self.close()
 
     def close(self) -> None:
-        session, self._session, self._merger = self._session, None, None
+        with self._lock:
+            session, self._session, self._merger = self._session, None, None
         if session is not None:
             with contextlib.suppress(Exception):  # closing a broken session must not hide the original problem
                 session.close()
