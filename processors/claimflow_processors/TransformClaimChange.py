@@ -196,11 +196,25 @@ def change_event_or_rejection(record, index):
             event_id=envelope.get("event_id"),
         )
     event = {key: value for key, value in record.items() if key != REJECTION_FIELD}
+    for image in ("new_image", "old_image"):
+        if isinstance(event.get(image), dict):
+            event[image] = without_nulls(event[image])
     text = json.dumps(event, separators=(",", ":"))
     try:
         return ChangeEvent.from_json(text, index)
     except DecodeError as error:
         return Rejection(index=index, error=str(error), raw=text.encode("utf-8"), event_id=error.event_id)
+
+
+def without_nulls(value):
+    """The image without null members. NiFi's JSON reader merges the schema of every record in the FlowFile, so a
+    field that only another record has comes back here as null; left in, the core would count it as an unknown
+    field on every row (and Strict Validation would reject them all). A null carries no claim data either way."""
+    if isinstance(value, dict):
+        return {key: without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value]
+    return value
 
 
 def invalid_result(index, event_id, reason, original):

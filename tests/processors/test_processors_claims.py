@@ -366,3 +366,25 @@ def test_processors_claims_ttl_deletes_survive_the_nifi_reader(processor: str, r
     claims.run()
     removes = _records(claims, "remove")
     assert [(r["claimId"], r["ttlDelete"]) for r in removes] == [("CLM-00000005", True), ("CLM-00000003", False)]
+
+
+@pytest.mark.parametrize("strict", ["false", "true"])
+def test_processors_claims_one_records_extra_field_does_not_flag_the_others(strict: str) -> None:
+    # NiFi's reader pads every record with the fields of the others (as null): an unknown field in one record
+    # must not become a finding, or under Strict Validation a rejection, for every record of the FlowFile.
+    good, _ = mixed_batch()
+    odd = record(50, internal_note="made-up extra attribute")
+    lines = [odd, *good[:3]]
+    results = {}
+    for processor in CLAIM_PROCESSORS:
+        claims = _run(processor, [ndjson(lines)], {"Strict Validation": strict}, writer=FLOW_WRITER)
+        rows = [r for rel in ("insert", "modify", "remove") for r in _records(claims, rel)]
+        results[processor] = sorted((r["claimId"], tuple(r["dataQualityFlags"] or ())) for r in rows)
+        results[processor + " invalid"] = sorted(r["index"] for r in _records(claims, "invalid"))
+    flagged = [claim for claim, flags in results["ProcessClaimChange"] if flags]
+    assert results["TransformClaimChange"] == results["ProcessClaimChange"]
+    assert results["TransformClaimChange invalid"] == results["ProcessClaimChange invalid"]
+    if strict == "true":
+        assert results["ProcessClaimChange invalid"] == [0] and flagged == []
+    else:
+        assert flagged == ["CLM-00000050"]
