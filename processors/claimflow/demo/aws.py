@@ -7,11 +7,15 @@ never in the process environment.
 
 from __future__ import annotations
 
+import base64
+import calendar
+import json
 import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -48,6 +52,7 @@ def local_aws() -> Iterator[str]:
         raise RuntimeError("the demo needs the 'demo' extra: pip install 'claimflow[demo]'") from exc
     # werkzeug logs every request at INFO; the demo's progress bar is the only output we want.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    install_stream_records_shim()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
@@ -55,6 +60,39 @@ def local_aws() -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+
+
+def _wire_value(value: object) -> float | str:
+    # As moto's own serializer writes them: times as epoch seconds with millisecond precision, binaries as base64.
+    if isinstance(value, datetime):
+        return calendar.timegm(value.utctimetuple()) + (value.microsecond // 1000) / 1000
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def install_stream_records_shim() -> None:
+    """Make the emulator's DynamoDB Streams GetRecords answer fast, with the same JSON.
+
+    moto serialises responses through the botocore model, which costs about 12 ms per DynamoDB Streams record
+    (every attribute value is a nested structure); at that rate a 100,000-claim demo spends hours there. moto's
+    backend already holds each record as the wire JSON, so this writes it directly (what older moto versions did).
+    Only the emulator's response path changes; the demo's client code is untouched. tests/demo checks the shim's
+    output against moto's serializer.
+    """
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    if getattr(DynamoDBStreamsHandler.get_records, "claimflow_shim", False):
+        return
+
+    def get_records(self: Any) -> str:
+        limit = self._get_param("Limit") or 1000
+        result = self.backend.get_records(self._get_param("ShardIterator"), limit)
+        return json.dumps(result, default=_wire_value)
+
+    get_records.claimflow_shim = True  # type: ignore[attr-defined]
+    get_records.original = DynamoDBStreamsHandler.get_records  # type: ignore[attr-defined]
+    DynamoDBStreamsHandler.get_records = get_records  # type: ignore[method-assign,assignment]
 
 
 def make_clients(endpoint_url: str | None, region: str = DEFAULT_REGION, profile: str | None = None) -> AwsClients:
