@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from claimflow_offline.records import (
     IllegalTypeConversion,
@@ -64,3 +66,33 @@ def test_runtime_writer_schema_conversions_that_fail() -> None:
 def test_runtime_java_to_string_and_writer_output() -> None:
     assert [java_to_string(v) for v in (None, True, 1, 1.0, "s")] == ["null", "true", "1", "1.0", "s"]
     assert write_json_array([{"a": 1}, {"b": "é"}]) == '[{"a":1},{"b":"é"}]'.encode()
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(10**20), 10**20), st.text(max_size=5),
+                     st.floats(allow_nan=False, allow_infinity=False))
+_values = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                         st.dictionaries(st.sampled_from("abcd"), inner, max_size=3)),
+                       max_leaves=8)
+_records = st.lists(st.dictionaries(st.sampled_from("abcdef"), _values, max_size=4), min_size=1, max_size=4)
+
+
+def _only_adds_nulls(original: object, read: object) -> bool:
+    """``read`` is ``original`` with null-padded record fields and ints widened to floats, nothing else."""
+    if isinstance(original, dict):
+        return (isinstance(read, dict) and set(original) <= set(read)
+                and all(read[k] is None for k in set(read) - set(original))
+                and all(_only_adds_nulls(v, read[k]) for k, v in original.items()))
+    if isinstance(original, list):
+        return isinstance(read, list) and len(read) == len(original) and all(map(_only_adds_nulls, original, read))
+    if isinstance(original, int) and not isinstance(original, bool) and isinstance(read, float):
+        return read == float(original)
+    return read == original and type(read) is type(original)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_records)
+def test_runtime_reader_inference_only_pads_and_widens(records: list[dict[str, object]]) -> None:
+    schema = ReaderSchema(records)
+    for record in records:
+        read = schema.apply(record)
+        assert list(read) == schema.getFieldNames()
+        assert _only_adds_nulls(record, read)
