@@ -151,13 +151,23 @@ def test_runtime_expression_language_substitutes_attributes(monkeypatch: pytest.
         "Table", "d", expression_language_scope=ExpressionLanguageScope.FLOWFILE_ATTRIBUTES
     )
     literal = PropertyDescriptor("Literal", "d")
-    context = _context([table, literal], {"Table": "${db}.${'the table'}_${missing}${CLAIMFLOW_TEST_ENV}",
+    context = _context([table, literal], {"Table": "db=${db}.${'the table'}_${missing}${CLAIMFLOW_TEST_ENV}",
                                           "Literal": "${db}"})
     flowfile = _Attributes({"db": "RAW", "the table": "CLAIMS"})
     value = context.getProperty(table)
     assert value.isExpressionLanguagePresent()
-    assert value.evaluateAttributeExpressions(flowfile).getValue() == "RAW.CLAIMS_from-env"
+    assert value.evaluateAttributeExpressions(flowfile).getValue() == "db=RAW.CLAIMS_from-env"
     assert context.getProperty(literal).evaluateAttributeExpressions(flowfile).getValue() == "${db}"
+
+
+def test_runtime_leading_attribute_reference_short_cut_like_nifi_python() -> None:
+    # NiFi's PythonPropertyValue evaluates a value that starts with ${attr} to the attribute alone.
+    name = PropertyDescriptor("N", "d", expression_language_scope=ExpressionLanguageScope.FLOWFILE_ATTRIBUTES)
+    context = _context([name], {"N": "${filename}.json"})
+    flowfile = _Attributes({"filename": "claims"})
+    assert context.getProperty(name).evaluateAttributeExpressions(flowfile).getValue() == "claims"
+    context = _context([name], {"N": "${absent}"})
+    assert context.getProperty(name).evaluateAttributeExpressions(flowfile).getValue() == ""
 
 
 def test_runtime_expression_language_functions_are_refused_offline() -> None:

@@ -382,6 +382,9 @@ class ExpressionLanguageNotSupportedOffline(NotImplementedError):
 _ATTRIBUTE_NAME = re.compile(r"^(?:'([^']+)'|([^\s:'(){}\[\],;/*\\$][^\s:'(){}\[\],;/*\\$]*))$")
 
 
+_LEADING_REFERENCE = re.compile(r"\$\{(?:'([^'${}]+)'|([^\s:'(){}\[\],;/*\\$0-9][^\s:'(){}\[\],;/*\\$]*))}")
+
+
 def evaluate_attribute_references(value, attribute_map, scope):
     """Replace each ``${name}`` with the FlowFile attribute (FLOWFILE_ATTRIBUTES scope) or environment variable;
     an unknown name becomes the empty string, as in NiFi.
@@ -389,6 +392,14 @@ def evaluate_attribute_references(value, attribute_map, scope):
     Raises:
         ExpressionLanguageNotSupportedOffline: the expression uses a function or anything but a name.
     """
+
+    # NiFi's Python side short-cuts a value that *starts* with a plain attribute reference: it evaluates to that
+    # attribute alone (anything after the reference is dropped, a missing attribute gives ""), without Java.
+    trivial = _LEADING_REFERENCE.match(value)
+    if scope == ExpressionLanguageScope.FLOWFILE_ATTRIBUTES and trivial is not None:
+        name = trivial.group(1) or trivial.group(2)
+        found = None if attribute_map is None else attribute_map.getAttribute(name)
+        return "" if found is None else found
 
     def replace(match):
         name_match = _ATTRIBUTE_NAME.match(match.group(1).strip())
