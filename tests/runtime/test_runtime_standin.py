@@ -168,6 +168,9 @@ def test_runtime_leading_attribute_reference_short_cut_like_nifi_python() -> Non
     assert context.getProperty(name).evaluateAttributeExpressions(flowfile).getValue() == "claims"
     context = _context([name], {"N": "${absent}"})
     assert context.getProperty(name).evaluateAttributeExpressions(flowfile).getValue() == ""
+    # NiFi's pattern excludes a leading "d" (a mis-escaped \d), so ${db} is evaluated in full.
+    context = _context([name], {"N": "${db}.json"})
+    assert context.getProperty(name).evaluateAttributeExpressions(_Attributes({"db": "x"})).getValue() == "x.json"
 
 
 def test_runtime_expression_language_functions_are_refused_offline() -> None:

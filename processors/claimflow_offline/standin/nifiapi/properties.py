@@ -382,7 +382,12 @@ class ExpressionLanguageNotSupportedOffline(NotImplementedError):
 _ATTRIBUTE_NAME = re.compile(r"^(?:'([^']+)'|([^\s:'(){}\[\],;/*\\$][^\s:'(){}\[\],;/*\\$]*))$")
 
 
-_LEADING_REFERENCE = re.compile(r"\$\{(?:'([^'${}]+)'|([^\s:'(){}\[\],;/*\\$0-9][^\s:'(){}\[\],;/*\\$]*))}")
+# Same effective character classes as NiFi's: the first character may not be a backslash or a "d" (NiFi's
+# pattern spells "\\d" inside a raw string), so ${db} goes the full-evaluation way while ${filename} short-cuts.
+_LEADING_REFERENCE = re.compile(
+    r"\$\{(?:([^${}\[\],:;/*' \t\r\n\\d][^${}\[\],:;/*' \t\r\n]*)"
+    r"|'([^${}\[\],:;/*' \t\r\n\\d][^${}\[\],:;/*'\t\r\n]*)')}"
+)
 
 
 def evaluate_attribute_references(value, attribute_map, scope):
