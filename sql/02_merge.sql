@@ -150,7 +150,18 @@ FROM (
 ) AS src
 WHERE dst.claimId = src.claimId AND src.appliedVersion > dst.appliedVersion;
 
-INSERT INTO CLAIMS_CURRENT (eventName, eventCreationUnixTime, eventTimeUtc, eventId, ttlDelete, sourceTable, awsRegion, kinesisShardId, kinesisSequenceNumber, kinesisPartitionKey, kinesisArrivalTime, ingestTime, claimId, diagnosisCodes, dateOfService, totalCharge, procedureDetails, memberId, insurancePlan, patientZip, patientState, patientCity, patientStreet, patientGender, patientDOB, patientLastName, patientPhone, patientFirstName, patientEmail, claimStatus, createdTimeStamp, providerName, providerNPI, providerZip, providerState, providerCity, providerStreet, billSubmitDate, payerName, payerId, payerContactNumber, paymentStatus, providerTaxonomy, providerCredentials, claimStatusCode, x12StatusCategory, primaryDiagnosisCode, primaryDiagnosisDescription, primaryDiagnosisChapter, diagnosisCount, procedureCount, totalUnits, patientAgeAtService, claimAgeDays, chargeBand, dataQualityFlags, phiMode, isDeleted, appliedVersion, mergedAt)
+INSERT INTO CLAIMS_CURRENT (
+    eventName, eventCreationUnixTime, eventTimeUtc, eventId, ttlDelete, sourceTable, awsRegion,
+    kinesisShardId, kinesisSequenceNumber, kinesisPartitionKey, kinesisArrivalTime, ingestTime,
+    claimId, diagnosisCodes, dateOfService, totalCharge, procedureDetails, memberId, insurancePlan,
+    patientZip, patientState, patientCity, patientStreet, patientGender, patientDOB, patientLastName,
+    patientPhone, patientFirstName, patientEmail, claimStatus, createdTimeStamp, providerName,
+    providerNPI, providerZip, providerState, providerCity, providerStreet, billSubmitDate, payerName,
+    payerId, payerContactNumber, paymentStatus, providerTaxonomy, providerCredentials,
+    claimStatusCode, x12StatusCategory, primaryDiagnosisCode, primaryDiagnosisDescription,
+    primaryDiagnosisChapter, diagnosisCount, procedureCount, totalUnits, patientAgeAtService,
+    claimAgeDays, chargeBand, dataQualityFlags, phiMode, isDeleted, appliedVersion, mergedAt
+)
 SELECT
     src.eventName,
     src.eventCreationUnixTime,

@@ -162,8 +162,35 @@ WHEN MATCHED AND src.appliedVersion > dst.appliedVersion THEN UPDATE SET
     isDeleted = (src.eventName = 'REMOVE'),
     appliedVersion = src.appliedVersion,
     mergedAt = SYSDATE()
-WHEN NOT MATCHED THEN INSERT (eventName, eventCreationUnixTime, eventTimeUtc, eventId, ttlDelete, sourceTable, awsRegion, kinesisShardId, kinesisSequenceNumber, kinesisPartitionKey, kinesisArrivalTime, ingestTime, claimId, diagnosisCodes, dateOfService, totalCharge, procedureDetails, memberId, insurancePlan, patientZip, patientState, patientCity, patientStreet, patientGender, patientDOB, patientLastName, patientPhone, patientFirstName, patientEmail, claimStatus, createdTimeStamp, providerName, providerNPI, providerZip, providerState, providerCity, providerStreet, billSubmitDate, payerName, payerId, payerContactNumber, paymentStatus, providerTaxonomy, providerCredentials, claimStatusCode, x12StatusCategory, primaryDiagnosisCode, primaryDiagnosisDescription, primaryDiagnosisChapter, diagnosisCount, procedureCount, totalUnits, patientAgeAtService, claimAgeDays, chargeBand, dataQualityFlags, phiMode, isDeleted, appliedVersion, mergedAt)
-    VALUES (src.eventName, src.eventCreationUnixTime, src.eventTimeUtc, src.eventId, src.ttlDelete, src.sourceTable, src.awsRegion, src.kinesisShardId, src.kinesisSequenceNumber, src.kinesisPartitionKey, src.kinesisArrivalTime, src.ingestTime, src.claimId, src.diagnosisCodes, src.dateOfService, src.totalCharge, src.procedureDetails, src.memberId, src.insurancePlan, src.patientZip, src.patientState, src.patientCity, src.patientStreet, src.patientGender, src.patientDOB, src.patientLastName, src.patientPhone, src.patientFirstName, src.patientEmail, src.claimStatus, src.createdTimeStamp, src.providerName, src.providerNPI, src.providerZip, src.providerState, src.providerCity, src.providerStreet, src.billSubmitDate, src.payerName, src.payerId, src.payerContactNumber, src.paymentStatus, src.providerTaxonomy, src.providerCredentials, src.claimStatusCode, src.x12StatusCategory, src.primaryDiagnosisCode, src.primaryDiagnosisDescription, src.primaryDiagnosisChapter, src.diagnosisCount, src.procedureCount, src.totalUnits, src.patientAgeAtService, src.claimAgeDays, src.chargeBand, src.dataQualityFlags, src.phiMode, (src.eventName = 'REMOVE'), src.appliedVersion, SYSDATE());
+WHEN NOT MATCHED THEN INSERT (
+        eventName, eventCreationUnixTime, eventTimeUtc, eventId, ttlDelete, sourceTable, awsRegion,
+        kinesisShardId, kinesisSequenceNumber, kinesisPartitionKey, kinesisArrivalTime, ingestTime,
+        claimId, diagnosisCodes, dateOfService, totalCharge, procedureDetails, memberId,
+        insurancePlan, patientZip, patientState, patientCity, patientStreet, patientGender,
+        patientDOB, patientLastName, patientPhone, patientFirstName, patientEmail, claimStatus,
+        createdTimeStamp, providerName, providerNPI, providerZip, providerState, providerCity,
+        providerStreet, billSubmitDate, payerName, payerId, payerContactNumber, paymentStatus,
+        providerTaxonomy, providerCredentials, claimStatusCode, x12StatusCategory,
+        primaryDiagnosisCode, primaryDiagnosisDescription, primaryDiagnosisChapter, diagnosisCount,
+        procedureCount, totalUnits, patientAgeAtService, claimAgeDays, chargeBand, dataQualityFlags,
+        phiMode, isDeleted, appliedVersion, mergedAt
+    )
+    VALUES (
+        src.eventName, src.eventCreationUnixTime, src.eventTimeUtc, src.eventId, src.ttlDelete,
+        src.sourceTable, src.awsRegion, src.kinesisShardId, src.kinesisSequenceNumber,
+        src.kinesisPartitionKey, src.kinesisArrivalTime, src.ingestTime, src.claimId,
+        src.diagnosisCodes, src.dateOfService, src.totalCharge, src.procedureDetails, src.memberId,
+        src.insurancePlan, src.patientZip, src.patientState, src.patientCity, src.patientStreet,
+        src.patientGender, src.patientDOB, src.patientLastName, src.patientPhone,
+        src.patientFirstName, src.patientEmail, src.claimStatus, src.createdTimeStamp,
+        src.providerName, src.providerNPI, src.providerZip, src.providerState, src.providerCity,
+        src.providerStreet, src.billSubmitDate, src.payerName, src.payerId, src.payerContactNumber,
+        src.paymentStatus, src.providerTaxonomy, src.providerCredentials, src.claimStatusCode,
+        src.x12StatusCategory, src.primaryDiagnosisCode, src.primaryDiagnosisDescription,
+        src.primaryDiagnosisChapter, src.diagnosisCount, src.procedureCount, src.totalUnits,
+        src.patientAgeAtService, src.claimAgeDays, src.chargeBand, src.dataQualityFlags, src.phiMode,
+        (src.eventName = 'REMOVE'), src.appliedVersion, SYSDATE()
+    );
 
 ALTER TASK CLAIMS_MERGE_TASK RESUME;
 

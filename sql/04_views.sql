@@ -112,7 +112,7 @@ SELECT
     c.totalCharge,
     c.dateOfService,
     c.billSubmitDate,
-    DATEDIFF('day', c.billSubmitDate, CURRENT_DATE()) AS daysSinceSubmission
+    c.claimAgeDays
 FROM CLAIMS_CURRENT AS c
 WHERE NOT c.isDeleted
   AND (COALESCE(c.claimStatusCode, UPPER(c.claimStatus)) IN ('SUBMITTED', 'RECEIVED', 'IN_REVIEW', 'PENDING', 'PENDED') OR UPPER(c.paymentStatus) = 'PENDING');

@@ -198,10 +198,10 @@ def batch_insert_sql(tables: TableNames) -> str:
     Binding the batch as one JSON document keeps ARRAY/VARIANT columns native (``VALUES (PARSE_JSON(?))`` is not
     accepted by Snowflake) and costs one round trip per chunk instead of one per row.
     """
-    names = ", ".join(staging_columns())
+    names = _wrapped(staging_columns(), indent="    ")
     casts = ",\n    ".join(_json_cast(col, "f.value") for col in COLUMNS)
     return (
-        f"INSERT INTO {tables.staging} ({names})\n"
+        f"INSERT INTO {tables.staging} (\n    {names}\n)\n"
         f"SELECT\n    {casts},\n    ?,\n    SYSDATE()\n"
         f"FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?))) AS f"
     )
@@ -209,10 +209,10 @@ def batch_insert_sql(tables: TableNames) -> str:
 
 def history_from_staging_sql(tables: TableNames) -> str:
     """Append the batch's staging rows to history (same transaction, so history holds exactly what was merged)."""
-    cols = ", ".join(c.name for c in COLUMNS)
+    cols = _wrapped([*(c.name for c in COLUMNS), BATCH_ID], indent="    ")
     return (
-        f"INSERT INTO {tables.history} ({cols}, {BATCH_ID}, {LOADED_AT})\n"
-        f"SELECT {cols}, {BATCH_ID}, SYSDATE()\nFROM {tables.staging}\nWHERE {BATCH_ID} = ?"
+        f"INSERT INTO {tables.history} (\n    {cols}, {LOADED_AT}\n)\n"
+        f"SELECT\n    {cols}, SYSDATE()\nFROM {tables.staging}\nWHERE {BATCH_ID} = ?"
     )
 
 
@@ -236,6 +236,21 @@ def version_sql(alias: str) -> str:
     )
 
 
+def _wrapped(items: Sequence[str], indent: str = "        ", width: int = 100) -> str:
+    """Comma-separated ``items`` broken into lines of about ``width`` characters."""
+    lines: list[str] = []
+    current = ""
+    for item in items:
+        candidate = f"{current}, {item}" if current else item
+        if current and len(indent) + len(candidate) > width:
+            lines.append(current + ",")
+            current = item
+        else:
+            current = candidate
+    lines.append(current)
+    return f"\n{indent}".join(lines)
+
+
 def _dedup_clause(alias: str) -> str:
     # The version expression is repeated rather than referenced by its alias: fakesnow (DuckDB) cannot use a
     # select-list alias inside a MERGE source's QUALIFY.
@@ -253,8 +268,8 @@ def merge_sql(destination: str, source: str, where: str | None = None) -> str:
     select_cols = ",\n        ".join(f"s.{c}" for c in cols)
     where_clause = f"\n    WHERE {where}" if where else ""
     updates = ",\n    ".join(f"{c} = src.{c}" for c in cols)
-    insert_cols = ", ".join([*cols, IS_DELETED, APPLIED_VERSION, MERGED_AT])
-    insert_vals = ", ".join(
+    insert_cols = _wrapped([*cols, IS_DELETED, APPLIED_VERSION, MERGED_AT])
+    insert_vals = _wrapped(
         [*(f"src.{c}" for c in cols), "(src.eventName = 'REMOVE')", f"src.{APPLIED_VERSION}", "SYSDATE()"]
     )
     return (
@@ -271,8 +286,8 @@ def merge_sql(destination: str, source: str, where: str | None = None) -> str:
         f"    {IS_DELETED} = (src.eventName = 'REMOVE'),\n"
         f"    {APPLIED_VERSION} = src.{APPLIED_VERSION},\n"
         f"    {MERGED_AT} = SYSDATE()\n"
-        f"WHEN NOT MATCHED THEN INSERT ({insert_cols})\n"
-        f"    VALUES ({insert_vals})"
+        f"WHEN NOT MATCHED THEN INSERT (\n        {insert_cols}\n    )\n"
+        f"    VALUES (\n        {insert_vals}\n    )"
     )
 
 
@@ -307,12 +322,12 @@ def upsert_sql(destination: str, source: str, where: str | None = None) -> tuple
         f"FROM {_dedup_source_sql(source, where)}\n"
         f"WHERE dst.{KEY_COLUMN} = src.{KEY_COLUMN} AND src.{APPLIED_VERSION} > dst.{APPLIED_VERSION}"
     )
-    insert_cols = ", ".join([*cols, IS_DELETED, APPLIED_VERSION, MERGED_AT])
+    insert_cols = _wrapped([*cols, IS_DELETED, APPLIED_VERSION, MERGED_AT], indent="    ")
     insert_vals = ",\n    ".join(
         [*(f"src.{c}" for c in cols), "(src.eventName = 'REMOVE')", f"src.{APPLIED_VERSION}", "SYSDATE()"]
     )
     insert = (
-        f"INSERT INTO {destination} ({insert_cols})\n"
+        f"INSERT INTO {destination} (\n    {insert_cols}\n)\n"
         f"SELECT\n    {insert_vals}\n"
         f"FROM {_dedup_source_sql(source, where)}\n"
         f"WHERE NOT EXISTS (SELECT 1 FROM {destination} AS d WHERE d.{KEY_COLUMN} = src.{KEY_COLUMN})"
@@ -599,7 +614,7 @@ SELECT
     c.totalCharge,
     c.dateOfService,
     c.billSubmitDate,
-    DATEDIFF('day', c.billSubmitDate, CURRENT_DATE()) AS daysSinceSubmission
+    c.claimAgeDays
 FROM {t.destination} AS c
 WHERE NOT c.{IS_DELETED}
   AND (COALESCE(c.claimStatusCode, UPPER(c.claimStatus)) IN ({pending}) OR UPPER(c.paymentStatus) = 'PENDING');
