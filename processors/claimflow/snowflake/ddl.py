@@ -399,7 +399,11 @@ CREATE WAREHOUSE IF NOT EXISTS {n.warehouse}
     WAREHOUSE_SIZE = 'XSMALL' AUTO_SUSPEND = 60 AUTO_RESUME = TRUE INITIALLY_SUSPENDED = TRUE
     COMMENT = 'ClaimFlow merge and views';
 CREATE DATABASE IF NOT EXISTS {n.database} COMMENT = 'ClaimFlow healthcare-claims CDC';
-CREATE SCHEMA IF NOT EXISTS {n.database}.{n.schema} COMMENT = 'ClaimFlow staging, history, current state, views';
+-- utf8 (binary) collation: the merge compares version strings byte-wise; an account- or database-level
+-- DEFAULT_DDL_COLLATION (e.g. case-insensitive or locale-aware) must not apply to these tables.
+CREATE SCHEMA IF NOT EXISTS {n.database}.{n.schema}
+    DEFAULT_DDL_COLLATION = 'utf8'
+    COMMENT = 'ClaimFlow staging, history, current state, views';
 GRANT OWNERSHIP ON DATABASE {n.database} TO ROLE {r.admin_role} COPY CURRENT GRANTS;
 GRANT OWNERSHIP ON SCHEMA {n.database}.{n.schema} TO ROLE {r.admin_role} COPY CURRENT GRANTS;
 GRANT USAGE ON WAREHOUSE {n.warehouse} TO ROLE {r.admin_role};
