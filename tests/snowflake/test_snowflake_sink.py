@@ -133,3 +133,13 @@ def test_exact_python_values_and_empty_batches(conn: Any) -> None:
     SnowflakeSink(conn).write_batch([row])
     got = SinkEngine(conn).destination()["D1"]
     assert got["totalCharge"] == Decimal("10.05") and got["dateOfService"] == "2024-01-02"
+
+
+def test_reading_back_current_state_and_counts(conn: Any) -> None:
+    from claimflow.snowflake import fetch_current_state, table_counts
+
+    SnowflakeSink(conn).write_batch([make_row("Q1", "INSERT", BASE_TIME_US), make_row("Q2", "INSERT", BASE_TIME_US),
+                                     make_row("Q2", "REMOVE", BASE_TIME_US + 1)])  # fmt: skip
+    state = fetch_current_state(conn)
+    assert set(state) == {"Q1", "Q2"} and state["Q2"]["isDeleted"] is True and state["Q1"]["claimId"] == "Q1"
+    assert table_counts(conn) == {"staging": 0, "history": 3, "destination": 2, "live": 1}

@@ -16,7 +16,9 @@ from claimflow.snowflake.connector import (
     apply_generated_scripts,
     apply_sql_scripts,
     apply_sql_texts,
+    fetch_current_state,
     split_statements,
+    table_counts,
 )
 from claimflow.snowflake.ddl import DEFAULT_NAMES, EMULATOR_SCRIPTS, SCHEMA_SCRIPTS, Names, render_scripts
 from claimflow.snowflake.spec import (
@@ -48,8 +50,10 @@ __all__ = [
     "apply_sql_scripts",
     "apply_sql_texts",
     "event_version",
+    "fetch_current_state",
     "latest_per_claim",
     "merge_batch",
     "render_scripts",
     "split_statements",
+    "table_counts",
 ]

@@ -338,3 +338,36 @@ def _rollback_on(cursor: Any, connection: Any) -> None:
         cursor.execute("ROLLBACK")
     except Exception:
         _rollback_quietly(connection)
+
+
+# --- Reading back (reconciliation, demos) --------------------------------------------------------------------
+
+_DESTINATION_NAMES = {name.upper(): name for name in ddl.destination_columns()}
+
+
+def fetch_current_state(connection: Any, tables: TableNames = DEFAULT_TABLES) -> dict[str, dict[str, Any]]:
+    """claimId -> destination row (tombstones included; keys spelled as in rows.COLUMNS, values as the driver
+    returns them: Decimal, date, datetime, ARRAY/VARIANT as JSON text)."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute(f"SELECT * FROM {tables.destination}")
+        names = [_DESTINATION_NAMES.get(d[0].upper(), d[0]) for d in cursor.description]
+        return {row["claimId"]: row for row in (dict(zip(names, r, strict=True)) for r in cursor.fetchall())}
+    finally:
+        cursor.close()
+
+
+def table_counts(connection: Any, tables: TableNames = DEFAULT_TABLES) -> dict[str, int]:
+    """Row counts of staging, history and destination, and of live (not deleted) claims."""
+    cursor = connection.cursor()
+    try:
+        counts = {}
+        for label, table in (("staging", tables.staging), ("history", tables.history),
+                             ("destination", tables.destination)):  # fmt: skip
+            cursor.execute(f"SELECT COUNT(*) FROM {table}")
+            counts[label] = int(cursor.fetchone()[0])
+        cursor.execute(f"SELECT COUNT(*) FROM {tables.destination} WHERE NOT isDeleted")
+        counts["live"] = int(cursor.fetchone()[0])
+        return counts
+    finally:
+        cursor.close()
