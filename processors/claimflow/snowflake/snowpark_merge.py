@@ -82,6 +82,7 @@ def _snowpark_type(col: Column) -> DataType:
 
 
 _TS = TimestampType(TimestampTimeZone.NTZ)
+_APPEND: dict[str, Any] = {"mode": "append", "column_order": "name", "table_exists": True}
 
 
 def row_schema() -> list[StructField]:
@@ -220,11 +221,12 @@ class SnowparkMerger:
         self._transaction.begin()
         try:
             staged_df = batch.select([*row_cols, _upper(BATCH_ID), _upper(STAGED_AT)])
-            staged_df.write.save_as_table(self._tables.staging, mode="append", column_order="name")
+            # table_exists=True: a plain INSERT, never Snowpark's CREATE TABLE IF NOT EXISTS (DDL would commit).
+            staged_df.write.save_as_table(self._tables.staging, **_APPEND)
             history_df = batch.select(
                 [*row_cols, _upper(BATCH_ID), F.col(_upper(STAGED_AT)).alias(_upper(LOADED_AT))]
             )
-            history_df.write.save_as_table(self._tables.history, mode="append", column_order="name")
+            history_df.write.save_as_table(self._tables.history, **_APPEND)
             inserted, updated = self._merge(batch, row_cols, now)
             staging = self._session.table(self._tables.staging)
             consumed = staging.delete(staging[_upper(BATCH_ID)] == F.lit(batch_id)).rows_deleted
