@@ -245,6 +245,14 @@ def test_classify_error() -> None:
     assert classify_error(ConnectionResetError()).reconnect is True
     assert classify_error(spec.InvalidRow("row 0 (eventId e): bad")).reason == "invalid input: row 0 (eventId e): bad"
     assert classify_error(ValueError("anything")).relationship == "failure"
+    from snowflake.snowpark.exceptions import SnowparkSQLException
+
+    wrapped = SnowparkSQLException("boom", error_code="1304", sql_error_code=630)
+    assert (classify_error(wrapped).relationship, classify_error(wrapped).reconnect) == ("retry", False)
+    lost = SnowparkSQLException("boom", conn_error=OperationalError(msg="reset", errno=250003))
+    assert classify_error(lost).reconnect is True and classify_error(lost).reason.endswith("(code 250003)")
+    compile_error = SnowparkSQLException("invalid identifier", sql_error_code=904)
+    assert classify_error(compile_error).reason == "Snowflake error: SnowparkSQLException (code 904)"
 
 
 def test_custom_validate_names_the_bad_setting_without_its_value() -> None:

@@ -161,9 +161,10 @@ def parse_rows(data: bytes) -> list[dict[str, Any]]:
     return items
 
 
-# Snowflake error codes worth retrying: lock wait / waiter limits, statement and queue timeouts, and the
-# service's transient "please retry" codes.
-RETRYABLE_SQL_CODES = frozenset({625, 630, 604, 2073, 390114, 390144, 250001, 250003})
+# Snowflake error codes worth retrying. Connection-level ones (client could not reach or lost the service, session
+# token expired) also drop the session; lock-waiter limit, statement timeout and cancellation keep it.
+CONNECTION_ERROR_CODES = frozenset({250001, 250002, 250003, 390114, 390112})
+LOCK_OR_TIMEOUT_CODES = frozenset({625, 630, 604})
 _RETRYABLE_TYPE_NAMES = frozenset(
     {
         "OperationalError",
@@ -174,7 +175,7 @@ _RETRYABLE_TYPE_NAMES = frozenset(
         "BadGatewayError",
         "RequestTimeoutError",
         "OtherHTTPRetryableError",
-        "ForbiddenError",  # expired or rotated credentials show up as 403 on a long-lived session: reconnect
+        "SnowparkSessionException",  # the session was closed or lost: reconnect
     }
 )
 
@@ -195,17 +196,27 @@ def _error_code(exc: BaseException) -> int | None:
 
 
 def classify_error(exc: BaseException) -> Classified:
-    """Where a failed FlowFile goes, and why, without quoting the database's message (it can echo values)."""
+    """Where a failed FlowFile goes, and why, without quoting the database's message (it can echo values).
+
+    Snowpark wraps connector errors (``SnowparkSQLException.conn_error``, ``sql_error_code``): both layers count.
+    """
     if isinstance(exc, InvalidRow | InvalidBatch):
         return Classified("failure", f"invalid input: {exc}", reconnect=False)
     if isinstance(exc, InvalidSettings):
         return Classified("failure", f"invalid configuration: {exc}", reconnect=False)
-    name = type(exc).__name__
-    code = _error_code(exc)
-    label = f"{name} (code {code})" if code else name
-    if isinstance(exc, ConnectionError | TimeoutError) or name in _RETRYABLE_TYPE_NAMES:
+    inner = getattr(exc, "conn_error", None)
+    layers = [exc, *([inner] if isinstance(inner, BaseException) else [])]
+    names = {type(layer).__name__ for layer in layers}
+    code = next((c for c in (_error_code(layer) for layer in layers) if c), None)
+    label = f"{type(exc).__name__} (code {code})" if code else type(exc).__name__
+    connection_level = (
+        any(isinstance(layer, ConnectionError | TimeoutError) for layer in layers)
+        or bool(names & _RETRYABLE_TYPE_NAMES)
+        or code in CONNECTION_ERROR_CODES
+    )
+    if connection_level:
         return Classified("retry", f"transient Snowflake error: {label}", reconnect=True)
-    if code in RETRYABLE_SQL_CODES:
+    if code in LOCK_OR_TIMEOUT_CODES:
         return Classified("retry", f"transient Snowflake error: {label}", reconnect=False)
     return Classified("failure", f"Snowflake error: {label}", reconnect=False)
 
