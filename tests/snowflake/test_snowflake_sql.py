@@ -156,6 +156,18 @@ def test_merge_statements_parse_into_merge_trees() -> None:
     assert isinstance(insert_rows, exp.Insert) and "VALUES" not in ddl.batch_insert_sql(t)  # never VALUES(PARSE_JSON)
 
 
+def test_task_merges_with_the_statement_the_conformance_suite_runs() -> None:
+    """The task's MERGE (stream source, cannot run on fakesnow) differs from the tested batch MERGE only in its
+    source and filter."""
+    t, n = spec.DEFAULT_TABLES, ddl.DEFAULT_NAMES
+    task_merge = ddl.merge_sql(t.destination, n.stream, "s.METADATA$ACTION = 'INSERT'")
+    assert task_merge in (SQL_DIR / "03_stream_task.sql").read_text(encoding="utf-8")
+    stream_source = f"FROM {n.stream} AS s\n    WHERE s.METADATA$ACTION = 'INSERT'"
+    assert stream_source in task_merge
+    as_batch = task_merge.replace(stream_source, f"FROM {t.staging} AS s\n    WHERE s.batchId = ?")
+    assert as_batch == ddl.batch_merge_sql(t)
+
+
 def test_scripts_use_real_transactions_and_never_delete_by_claim_id() -> None:
     merge = (SQL_DIR / "02_merge.sql").read_text(encoding="utf-8")
     kinds = [statement_kind(s) for s in split_statements(merge)]
