@@ -64,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     from claimflow.demo.runner import DemoOptions, run_demo
 
     console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=160)  # files and pipes: wide enough for the view tables
     options = DemoOptions(
         claims=args.claims,
         seed=args.seed,

@@ -204,6 +204,11 @@ class KinesisConsumer:
         return dict(self.checkpoints)
 
     @property
+    def held_back(self) -> int:
+        """FlowFiles fetched but held back for a later batch (shuffle), not delivered yet."""
+        return len(self._held)
+
+    @property
     def pending(self) -> int:
         """FlowFiles delivered (or held back) and not committed yet."""
         return sum(len(p.delivered) for p in self._progress.values())

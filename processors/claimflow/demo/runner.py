@@ -112,12 +112,24 @@ def _snowflake(options: DemoOptions) -> Iterator[tuple[Any, list[str]]]:
             conn = snowflake.connector.connect(
                 database=SNOWFLAKE_DATABASE, schema=SNOWFLAKE_SCHEMA, paramstyle="qmark"
             )
+            _bound_emulator_memory(conn)
             try:
                 report = apply_sql_scripts(conn, [sql_directory() / name for name in SCHEMA_SCRIPTS])
                 skipped = [f"{n.script}#{n.index} {n.kind}" for n in report.not_executed]
                 yield conn, skipped
             finally:
                 conn.close()
+
+
+EMULATOR_MEMORY_LIMIT = "256MB"
+
+
+def _bound_emulator_memory(conn: Any) -> None:
+    """DuckDB caches up to 80% of RAM by default; cap it so the demo's memory does not grow with the data."""
+    duck = getattr(conn, "_duck_conn", None)
+    if duck is not None:
+        duck.execute(f"SET memory_limit = '{EMULATOR_MEMORY_LIMIT}'")
+        duck.execute("SET threads = 2")
 
 
 def _claim_settings(pipeline: ClaimPipeline) -> Any:
@@ -165,7 +177,7 @@ class _ConsumerLoop:
             if kill_at is not None and not self.killed and self.consumer.delivered >= kill_at:
                 # Crash mid-batch: the first records are processed, nothing is committed or checkpointed.
                 self._pipeline.process(batch[: len(batch) - (self.consumer.delivered - kill_at)])
-                self.redelivered += self.consumer.pending
+                self.redelivered += self.consumer.pending - self.consumer.held_back  # delivered, never committed
                 self.killed = True
                 self.restarts += 1
                 self.consumer = self._new_consumer()  # resumes after the saved checkpoints
@@ -281,27 +293,30 @@ def _table_rows(connection: Any) -> dict[str, int]:
         cursor.close()
 
 
-VIEW_QUERIES = {
-    "Claims summary (V_CLAIMS_SUMMARY)": "SELECT * FROM V_CLAIMS_SUMMARY ORDER BY claimCount DESC, claimStatus",
-    "Recent events (V_RECENT_EVENTS, latest 10)": (
-        "SELECT eventName, eventTimeUtc, claimId, claimStatus, paymentStatus, totalCharge, payerName "
-        "FROM V_RECENT_EVENTS ORDER BY eventTimeUtc DESC, eventId DESC LIMIT 10"
-    ),
-    "Pending claims (V_PENDING_CLAIMS, oldest 10)": (
-        "SELECT claimId, claimStatus, paymentStatus, payerName, totalCharge, billSubmitDate, daysSinceSubmission "
-        "FROM V_PENDING_CLAIMS ORDER BY billSubmitDate, claimId LIMIT 10"
-    ),
-}
+# The quickstart's three views: (title, view, preferred ORDER BY, row limit). The ORDER BY falls back to none
+# when the view's columns change; every column the view exposes is shown (the views hide tombstones and PHI).
+VIEWS: tuple[tuple[str, str, str, int | None], ...] = (
+    ("Claims summary", "V_CLAIMS_SUMMARY", "claimCount DESC, claimStatus, paymentStatus", None),
+    ("Recent events (latest 10)", "V_RECENT_EVENTS", "eventTimeUtc DESC, eventId DESC", 10),
+    ("Pending claims (oldest 10)", "V_PENDING_CLAIMS", "billSubmitDate, claimId", 10),
+)
+HIDDEN_VIEW_COLUMNS = frozenset({"EVENTID", "INGESTTIME", "MERGEDAT"})
 
 
 def _views(connection: Any) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
-    cursor = connection.cursor()
-    try:
-        out = {}
-        for title, sql in VIEW_QUERIES.items():
-            cursor.execute(sql)
+    out = {}
+    for title, view, order_by, limit in VIEWS:
+        tail = f" LIMIT {limit}" if limit else ""
+        cursor = connection.cursor()
+        try:
+            try:
+                cursor.execute(f"SELECT * FROM {view} ORDER BY {order_by}{tail}")
+            except Exception:  # a column was renamed: show the view unordered rather than not at all
+                cursor.execute(f"SELECT * FROM {view}{tail}")
             names = [d[0] for d in cursor.description]
-            out[title] = (names, [tuple(r) for r in cursor.fetchall()])
-        return out
-    finally:
-        cursor.close()
+            keep = [i for i, name in enumerate(names) if name.upper() not in HIDDEN_VIEW_COLUMNS]
+            rows = [tuple(record[i] for i in keep) for record in cursor.fetchall()]
+            out[f"{title} ({view})"] = ([names[i] for i in keep], rows)
+        finally:
+            cursor.close()
+    return out

@@ -1,0 +1,87 @@
+"""End to end: a small demo run with duplicates, shuffling and a consumer crash reconciles; the reconciliation
+itself catches a changed column, a resurrected claim and a lost event."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from claimflow.claims import ClaimSettings
+from claimflow.demo.aws import ensure_resources
+from claimflow.demo.bridge import EventLedger
+from claimflow.demo.generator import ClaimGenerator, GeneratorConfig, to_attribute_values
+from claimflow.demo.reconcile import expected_row, reconcile
+from claimflow.demo.runner import DemoOptions, _snowflake, run_demo
+from claimflow.snowflake import SnowflakeSink
+
+
+def test_demo_run_with_chaos_reconciles(tmp_path: Path) -> None:
+    options = DemoOptions(
+        claims=250,
+        seed=9,
+        shards=3,
+        batch_size=60,
+        duplicate_rate=0.2,
+        shuffle=True,
+        kill_consumer_after=200,
+        workdir=tmp_path / "demo",
+    )
+    report = run_demo(options)
+    recon = report.reconciliation
+    assert recon.ok, recon.problems
+    assert recon.source_claims == recon.destination_live > 0
+    assert recon.destination_tombstones == report.events_by_type["REMOVE"] > 0
+    assert report.ttl_deletes > 0
+    assert recon.bridge_events == recon.history_distinct_events == report.events
+    assert report.duplicates > 0 and report.kinesis_records == report.events + report.duplicates
+    assert report.consumer_restarts == 1 and report.redelivered > 0
+    assert report.flowfiles_delivered == report.kinesis_records + report.redelivered
+    # History is append-only: duplicates and records committed beyond the checkpoint before the crash (shuffle
+    # commits out of order) land twice; the distinct event ids still match the bridge exactly.
+    assert report.kinesis_records <= recon.history_rows <= report.kinesis_records + report.redelivered
+    assert not report.dead_letters
+    assert report.pipeline.stages == ["DecodeDynamoDBChange", "TransformClaimChange"]
+    assert report.table_rows["CLAIMS_CURRENT"] == recon.destination_live + recon.destination_tombstones
+    assert all(rows for _, rows in report.views.values())  # the three quickstart views answer
+    assert (tmp_path / "demo" / "checkpoints.json").exists()
+    assert any((tmp_path / "demo" / "snowflake").iterdir())  # the DuckDB file is kept
+
+
+def test_demo_reconciliation_names_claims_columns_and_events(aws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    resources = ensure_resources(aws, "ReconcileClaims", "ReconcileStream", shards=1)
+    generator = ClaimGenerator(GeneratorConfig(claims=3, seed=4))
+    items = [generator.new_claim(i) for i in range(3)]
+    ids = [item["claim_id"] for item in items]
+    ledger = EventLedger()
+    settings = ClaimSettings()
+    rows = []
+    for number, item in enumerate(items):
+        attribute_values = to_attribute_values(item)
+        aws.dynamodb.put_item(TableName="ReconcileClaims", Item=attribute_values)
+        row = expected_row(attribute_values, "us-east-1", "ReconcileClaims", 1_780_000_000_000_000 + number, settings)
+        row["eventId"] = f"event-{number}"
+        ledger.add(row["eventId"], "INSERT")
+        rows.append(row)
+    with _snowflake(DemoOptions(workdir=tmp_path)) as (connection, _):
+        SnowflakeSink(connection).write_batch(rows)
+
+        def check() -> list[str]:
+            return reconcile(connection, aws.dynamodb, resources.table_name, "us-east-1", ledger, settings).problems
+
+        assert check() == []
+        cursor = connection.cursor()
+        cursor.execute("UPDATE CLAIMS_CURRENT SET totalCharge = totalCharge + 1 WHERE claimId = ?", [ids[0]])
+        (problem,) = check()
+        assert ids[0] in problem and "totalCharge" in problem and ids[1] not in problem
+        assert str(items[0]["total_charge"]) not in problem  # names, never values
+
+        cursor.execute("UPDATE CLAIMS_CURRENT SET totalCharge = totalCharge - 1 WHERE claimId = ?", [ids[0]])
+        aws.dynamodb.delete_item(TableName="ReconcileClaims", Key={"claim_id": {"S": ids[1]}})
+        (problem,) = check()  # deleted at the source, alive in Snowflake: a resurrection
+        assert "Snowflake has 3 live claims, DynamoDB 2" in problem
+
+        aws.dynamodb.put_item(TableName="ReconcileClaims", Item=to_attribute_values(items[1]))
+        ledger.add("event-lost", "MODIFY")
+        result = reconcile(
+            connection, aws.dynamodb, resources.table_name, "us-east-1", ledger, settings, event_log=None
+        )
+        assert len(result.problems) == 2 and "history" in " ".join(result.problems)
