@@ -229,7 +229,8 @@ def _map_group(
         target: Any = table.get(normalise_key(key))
         if target is None:
             unknown.append(path + key)
-        elif target[0] == "@":
+            continue
+        if target[0] == "@":
             if isinstance(value, dict):
                 _map_group(value, _TABLES[target[1:]], f"{path}{key}.", fields, unknown, conflicts)
             elif target == "@patient.name" and isinstance(value, str):
