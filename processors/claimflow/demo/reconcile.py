@@ -139,6 +139,15 @@ def _fetch_live(cursor: Any, tables: TableNames, claim_ids: Sequence[str]) -> di
     return found
 
 
+def release_emulator_results(connection: Any) -> None:
+    """fakesnow keeps every statement's result and bound parameters (``results_cache``, for RESULT_SCAN) for the
+    connection's lifetime: about 1 MB per batch of rows. The demo never reads old results, so it drops them; a real
+    connection has no such attribute and is left alone."""
+    cache = getattr(connection, "results_cache", None)
+    if isinstance(cache, dict):
+        cache.clear()
+
+
 def _scalar(cursor: Any, sql: str) -> int:
     cursor.execute(sql)
     value = cursor.fetchone()[0]
@@ -177,6 +186,7 @@ def reconcile(
                 differing = compare_rows(expected, actual)
                 if differing:
                     result.differing[claim_id] = differing
+            release_emulator_results(connection)
         result.destination_live = _scalar(cursor, f"SELECT COUNT(*) FROM {tables.destination} WHERE NOT {IS_DELETED}")
         result.destination_tombstones = _scalar(cursor, f"SELECT COUNT(*) FROM {tables.destination} WHERE {IS_DELETED}")
         result.history_rows = _scalar(cursor, f"SELECT COUNT(*) FROM {tables.history}")

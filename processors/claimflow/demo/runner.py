@@ -19,7 +19,7 @@ from claimflow.demo.bridge import EventLedger, StreamBridge
 from claimflow.demo.consumer import CheckpointStore, KinesisConsumer
 from claimflow.demo.generator import GenerateStats, GeneratorConfig, generate
 from claimflow.demo.pipeline import ClaimPipeline, PipelineDescription
-from claimflow.demo.reconcile import Reconciliation, reconcile
+from claimflow.demo.reconcile import Reconciliation, reconcile, release_emulator_results
 from claimflow.snowflake.spec import DEFAULT_TABLES
 
 SNOWFLAKE_DATABASE = "CLAIMFLOW_DB"
@@ -157,12 +157,14 @@ class _ConsumerLoop:
         new_consumer: Callable[[], KinesisConsumer],
         pipeline: ClaimPipeline,
         sink: Any,
+        sink_connection: Any,
         on_landed: Callable[[int], None] | None,
     ) -> None:
         self._options = options
         self._new_consumer = new_consumer
         self._pipeline = pipeline
         self._sink = sink
+        self._sink_connection = sink_connection
         self._on_landed = on_landed
         self.consumer = new_consumer()
         self.killed = False
@@ -187,6 +189,7 @@ class _ConsumerLoop:
                 self.dead[f"{letter.stage or 'dead letter'}: {letter.reason}"] += 1
             if output.rows:
                 self._sink.write_batch(output.rows)
+                release_emulator_results(self._sink_connection)
             self.consumer.commit(batch)  # only after Snowflake committed the batch
             self.rows += len(output.rows)
             self.batches += 1
@@ -234,7 +237,7 @@ def run_demo(
             )  # fmt: skip
 
         pipeline = ClaimPipeline(options.flow_path)
-        flow = _ConsumerLoop(options, new_consumer, pipeline, SnowflakeSink(connection), on_landed)
+        flow = _ConsumerLoop(options, new_consumer, pipeline, SnowflakeSink(connection), connection, on_landed)
 
         def after_wave(wave: list[Any]) -> None:
             bridge.pump()
