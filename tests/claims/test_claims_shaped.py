@@ -301,3 +301,22 @@ def test_two_unknown_fields_are_not_a_conflict_on_any_path() -> None:
     (outcome,) = route_records(data, ClaimSettings(), INGEST_US)
     assert outcome.row is not None
     assert outcome.row["dataQualityFlags"] == ["CONFLICTING_FIELD:patientZip", "UNKNOWN_FIELDS:2"]
+
+
+def test_every_layout_gets_its_own_walker_and_too_many_layouts_fall_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    records = [orjson.loads(raw) for raw in claim_records(6, seed=21)]
+    for number, record in enumerate(records):
+        image = record["dynamodb"].get("NewImage") or record["dynamodb"]["OldImage"]
+        names = list(image)
+        random.Random(number).shuffle(names)  # the same attributes in another order: another layout
+        renamed = {("Claim-ID" if name == "claim_id" else name): image[name] for name in names}
+        record["dynamodb"]["NewImage" if "NewImage" in record["dynamodb"] else "OldImage"] = renamed
+    data = b"\n".join(orjson.dumps(record) for record in records)
+    fast, general = both_paths(data, ClaimSettings())
+    assert fast == general and all(r.row is not None for r in fast)
+    monkeypatch.setattr(shaped, "_WALKERS", {group: {} for group in shaped._WALKERS})
+    monkeypatch.setattr(shaped, "_LAYOUTS_PER_GROUP", 2)
+    hits: list[int] = []
+    with counting_fast_hits(hits):
+        assert list(route_records_fused(data, ClaimSettings(), INGEST_US)) == general
+    assert hits == [0, 1]  # two layouts compiled; the others took the general path

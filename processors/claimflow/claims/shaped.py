@@ -30,6 +30,7 @@ from claimflow.claims.status import UNKNOWN, normalise_status
 from claimflow.claims.validate import (
     _PARSED_CACHED,
     _WIDTH,
+    CHECKED_TEXT_COLUMNS,
     DATE_COLUMNS,
     MAX_DIAGNOSES,
     MAX_PROCEDURES,
@@ -47,13 +48,16 @@ class Unusual(Exception):
     """The record is outside the clean common case: the general path handles it."""
 
 
-# Handler kinds, by how often they occur in a claim.
-_TEXT, _PARSED, _GROUP, _DATE, _MONEY, _TIMESTAMP, _NPI, _DIAGNOSES, _LINES = range(9)
+# Handler kinds.
+_TEXT, _CHECKED, _PARSED, _GROUP, _DATE, _MONEY, _TIMESTAMP, _NPI, _DIAGNOSES, _LINES = range(10)
 
 _COLUMN_HANDLERS: dict[str, tuple[int, Any]] = {
     "claimId": (_TEXT, _WIDTH["claimId"]),
     **{name: (_TEXT, _WIDTH[name]) for name in TEXT_COLUMNS},
-    **{name: (_PARSED, (cached, flag)) for name, cached, _, flag in _PARSED_CACHED if flag is not None},
+    # Plausibility checks on values that rarely repeat (phones, e-mails): checked directly, not cached.
+    **{name: (_CHECKED, (_WIDTH[name], check, flag)) for name, (check, flag) in CHECKED_TEXT_COLUMNS.items()},
+    **{name: (_PARSED, (cached, flag)) for name, cached, _, flag in _PARSED_CACHED
+       if flag is not None and name not in CHECKED_TEXT_COLUMNS},
     **{name: (_DATE, None) for name in DATE_COLUMNS},
     "createdTimeStamp": (_TIMESTAMP, None),
     "totalCharge": (_MONEY, None),
@@ -61,24 +65,24 @@ _COLUMN_HANDLERS: dict[str, tuple[int, Any]] = {
     "diagnosisCodes": (_DIAGNOSES, None),
     PROCEDURES: (_LINES, None),
 }
-# raw attribute name -> (kind, column, argument), per mapping group; filled as names are met (bounded).
-_HANDLERS: dict[str, dict[str, tuple[int, str, Any]]] = {group: {} for group in _TABLES}
 _LINE_FIELDS: dict[str, str] = {}
 _CACHE_LIMIT = 4096
+_MISSING = object()
 
 
 def _handler(group: str, key: str) -> tuple[int, str, Any]:
+    """(kind, column or group target, argument) of a raw attribute name in a mapping group.
+
+    Raises:
+        Unusual: an unknown name (a data-quality finding the general path reports).
+    """
     target = _TABLES[group].get(normalise_key(key))
     if target is None:
-        raise Unusual  # an unknown field: a data-quality finding the general path reports
+        raise Unusual
     if target[0] == "@":
-        found = (_GROUP, target, target[1:])
-    else:
-        kind, argument = _COLUMN_HANDLERS[target]
-        found = (kind, target, argument)
-    if len(_HANDLERS[group]) < _CACHE_LIMIT:
-        _HANDLERS[group][key] = found
-    return found
+        return (_GROUP, target, target[1:])
+    kind, argument = _COLUMN_HANDLERS[target]
+    return (kind, target, argument)
 
 
 def _line_field(key: str) -> str:
@@ -90,11 +94,23 @@ def _line_field(key: str) -> str:
     return name
 
 
-@lru_cache(maxsize=4096)
+_DATES: dict[str, tuple[str, date] | None] = {}
+_DATES_LIMIT = 40_000  # every day of 110 years: dates of birth repeat across a population, but widely
+
+
 def _date(raw: str) -> tuple[str, date] | None:
-    """(ISO text, date) of a claim date, by values.iso_date. Raises ValueError like it."""
-    parsed = v.iso_date(raw)
-    return None if parsed is None else (parsed.isoformat(), parsed)
+    """(ISO text, date) of a claim date, by values.iso_date (cached by text, bounded, never evicted).
+
+    Raises:
+        ValueError: as values.iso_date.
+    """
+    found = _DATES.get(raw, _MISSING)
+    if found is _MISSING:
+        parsed = v.iso_date(raw)
+        found = None if parsed is None else (parsed.isoformat(), parsed)
+        if len(_DATES) < _DATES_LIMIT:
+            _DATES[raw] = found
+    return found  # type: ignore[return-value]
 
 
 @lru_cache(maxsize=4096)
@@ -160,6 +176,13 @@ def _strings(av: Any) -> list[str]:
     return result
 
 
+def _diagnoses(av: Any) -> list[Diagnosis]:
+    codes = _strings(av)
+    if len(codes) > MAX_DIAGNOSES:
+        raise Unusual
+    return [lookup_diagnosis(code) for code in codes]
+
+
 def _lines(av: Any) -> list[tuple[Any, ...]]:
     items = av["L"]
     if len(av) != 1 or items.__class__ is not list or len(items) > MAX_PROCEDURES:
@@ -188,64 +211,75 @@ def _lines(av: Any) -> list[tuple[Any, ...]]:
     return result
 
 
+# --- the walk: one generated function per group layout -------------------------------------------------------
+#
+# A claim stream has few layouts (the writer's attribute names, in its order), and each group of a layout is read
+# the same way every time. So each (group, attribute names in order) gets a plain function with one block per
+# attribute: no name look-up, no dispatch on the kind, no loop. The source is built from the blocks below; the
+# attribute names (data) never enter it: they are passed in as constants (K0, K1, ...), like every other value.
+
+def _one_tag(tag: str, var: str, cls: str) -> str:
+    """Block start: attribute K{i} must be a one-tag value whose payload (in ``var``) has the class ``cls``."""
+    return (f"    av = image[K{{i}}]\n    {var} = av[{tag!r}]\n"
+            f"    if len(av) != 1 or {var}.__class__ is not {cls}:\n        raise Unusual\n")
+
+
+_CLEAN_TEXT = "    if not text or len(text) > A{i} or text.strip() is not text:\n        raise Unusual\n"
+_S, _N, _M = _one_tag("S", "text", "str"), _one_tag("N", "text", "str"), _one_tag("M", "inner", "dict")
+_BLOCKS: dict[int, str] = {
+    _TEXT: _S + _CLEAN_TEXT + "    fields[C{i}] = text\n",
+    _NPI: _S + _CLEAN_TEXT + "    if not npi_is_valid(text):\n        raise Unusual\n    fields[C{i}] = text\n",
+    _CHECKED: _S + _CLEAN_TEXT + "    fields[C{i}] = text\n    if not P{i}(text):\n        flags.append(F{i})\n",
+    _PARSED: _S + "    fields[C{i}], ok = P{i}(text)\n    if not ok:\n        flags.append(F{i})\n",
+    _DATE: _S + "    fields[C{i}] = parse_date(text)\n",
+    _TIMESTAMP: _S + "    fields[C{i}] = parse_timestamp(text)\n",
+    _MONEY: _N + "    fields[C{i}] = parse_money(text)\n",
+    _GROUP: _M + "    written += walk(inner, A{i}, fields, flags) - 1\n",
+    _DIAGNOSES: "    fields[C{i}] = parse_diagnoses(image[K{i}])\n",
+    _LINES: "    fields[C{i}] = parse_lines(image[K{i}])\n",
+}
+_LAYOUTS_PER_GROUP = 256
+_WALKERS: dict[str, dict[tuple[str, ...], Any]] = {group: {} for group in _TABLES}
+
+
+def _compile(group: str, layout: tuple[str, ...]) -> Any:
+    """The walker of one group layout: fn(image, fields, flags) -> columns written (nested groups included).
+
+    Raises:
+        Unusual: an unknown attribute name, or too many layouts already (the general path handles the rest).
+    """
+    namespace: dict[str, Any] = {
+        "Unusual": Unusual, "npi_is_valid": _cached_npi, "parse_date": _date, "parse_timestamp": _timestamp,
+        "parse_money": _money, "parse_diagnoses": _diagnoses, "parse_lines": _lines, "walk": _walk,
+    }
+    body = [f"    written = {len(layout)}\n"]
+    for i, key in enumerate(layout):
+        kind, target, argument = _handler(group, key)
+        namespace[f"K{i}"], namespace[f"C{i}"] = key, target
+        if kind in (_TEXT, _NPI, _GROUP):
+            namespace[f"A{i}"] = argument
+        elif kind == _CHECKED:
+            namespace[f"A{i}"], namespace[f"P{i}"], namespace[f"F{i}"] = argument
+        elif kind == _PARSED:
+            namespace[f"P{i}"], namespace[f"F{i}"] = argument
+        body.append(_BLOCKS[kind].format(i=i))
+    source = "def walker(image, fields, flags):\n" + "".join(body) + "    return written\n"
+    exec(compile(source, f"<claimflow.claims.shaped walker: {group}>", "exec"), namespace)
+    walker = namespace["walker"]
+    walkers = _WALKERS[group]
+    if len(walkers) >= _LAYOUTS_PER_GROUP:
+        raise Unusual
+    walkers[layout] = walker
+    return walker
+
+
 def _walk(image: dict[str, Any], group: str, fields: dict[str, Any], flags: list[str]) -> int:
     """Store the group's columns, JSON-ready (dates, money, lines and diagnoses as tuples the caller finishes).
     Returns how many columns the group (with its nested groups) wrote: fewer distinct ones means a column was
     given twice."""
-    handlers = _HANDLERS[group]
-    written = len(image)
-    for key, av in image.items():
-        kind, column, argument = handlers.get(key) or _handler(group, key)
-        if len(av) != 1:
-            raise Unusual  # padded or multi-tag values: the decoder's rules apply
-        if kind == _TEXT:
-            text = av["S"]
-            if text.__class__ is not str or not text or len(text) > argument or text.strip() is not text:
-                raise Unusual
-            fields[column] = text
-        elif kind == _PARSED:
-            text = av["S"]
-            if text.__class__ is not str:
-                raise Unusual
-            value, well_formed = argument[0](text)
-            fields[column] = value
-            if not well_formed:
-                flags.append(argument[1])
-        elif kind == _GROUP:
-            inner = av["M"]
-            if inner.__class__ is not dict:
-                raise Unusual
-            written += _walk(inner, argument, fields, flags) - 1
-        elif kind == _DATE:
-            text = av["S"]
-            if text.__class__ is not str:
-                raise Unusual
-            fields[column] = _date(text)
-        elif kind == _MONEY:
-            text = av["N"]
-            if text.__class__ is not str:
-                raise Unusual
-            fields[column] = _money(text)
-        elif kind == _TIMESTAMP:
-            text = av["S"]
-            if text.__class__ is not str:
-                raise Unusual
-            fields[column] = _timestamp(text)
-        elif kind == _NPI:
-            text = av["S"]
-            if text.__class__ is not str or not text or len(text) > argument or text.strip() is not text:
-                raise Unusual
-            if not _cached_npi(text):
-                raise Unusual
-            fields[column] = text
-        elif kind == _DIAGNOSES:
-            codes = _strings(av)
-            if len(codes) > MAX_DIAGNOSES:
-                raise Unusual
-            fields[column] = [lookup_diagnosis(code) for code in codes]
-        else:
-            fields[column] = _lines(av)
-    return written
+    layout = tuple(image)
+    walker = _WALKERS[group].get(layout) or _compile(group, layout)
+    return walker(image, fields, flags)
 
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()

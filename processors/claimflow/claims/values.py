@@ -233,7 +233,12 @@ def email_is_plausible(value: str) -> bool:
 
 
 def phone_is_plausible(value: str) -> bool:
-    return 10 <= len(_PHONE_DIGITS.findall(value)) <= 15
+    """10 to 15 digits, anything between them."""
+    if value.isascii():  # the common case: count by deleting the digits (in C) rather than matching each one
+        digits = len(value) - len(value.encode().translate(None, b"0123456789"))
+    else:
+        digits = len(_PHONE_DIGITS.findall(value))
+    return 10 <= digits <= 15
 
 
 def taxonomy_is_plausible(value: str) -> bool:
