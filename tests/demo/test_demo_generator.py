@@ -114,3 +114,20 @@ def test_demo_generator_is_deterministic_with_a_seed() -> None:
 
     assert fingerprint(7) == fingerprint(7)
     assert fingerprint(7) != fingerprint(8)
+
+
+def test_demo_generate_command_fills_a_table_through_boto3(aws, capsys) -> None:  # type: ignore[no-untyped-def]
+    from claimflow.cli import main
+
+    argv = ["generate", "--endpoint-url", aws.endpoint_url, "--claims", "40", "--seed", "5", "--table", "GenClaims"]
+    assert main([*argv, "--create-table"]) == 0
+    summary = capsys.readouterr().out
+    writes = all_writes(GeneratorConfig(claims=40, seed=5))
+    deletes = sum(1 for w in writes if w.item is None)
+    assert f"40 claims: {len(writes) - deletes} puts, {deletes} deletes" in summary
+    items = aws.dynamodb.scan(TableName="GenClaims")["Items"]
+    assert len(items) == 40 - deletes
+    expected_ids = {w.claim_id for w in writes} - {w.claim_id for w in writes if w.item is None}
+    assert {item["claim_id"]["S"] for item in items} == expected_ids
+    assert all(item["total_charge"]["N"].split(".")[1].__len__() == 2 for item in items)
+    assert main(["generate", "--endpoint-url", aws.endpoint_url, "--claims", "0"]) == 2
