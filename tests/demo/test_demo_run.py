@@ -21,6 +21,7 @@ def test_demo_run_with_chaos_reconciles(tmp_path: Path) -> None:
         shards=3,
         batch_size=60,
         duplicate_rate=0.2,
+        invalid_rate=0.02,
         shuffle=True,
         kill_consumer_after=200,
         workdir=tmp_path / "demo",
@@ -32,13 +33,17 @@ def test_demo_run_with_chaos_reconciles(tmp_path: Path) -> None:
     assert recon.destination_tombstones == report.events_by_type["REMOVE"] > 0
     assert report.ttl_deletes > 0
     assert recon.bridge_events == recon.history_distinct_events == report.events
-    assert report.duplicates > 0 and report.kinesis_records == report.events + report.duplicates
+    assert report.duplicates > 0 and report.invalid_injected > 0
+    assert report.kinesis_records == report.events + report.duplicates + report.invalid_injected
     assert report.consumer_restarts == 1 and report.redelivered > 0
     assert report.flowfiles_delivered == report.kinesis_records + report.redelivered
     # History is append-only: duplicates and records committed beyond the checkpoint before the crash (shuffle
     # commits out of order) land twice; the distinct event ids still match the bridge exactly.
-    assert report.kinesis_records <= recon.history_rows <= report.kinesis_records + report.redelivered
-    assert not report.dead_letters
+    good_records = report.kinesis_records - report.invalid_injected
+    assert good_records <= recon.history_rows <= good_records + report.redelivered
+    # every broken record, and nothing else, reached the dead letter, each with a reason
+    assert sum(report.dead_letters.values()) == report.invalid_injected
+    assert all(reason.strip(": ") for reason in report.dead_letters)
     assert report.pipeline.stages == ["DecodeDynamoDBChange", "TransformClaimChange"]
     assert report.table_rows["CLAIMS_CURRENT"] == recon.destination_live + recon.destination_tombstones
     assert all(rows for _, rows in report.views.values())  # the three quickstart views answer

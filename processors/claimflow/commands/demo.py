@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=_positive, default=500, help="Kinesis records per consumer batch (500)")
     chaos = parser.add_argument_group("chaos (the reconciliation must still pass)")
     chaos.add_argument("--duplicate-rate", type=_rate, default=0.0, help="share of records put into Kinesis twice")
+    chaos.add_argument(
+        "--invalid-rate", type=_rate, default=0.0, help="share of extra broken records (must reach the dead letter)"
+    )
     chaos.add_argument("--shuffle", action="store_true", help="deliver out of order, within and across batches")
     chaos.add_argument(
         "--kill-consumer-after",
@@ -72,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         shards=args.shards,
         batch_size=args.batch_size,
         duplicate_rate=args.duplicate_rate,
+        invalid_rate=args.invalid_rate,
         shuffle=args.shuffle,
         kill_consumer_after=args.kill_consumer_after,
         workdir=args.workdir,
@@ -143,6 +147,8 @@ def print_report(console: Any, report: Any) -> None:
         summary.add_row(f"events {name}", f"{report.events_by_type.get(name, 0):,}")
     summary.add_row("  of which TTL expiries", f"{report.ttl_deletes:,}")
     summary.add_row("duplicates put into Kinesis", f"{report.duplicates:,}")
+    if report.invalid_injected:
+        summary.add_row("broken records injected", f"{report.invalid_injected:,}")
     summary.add_row("Kinesis records", f"{report.kinesis_records:,}")
     summary.add_row("FlowFiles delivered (incl. re-deliveries)", f"{report.flowfiles_delivered:,}")
     summary.add_row("consumer restarts / records re-delivered", f"{report.consumer_restarts} / {report.redelivered:,}")

@@ -192,7 +192,8 @@ class StreamBridge:
     ``pump()`` forwards everything available now and returns the number of change events forwarded; call it
     again after more writes. Positions are kept per stream shard (iterators), so nothing is read twice.
     ``duplicate_rate`` (0..1) re-puts a forwarded record, as AWS documents it may do (same eventID and time,
-    new Kinesis sequence number).
+    new Kinesis sequence number). ``invalid_rate`` (0..1) also puts a broken record (truncated JSON, unknown
+    operation, or no key) that is not a table change: it must end in the dead letter, never in Snowflake.
     """
 
     def __init__(
@@ -202,6 +203,7 @@ class StreamBridge:
         *,
         ledger: EventLedger | None = None,
         duplicate_rate: float = 0.0,
+        invalid_rate: float = 0.0,
         rng: random.Random | None = None,
         on_forward: Callable[[int], None] | None = None,
     ) -> None:
@@ -210,11 +212,13 @@ class StreamBridge:
         self._res = resources
         self.ledger = ledger or EventLedger()
         self._duplicate_rate = duplicate_rate
+        self._invalid_rate = invalid_rate
         self._rng = rng or random.Random(0)
         self._on_forward = on_forward
         self._iterators: dict[str, str | None] = {}
         self._clocks: dict[str, MicrosecondClock] = {}
         self.duplicates = 0
+        self.invalid_injected = 0
         self.kinesis_records = 0
 
     def _shard_ids(self) -> list[str]:
@@ -260,11 +264,27 @@ class StreamBridge:
                 if self._duplicate_rate and self._rng.random() < self._duplicate_rate:
                     out.append(entry)
                     self.duplicates += 1
+                if self._invalid_rate and self._rng.random() < self._invalid_rate:
+                    out.append({"Data": self._corrupt(kinesis_record, data), "PartitionKey": entry["PartitionKey"]})
+                    self.invalid_injected += 1
             self._put(out)
             forwarded += len(records)
             if self._on_forward:
                 self._on_forward(len(records))
         return forwarded
+
+    def _corrupt(self, kinesis_record: dict[str, Any], data: bytes) -> bytes:
+        """A broken record for the dead-letter path (not a change of the table, so not in the ledger)."""
+        kind = self.invalid_injected % 3
+        if kind == 0:
+            return data[: len(data) // 2]  # truncated JSON
+        if kind == 1:
+            return orjson.dumps({**kinesis_record, "eventName": "UPSERT"})  # unknown operation
+        broken = {**kinesis_record, "dynamodb": {**kinesis_record["dynamodb"]}}
+        del broken["dynamodb"]["Keys"]  # no key
+        broken["dynamodb"].pop("NewImage", None)
+        broken["dynamodb"].pop("OldImage", None)
+        return orjson.dumps(broken)
 
     def _put(self, entries: list[dict[str, Any]]) -> None:
         for chunk in _chunks_for_put_records(entries):

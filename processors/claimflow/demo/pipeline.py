@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from claimflow.demo.consumer import KinesisFlowFile
+from claimflow.demo.consumer import SEQUENCE_NUMBER, SHARD_ID, KinesisFlowFile
 
 ROWS = "rows"
 DEAD_LETTER = "dead-letter"
@@ -41,6 +41,7 @@ def default_flow_path() -> Path | None:
 class DeadLetter:
     stage: str
     reason: str
+    position: tuple[str, str] | None = None  # (shard id, sequence number) of the Kinesis record, when known
 
 
 @dataclass
@@ -140,6 +141,8 @@ class ClaimPipeline:
 def _dead_letters(flowfiles: Iterable[Any]) -> Iterable[DeadLetter]:
     for flowfile in flowfiles:
         stage = flowfile.attributes.get("claimflow.stage", "")
+        shard, sequence = flowfile.attributes.get(SHARD_ID), flowfile.attributes.get(SEQUENCE_NUMBER)
+        position = (shard, sequence) if shard and sequence else None
         try:
             records = flowfile.records()
         except Exception:
@@ -147,6 +150,6 @@ def _dead_letters(flowfiles: Iterable[Any]) -> Iterable[DeadLetter]:
         with_errors = [r for r in records if isinstance(r, dict) and r.get("error")]
         if with_errors:
             for record in with_errors:
-                yield DeadLetter(stage, str(record["error"]))
+                yield DeadLetter(stage, str(record["error"]), position)
         else:
-            yield DeadLetter(stage, flowfile.attributes.get("cdc.error") or "routed to failure")
+            yield DeadLetter(stage, flowfile.attributes.get("cdc.error") or "routed to failure", position)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import shutil
 import time
 import warnings
@@ -33,6 +34,7 @@ class DemoOptions:
     shards: int = 4
     batch_size: int = 500
     duplicate_rate: float = 0.0
+    invalid_rate: float = 0.0
     shuffle: bool = False
     kill_consumer_after: int | None = None
     workdir: Path = Path(".demo")
@@ -51,6 +53,7 @@ class DemoReport:
     events_by_type: Counter[str]
     ttl_deletes: int
     duplicates: int
+    invalid_injected: int
     kinesis_records: int
     flowfiles_delivered: int
     consumer_restarts: int
@@ -148,6 +151,12 @@ def _claim_settings(pipeline: ClaimPipeline) -> Any:
     )
 
 
+def reason_kind(reason: str) -> str:
+    """A dead-letter reason without the record's index and event id, so equal reasons group together."""
+    text = re.sub(r"\s*\(eventID [^)]*\)", "", reason)
+    return re.sub(r"^record \d+:?\s*", "", text).strip() or reason
+
+
 class _ConsumerLoop:
     """Poll -> processors -> Snowflake (one transaction) -> checkpoint, with the optional consumer crash."""
 
@@ -170,6 +179,7 @@ class _ConsumerLoop:
         self.killed = False
         self.restarts = self.delivered = self.redelivered = self.rows = self.batches = self.mark = 0
         self.dead: Counter[str] = Counter()
+        self.dead_positions: set[tuple[str, str]] = set()  # bounded by the broken records, not by N
 
     def drain(self) -> None:
         """Process everything the stream holds now."""
@@ -186,7 +196,11 @@ class _ConsumerLoop:
                 continue
             output = self._pipeline.process(batch)
             for letter in output.dead_letters:
-                self.dead[f"{letter.stage or 'dead letter'}: {letter.reason}"] += 1
+                if letter.position is not None and letter.position in self.dead_positions:
+                    continue  # re-delivered after a restart: already counted
+                if letter.position is not None:
+                    self.dead_positions.add(letter.position)
+                self.dead[reason_kind(letter.reason)] += 1
             if output.rows:
                 self._sink.write_batch(output.rows)
                 release_emulator_results(self._sink_connection)
@@ -225,7 +239,8 @@ def run_demo(
         resources = ensure_resources(clients, options.table_name, options.stream_name, options.shards)
         ledger = EventLedger(event_log)
         bridge = StreamBridge(
-            clients, resources, ledger=ledger, duplicate_rate=options.duplicate_rate, rng=random.Random(rng.random())
+            clients, resources, ledger=ledger, duplicate_rate=options.duplicate_rate,
+            invalid_rate=options.invalid_rate, rng=random.Random(rng.random())
         )
         store = CheckpointStore(checkpoint_path, options.stream_name)
         consumer_rng = random.Random(rng.random())
@@ -260,6 +275,11 @@ def run_demo(
         result = reconcile(
             connection, clients.dynamodb, resources.table_name, options.region, ledger, settings, event_log=event_log
         )
+        dead_total = sum(flow.dead.values())
+        if dead_total != bridge.invalid_injected:
+            result.problems.append(
+                f"{dead_total} records reached the dead letter, {bridge.invalid_injected} broken ones were injected"
+            )
         table_rows = _table_rows(connection)
         views = _views(connection)
 
@@ -268,6 +288,7 @@ def run_demo(
         events_by_type=Counter(ledger.by_type),
         ttl_deletes=ledger.ttl_deletes,
         duplicates=bridge.duplicates,
+        invalid_injected=bridge.invalid_injected,
         kinesis_records=bridge.kinesis_records,
         flowfiles_delivered=flow.delivered,
         consumer_restarts=flow.restarts,
