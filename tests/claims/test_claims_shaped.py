@@ -320,3 +320,17 @@ def test_every_layout_gets_its_own_walker_and_too_many_layouts_fall_back(monkeyp
     with counting_fast_hits(hits):
         assert list(route_records_fused(data, ClaimSettings(), INGEST_US)) == general
     assert hits == [0, 1]  # two layouts compiled; the others took the general path
+
+
+@pytest.mark.parametrize("bad", [{"N": "x"}, {"S": 5}, {"SS": []}, {"M": {"a": {"N": 1.5}}}, {"S": "a", "N": "1"}, 7])
+def test_modify_with_a_bad_old_image_is_rejected_as_the_decoder_rejects_it(bad: Any) -> None:
+    records = [orjson.loads(raw) for raw in claim_records(40, seed=5)]
+    modify = next(r for r in records if r["eventName"] == "MODIFY")
+    changed, unchanged, added = copy.deepcopy(modify), copy.deepcopy(modify), copy.deepcopy(modify)
+    changed["dynamodb"]["OldImage"]["claim_status"] = bad
+    unchanged["dynamodb"]["OldImage"]["claim_status"] = unchanged["dynamodb"]["NewImage"]["claim_status"]
+    added["dynamodb"]["OldImage"]["retired_field"] = bad
+    data = b"\n".join(orjson.dumps(r) for r in (changed, unchanged, added))
+    fast, general = both_paths(data, ClaimSettings())
+    assert fast == general == list(route_records(data, ClaimSettings(), INGEST_US))
+    assert [r.relationship for r in fast] == ["invalid", "modify", "invalid"]

@@ -242,7 +242,8 @@ def _fused(obj: Any, raw_length: int | None, index: int, settings: ClaimSettings
         raise _Unusual from None  # the two-step path builds the invalid outcome with the full record
     return Routed(_RELATIONSHIP[name], row, None, index, event_id, None)  # type: ignore[arg-type]
 
-_FAST_FAILURES = (shaped.Unusual, _Unusual, KeyError, TypeError, AttributeError, ValueError, IndexError, OverflowError)
+_FAST_FAILURES = (shaped.Unusual, _Unusual, KeyError, TypeError, AttributeError, ValueError, IndexError, OverflowError,
+                  RecursionError)
 
 
 def _fast(obj: Any, raw_length: int | None, index: int, settings: ClaimSettings, ingest_time_us: int) -> Routed:
@@ -280,9 +281,15 @@ def _fast(obj: Any, raw_length: int | None, index: int, settings: ClaimSettings,
     size_bytes = change.get("SizeBytes")
     if raw_length is None and (size_bytes.__class__ is not int or size_bytes > MAX_ITEM_BYTES):
         raise shaped.Unusual
-    if other is not None:
-        decode_image(other)  # validated like the decoder does, not used
     row = shaped.claim_row(image, key, event_time_us, settings, settings.strict and not is_remove)
+    if other is not None:
+        # The decoder would reject the record for a bad value in the other image too. An attribute equal to the
+        # image's own was just validated by claim_row (as strictly as the decoder); only changed ones are decoded.
+        # (A MODIFY usually changes a few attributes of the item.)
+        get = image.get
+        for attribute, av in other.items():
+            if av is not None and get(attribute) != av:
+                decode_value(av, 0)
     identity = obj.get("userIdentity")
     table_name, region = obj.get("tableName"), obj.get("awsRegion")
     # The CDC columns as build._cdc_columns fills them (no Kinesis position on this path).

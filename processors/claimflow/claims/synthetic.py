@@ -164,8 +164,16 @@ def kinesis_record(
     }
 
 
+def previous_version(item: dict[str, Any]) -> dict[str, Any]:
+    """The item as it was before a MODIFY: an earlier claim and payment status (the attributes updates change)."""
+    status = STATUSES[STATUSES.index(item["claim_status"]) - 1]
+    payment = PAYMENT_STATUSES[PAYMENT_STATUSES.index(item["payment_status"]) - 1]
+    return {**item, "claim_status": status, "payment_status": payment}
+
+
 def claim_records(count: int, seed: int = 20260126) -> Iterator[bytes]:
-    """``count`` Kinesis DynamoDB records (JSON bytes) of INSERTs and MODIFYs (10%) and REMOVEs (5%)."""
+    """``count`` Kinesis DynamoDB records (JSON bytes) of INSERTs, MODIFYs (10%; the old image with an earlier
+    claim and payment status) and REMOVEs (5%)."""
     rng = random.Random(seed)
     start_us = 1_761_955_200_000_000  # 2025-11-01T00:00:00Z
     for number in range(count):
@@ -175,7 +183,7 @@ def claim_records(count: int, seed: int = 20260126) -> Iterator[bytes]:
         if roll < 0.05:
             record = kinesis_record(None, "REMOVE", when, number, old_item=item)
         elif roll < 0.15:
-            record = kinesis_record(item, "MODIFY", when, number, old_item=item)
+            record = kinesis_record(item, "MODIFY", when, number, old_item=previous_version(item))
         else:
             record = kinesis_record(item, "INSERT", when, number)
         yield orjson.dumps(record)
