@@ -89,3 +89,45 @@ def test_demo_consumer_refuses_another_streams_checkpoints(tmp_path: Path) -> No
     CheckpointStore(tmp_path / "cp.json", "one").save({"shardId-000000000000": "5"})
     with pytest.raises(ValueError, match="one"):
         CheckpointStore(tmp_path / "cp.json", "two").load()
+
+
+def test_demo_emulator_retention_drops_only_what_readers_passed(aws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.kinesis.models import kinesis_backends
+
+    from claimflow.demo.aws import ensure_resources, trim_emulator_streams
+    from claimflow.demo.bridge import StreamBridge
+
+    resources = ensure_resources(aws, "RetentionClaims", "RetentionStream", shards=2)
+    bridge = StreamBridge(aws, resources)
+    store = CheckpointStore(tmp_path / "cp.json", "RetentionStream")
+    consumer = KinesisConsumer(aws.kinesis, "RetentionStream", store, batch_size=7)
+
+    def write(first: int, count: int) -> None:
+        for i in range(first, first + count):
+            aws.dynamodb.put_item(TableName="RetentionClaims", Item={"claim_id": {"S": f"c-{i}"}})
+
+    def consume_all() -> list[str]:
+        ids = []
+        while batch := consumer.poll():
+            ids += [json.loads(f.content)["dynamodb"]["Keys"]["claim_id"]["S"] for f in batch]
+            consumer.commit(batch)
+        return ids
+
+    write(0, 20)
+    bridge.pump()
+    first = consume_all()
+    dropped = trim_emulator_streams(resources, "us-east-1", bridge.positions, consumer.checkpoints)
+    table = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables["RetentionClaims"]
+    shards = kinesis_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].streams["RetentionStream"].shards
+    assert table.stream_shard.items == []
+    assert all(len(shard.records) <= 1 for shard in shards.values())  # the last record keeps the numbering
+    assert dropped >= 20 + 20 - len(shards)
+    last = {shard_id: max(shard.records) for shard_id, shard in shards.items() if shard.records}
+
+    write(20, 15)  # everything still flows after the trim, nothing is lost or repeated
+    assert bridge.pump() == 15
+    second = consume_all()
+    assert sorted(first + second) == sorted(f"c-{i}" for i in range(35))
+    assert all(max(shards[s].records) > last[s] for s in last if shards[s].records)

@@ -12,7 +12,7 @@ import calendar
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -93,6 +93,45 @@ def install_stream_records_shim() -> None:
     get_records.claimflow_shim = True  # type: ignore[attr-defined]
     get_records.original = DynamoDBStreamsHandler.get_records  # type: ignore[attr-defined]
     DynamoDBStreamsHandler.get_records = get_records  # type: ignore[method-assign,assignment]
+
+
+def trim_emulator_streams(
+    resources: Resources,
+    region: str,
+    table_stream_read: Mapping[str, str],
+    kinesis_checkpoints: Mapping[str, str],
+) -> int:
+    """Emulated stream retention for the embedded moto server: drop what every reader has passed.
+
+    Real DynamoDB Streams and Kinesis drop records after their retention period; moto keeps them all, and its
+    Kinesis shard scans every stored record on each GetRecords and PutRecord, so a 100,000-claim run would grow
+    without bound and slow down quadratically. The bridge is the only reader of the table's stream
+    (``table_stream_read``: shard id -> last sequence number read) and the consumer the only reader of Kinesis
+    (``kinesis_checkpoints``: committed positions); records before those positions are never read again. The last
+    record of each Kinesis shard is kept so sequence numbers keep growing. Call only for the embedded emulator
+    (same process), between requests. Returns the number of records dropped.
+    """
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.kinesis.models import kinesis_backends
+
+    dropped = 0
+    table = dynamodb_backends[DEFAULT_ACCOUNT_ID][region].tables.get(resources.table_name)
+    shard = getattr(table, "stream_shard", None)
+    if shard is not None and shard.id in table_stream_read:
+        count = int(table_stream_read[shard.id]) + 1 - shard.starting_sequence_number
+        if count > 0:
+            del shard.items[:count]
+            shard.starting_sequence_number += count
+            dropped += count
+    stream = kinesis_backends[DEFAULT_ACCOUNT_ID][region].streams.get(resources.kinesis_stream)
+    if stream is not None:
+        for shard_id, checkpoint in kinesis_checkpoints.items():
+            records = stream.shards[shard_id].records if shard_id in stream.shards else None
+            while records and next(iter(records)) < int(checkpoint):
+                del records[next(iter(records))]
+                dropped += 1
+    return dropped
 
 
 def make_clients(endpoint_url: str | None, region: str = DEFAULT_REGION, profile: str | None = None) -> AwsClients:

@@ -217,6 +217,7 @@ class StreamBridge:
         self._on_forward = on_forward
         self._iterators: dict[str, str | None] = {}
         self._clocks: dict[str, MicrosecondClock] = {}
+        self.positions: dict[str, str] = {}  # stream shard id -> sequence number of the last record forwarded
         self.duplicates = 0
         self.invalid_injected = 0
         self.kinesis_records = 0
@@ -268,6 +269,7 @@ class StreamBridge:
                     out.append({"Data": self._corrupt(kinesis_record, data), "PartitionKey": entry["PartitionKey"]})
                     self.invalid_injected += 1
             self._put(out)
+            self.positions[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
             forwarded += len(records)
             if self._on_forward:
                 self._on_forward(len(records))

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from claimflow.demo.aws import DEFAULT_REGION, DEFAULT_STREAM, DEFAULT_TABLE, ensure_resources, local_aws, make_clients
+from claimflow.demo.aws import (
+    DEFAULT_REGION,
+    DEFAULT_STREAM,
+    DEFAULT_TABLE,
+    ensure_resources,
+    local_aws,
+    make_clients,
+    trim_emulator_streams,
+)
 from claimflow.demo.bridge import EventLedger, StreamBridge
 from claimflow.demo.consumer import CheckpointStore, KinesisConsumer
 from claimflow.demo.generator import GenerateStats, GeneratorConfig, generate
@@ -235,6 +243,7 @@ def run_demo(
     with _aws_endpoint(options) as endpoint, _snowflake(options) as (connection, sql_skipped):
         from claimflow.snowflake import SnowflakeSink
 
+        embedded = not (options.use_aws or options.endpoint_url)
         clients = make_clients(endpoint, options.region)
         resources = ensure_resources(clients, options.table_name, options.stream_name, options.shards)
         ledger = EventLedger(event_log)
@@ -262,6 +271,8 @@ def run_demo(
             if bridge.kinesis_records - flow.mark >= options.batch_size:
                 flow.mark = bridge.kinesis_records
                 flow.drain()
+                if embedded:
+                    trim_emulator_streams(resources, options.region, bridge.positions, flow.consumer.checkpoints)
 
         config = GeneratorConfig(claims=options.claims, seed=options.seed)
         generated = generate(clients.dynamodb, resources.table_name, config, after_wave)
