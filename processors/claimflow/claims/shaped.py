@@ -65,7 +65,6 @@ _COLUMN_HANDLERS: dict[str, tuple[int, Any]] = {
     "diagnosisCodes": (_DIAGNOSES, None),
     PROCEDURES: (_LINES, None),
 }
-_LINE_FIELDS: dict[str, str] = {}
 _CACHE_LIMIT = 4096
 _MISSING = object()
 
@@ -89,8 +88,6 @@ def _line_field(key: str) -> str:
     name = PROCEDURE_KEYS.get(normalise_key(key))
     if name is None:
         raise Unusual
-    if len(_LINE_FIELDS) < _CACHE_LIMIT:
-        _LINE_FIELDS[key] = name
     return name
 
 
@@ -183,34 +180,6 @@ def _diagnoses(av: Any) -> list[Diagnosis]:
     return [lookup_diagnosis(code) for code in codes]
 
 
-def _lines(av: Any) -> list[tuple[Any, ...]]:
-    items = av["L"]
-    if len(av) != 1 or items.__class__ is not list or len(items) > MAX_PROCEDURES:
-        raise Unusual
-    result = []
-    for element in items:
-        attributes = element["M"]
-        if len(element) != 1 or attributes.__class__ is not dict:
-            raise Unusual
-        raw: dict[str, Any] = {}
-        for key, value_av in attributes.items():
-            name = _LINE_FIELDS.get(key) or _line_field(key)
-            if name in raw or len(value_av) != 1:
-                raise Unusual  # a field given twice, or a padded value: the general path decides
-            if name == "modifiers":
-                raw[name] = tuple(_strings(value_av))
-            else:
-                text = value_av["N" if name in ("units", "charge") else "S"]
-                if text.__class__ is not str:
-                    raise Unusual
-                raw[name] = text
-        code = raw.get("code")
-        if code is None:
-            raise Unusual
-        result.append(_line(code, raw.get("description"), raw.get("modifiers"), raw.get("units"), raw.get("charge")))
-    return result
-
-
 # --- the walk: one generated function per group layout -------------------------------------------------------
 #
 # A claim stream has few layouts (the writer's attribute names, in its order), and each group of a layout is read
@@ -218,9 +187,9 @@ def _lines(av: Any) -> list[tuple[Any, ...]]:
 # attribute: no name look-up, no dispatch on the kind, no loop. The source is built from the blocks below; the
 # attribute names (data) never enter it: they are passed in as constants (K0, K1, ...), like every other value.
 
-def _one_tag(tag: str, var: str, cls: str) -> str:
+def _one_tag(tag: str, var: str, cls: str, container: str = "image") -> str:
     """Block start: attribute K{i} must be a one-tag value whose payload (in ``var``) has the class ``cls``."""
-    return (f"    av = image[K{{i}}]\n    {var} = av[{tag!r}]\n"
+    return (f"    av = {container}[K{{i}}]\n    {var} = av[{tag!r}]\n"
             f"    if len(av) != 1 or {var}.__class__ is not {cls}:\n        raise Unusual\n")
 
 
@@ -271,6 +240,49 @@ def _compile(group: str, layout: tuple[str, ...]) -> Any:
         raise Unusual
     walkers[layout] = walker
     return walker
+
+
+_LINE_READERS: dict[tuple[str, ...], Any] = {}
+_LINE_ARGUMENTS = ("code", "description", "modifiers", "units", "charge")
+
+
+def _compile_line(layout: tuple[str, ...]) -> Any:
+    """The reader of one procedure-line layout: fn(attributes) -> the line tuple of :func:`_line`.
+
+    Raises:
+        Unusual: an unknown or repeated field, no code, or too many layouts already.
+    """
+    names = [_line_field(key) for key in layout]
+    if len(set(names)) != len(names) or "code" not in names or len(_LINE_READERS) >= _LAYOUTS_PER_GROUP:
+        raise Unusual  # the general path maps these (first of a repeated field wins there)
+    namespace: dict[str, Any] = {"Unusual": Unusual, "line": _line, "strings": _strings}
+    body = []
+    for i, (key, name) in enumerate(zip(layout, names, strict=True)):
+        namespace[f"K{i}"] = key
+        if name == "modifiers":
+            body.append(f"    modifiers = tuple(strings(attributes[K{i}]))\n")
+        else:
+            body.append(_one_tag("N" if name in ("units", "charge") else "S", name, "str", "attributes").format(i=i))
+    arguments = ", ".join(name if name in names else "None" for name in _LINE_ARGUMENTS)
+    source = "def reader(attributes):\n" + "".join(body) + f"    return line({arguments})\n"
+    exec(compile(source, "<claimflow.claims.shaped procedure line reader>", "exec"), namespace)
+    reader = namespace["reader"]
+    _LINE_READERS[layout] = reader
+    return reader
+
+
+def _lines(av: Any) -> list[tuple[Any, ...]]:
+    items = av["L"]
+    if len(av) != 1 or items.__class__ is not list or len(items) > MAX_PROCEDURES:
+        raise Unusual
+    result = []
+    for element in items:
+        attributes = element["M"]
+        if len(element) != 1 or attributes.__class__ is not dict:
+            raise Unusual
+        layout = tuple(attributes)
+        result.append((_LINE_READERS.get(layout) or _compile_line(layout))(attributes))
+    return result
 
 
 def _walk(image: dict[str, Any], group: str, fields: dict[str, Any], flags: list[str]) -> int:
