@@ -203,7 +203,8 @@ _BLOCKS: dict[int, str] = {
     _DATE: _S + "    fields[C{i}] = parse_date(text)\n",
     _TIMESTAMP: _S + "    fields[C{i}] = parse_timestamp(text)\n",
     _MONEY: _N + "    fields[C{i}] = parse_money(text)\n",
-    _GROUP: _M + "    written += walk(inner, A{i}, fields, flags) - 1\n",
+    _GROUP: _M + "    layout = tuple(inner)\n"
+    "    written += (W{i}.get(layout) or compile_walker(A{i}, layout))(inner, fields, flags) - 1\n",
     _DIAGNOSES: "    fields[C{i}] = parse_diagnoses(image[K{i}])\n",
     _LINES: "    fields[C{i}] = parse_lines(image[K{i}])\n",
 }
@@ -219,14 +220,16 @@ def _compile(group: str, layout: tuple[str, ...]) -> Any:
     """
     namespace: dict[str, Any] = {
         "Unusual": Unusual, "npi_is_valid": _cached_npi, "parse_date": _date, "parse_timestamp": _timestamp,
-        "parse_money": _money, "parse_diagnoses": _diagnoses, "parse_lines": _lines, "walk": _walk,
+        "parse_money": _money, "parse_diagnoses": _diagnoses, "parse_lines": _lines, "compile_walker": _compile,
     }
     body = [f"    written = {len(layout)}\n"]
     for i, key in enumerate(layout):
         kind, target, argument = _handler(group, key)
         namespace[f"K{i}"], namespace[f"C{i}"] = key, target
-        if kind in (_TEXT, _NPI, _GROUP):
+        if kind in (_TEXT, _NPI):
             namespace[f"A{i}"] = argument
+        elif kind == _GROUP:
+            namespace[f"A{i}"], namespace[f"W{i}"] = argument, _WALKERS[argument]
         elif kind == _CHECKED:
             namespace[f"A{i}"], namespace[f"P{i}"], namespace[f"F{i}"] = argument
         elif kind == _PARSED:
