@@ -95,6 +95,10 @@ class ChangeEvent:
         return _event_from_obj(obj, index)
 
 
+# The one field of a rejection envelope: a change-event line that stands for a record the decoder rejected.
+REJECTION_FIELD = "cdc_rejected"
+
+
 @dataclass(slots=True, frozen=True)
 class Rejection:
     """A record that could not be decoded. ``raw`` holds the record as received (may contain PHI: it belongs
@@ -104,6 +108,35 @@ class Rejection:
     error: str
     raw: bytes | None
     event_id: str | None = None
+
+    def to_envelope(self) -> dict[str, Any]:
+        """The rejection as a line object of change-event NDJSON: ``{"cdc_rejected": {index, event_id, error,
+        raw}}``, ``raw`` as text (undecodable bytes replaced), so a later stage can route it record by record."""
+        raw = None if self.raw is None else bytes(self.raw).decode("utf-8", "replace")
+        return {REJECTION_FIELD: {"index": self.index, "event_id": self.event_id, "error": self.error, "raw": raw}}
+
+    def to_json(self) -> bytes:
+        """The envelope as one compact JSON object (no newline), non-ASCII text kept as UTF-8."""
+        return json.dumps(self.to_envelope(), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+    @classmethod
+    def from_envelope(cls, obj: Mapping[str, Any], index: int = 0) -> Rejection | None:
+        """The Rejection a line object written by :meth:`to_envelope` stands for, or None when ``obj`` is not an
+        envelope (a change event; a record reader that merges schemas may add the field to it as null).
+
+        ``index`` (the line's position) stands in for an envelope without its own; an envelope without an error
+        gets a generic reason naming the record. Nothing is raised.
+        """
+        envelope = obj.get(REJECTION_FIELD)
+        if envelope is None:
+            return None
+        raw = envelope.get("raw")
+        return cls(
+            index=envelope.get("index", index),
+            error=envelope.get("error") or f"{_describe(index, None)}: rejected by the decoder",
+            raw=None if raw is None else raw.encode("utf-8"),
+            event_id=envelope.get("event_id"),
+        )
 
 
 class DecodeError(ValueError):
@@ -279,6 +312,23 @@ def decode_record(
     """
     flowfile = _FlowFilePosition.from_attributes(attributes)
     return _decode(obj, index, flowfile, single_record, None, modify_old_image)
+
+
+def decode_record_or_rejection(
+    obj: dict[str, Any], index: int = 0, attributes: Mapping[str, str] | None = None
+) -> ChangeEvent | Rejection:
+    """:func:`decode_record` for a record handed over already parsed (e.g. by a NiFi record reader): a record it
+    rejects comes back as a :class:`Rejection` whose ``raw`` is the record as compact JSON (values JSON cannot
+    hold written as text).
+
+    Raises:
+        Exception: only a decoder bug (anything but :class:`DecodeError`); the caller decides how to route it.
+    """
+    try:
+        return decode_record(obj, index, attributes)
+    except DecodeError as error:
+        raw = json.dumps(obj, separators=(",", ":"), default=str).encode("utf-8")
+        return Rejection(index, str(error), raw, error.event_id)
 
 
 def _decode(
@@ -560,6 +610,62 @@ def _raw_bytes(parsed: object, raw: bytes | None) -> bytes | None:
         return orjson.dumps(parsed, default=_json_default)
     except (TypeError, orjson.JSONEncodeError):
         return None
+
+
+# --- a FlowFile's records as change-event lines ------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class DecodedLines:
+    """Every record of some content as one line of change-event NDJSON, in input order: a change event, or the
+    rejection envelope of a record that could not be decoded (lines in = records in). With the counts."""
+
+    content: bytes
+    decoded: int
+    rejected: int
+    operations: dict[str, int]  # decoded events per eventName
+    first_error: str | None  # the first rejection's reason (names the record and rule, never a value)
+
+    @property
+    def total(self) -> int:
+        return self.decoded + self.rejected
+
+    def attributes(self) -> dict[str, str]:
+        """The counts as FlowFile attributes (and ``cdc.error`` = the first reason when a record was rejected)."""
+        attributes = {
+            "record.count": str(self.total),
+            "cdc.decoded.count": str(self.decoded),
+            "cdc.rejected.count": str(self.rejected),
+            "cdc.insert.count": str(self.operations["INSERT"]),
+            "cdc.modify.count": str(self.operations["MODIFY"]),
+            "cdc.remove.count": str(self.operations["REMOVE"]),
+            "mime.type": "application/x-ndjson",
+        }
+        if self.first_error is not None:
+            attributes["cdc.error"] = self.first_error
+        return attributes
+
+
+def decode_to_lines(data: bytes, attributes: Mapping[str, str] | None = None) -> DecodedLines:
+    """Decode content (any layout :func:`decode_records` accepts) into change-event NDJSON with rejection
+    envelopes (:meth:`Rejection.to_envelope`) in place of the records that could not be decoded.
+
+    Nothing is raised for bad content.
+    """
+    lines = []
+    decoded = rejected = 0
+    operations = dict.fromkeys(("INSERT", "MODIFY", "REMOVE"), 0)
+    first_error = None
+    for item in decode_records(data, attributes):
+        if isinstance(item, Rejection):
+            rejected += 1
+            first_error = first_error or item.error
+        else:
+            decoded += 1
+            operations[item.event_name] += 1
+        lines.append(item.to_json())
+    content = b"".join(line + b"\n" for line in lines)
+    return DecodedLines(content, decoded, rejected, operations, first_error)
 
 
 # --- reading change events back ---------------------------------------------------------------------------------
