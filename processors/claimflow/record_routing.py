@@ -1,0 +1,240 @@
+"""Routing one record at a time, for engines that hand a processor single records (NiFi's RecordTransform).
+
+The claim processors (TransformClaimChange, ProcessClaimChange) are thin: they read their properties, keep a
+:class:`FlowFilePositions`, call :func:`route_change_event_record` or :func:`route_kinesis_record` and wrap the
+:class:`RecordOutcome` (record, relationship, partition: plain values) in the engine's result type. Everything
+here is engine-agnostic; nothing imports nifiapi.
+
+Outcomes follow the dead-letter contract: an invalid record carries the original (content: may hold PHI) and a
+reason naming the record and the rule; the partition attribute carries the rule alone, never a value.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from claimflow.claims import ClaimSettings, PhiMode, Routed, route_events
+from claimflow.events import REJECTION_FIELD, ChangeEvent, DecodeError, Rejection, decode_record_or_rejection
+
+INVALID = "invalid"
+# Partition attributes: output FlowFiles are grouped by these, one operation or one broken rule each.
+OPERATION_ATTRIBUTE = "cdc.operation"
+ERROR_ATTRIBUTE = "cdc.error"
+
+# The processors' "PHI Handling" allowable values and the core mode each stands for. The processor files repeat
+# the labels as literals (NiFi reads allowable values from the source); tests/processors checks they match.
+PHI_HANDLING_MODES = {"Pass Through": PhiMode.PASSTHROUGH.value, "Pseudonymize": PhiMode.PSEUDONYMIZE.value}
+
+
+def claim_settings_from_properties(
+    phi_handling: str | None,
+    hmac_key: str | None,
+    generalize_zip: str | None,
+    generalize_birth_date: str | None,
+    strict_validation: str | None,
+) -> ClaimSettings:
+    """The :class:`ClaimSettings` for the claim processors' property values (as NiFi hands them over: strings,
+    None when unset; ``phi_handling`` one of :data:`PHI_HANDLING_MODES`, unset meaning "Pass Through").
+
+    Raises:
+        ValueError: an unknown PHI Handling label or flag value, or a missing or short key in pseudonymize mode
+            (the message never repeats the key).
+    """
+    phi_mode = None
+    if phi_handling is not None:
+        phi_mode = PHI_HANDLING_MODES.get(phi_handling)
+        if phi_mode is None:
+            raise ValueError(f"PHI Handling must be one of {', '.join(PHI_HANDLING_MODES)}")
+    return ClaimSettings.from_strings(
+        phi_mode=phi_mode,
+        hmac_key=hmac_key,
+        generalize_zip3=generalize_zip,
+        generalize_birth_year=generalize_birth_date,
+        strict=strict_validation,
+    )
+
+
+# --- where a record sits in its FlowFile ---------------------------------------------------------------------
+
+
+@dataclass(slots=True, frozen=True)
+class RecordPosition:
+    index: int  # 0-based position of the record in its FlowFile
+    ingest_time_us: int  # when the FlowFile's first record arrived (one value per FlowFile)
+    attributes: Mapping[str, str] | None  # the FlowFile's attributes, when asked for
+
+
+class FlowFilePositions:
+    """Each FlowFile's next record index and ingest time, keyed by FlowFile id.
+
+    A record-at-a-time engine hands over one record per call, and concurrent tasks may call the same processor
+    from several threads, so positions are kept per FlowFile under a lock; the oldest FlowFiles are forgotten
+    (a FlowFile's records arrive together, so only the few in flight matter).
+    """
+
+    LIMIT = 256
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_flowfile: collections.OrderedDict[str, list[Any]] = collections.OrderedDict()
+
+    def next(self, flowfile_id: str, read_attributes: Callable[[], Mapping[str, str]] | None = None) -> RecordPosition:
+        """The position of the FlowFile's next record. ``read_attributes`` is called once per FlowFile (in NiFi
+        each read crosses to Java); without it, ``attributes`` is None."""
+        with self._lock:
+            position = self._by_flowfile.get(flowfile_id)
+            if position is None:
+                attributes = None if read_attributes is None else dict(read_attributes())
+                position = [0, time.time_ns() // 1000, attributes]
+                self._by_flowfile[flowfile_id] = position
+                while len(self._by_flowfile) > self.LIMIT:
+                    self._by_flowfile.popitem(last=False)
+            index = position[0]
+            position[0] += 1
+            return RecordPosition(index, position[1], position[2])
+
+
+# --- outcomes ------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True, frozen=True)
+class RecordOutcome:
+    """What to emit for one record: the output ``record``, its ``relationship`` and ``partition`` attributes.
+
+    For an invalid record ``reason`` names the record and the rule (for the log; never a value) and
+    ``unexpected`` tells a processor error (log as error) from bad data (log as warning).
+    """
+
+    record: dict[str, Any]
+    relationship: str
+    partition: dict[str, str]
+    reason: str | None = None
+    unexpected: bool = False
+
+
+def dead_letter(index: int, event_id: str | None, reason: str, original: Any) -> dict[str, Any]:
+    """The invalid record: a fixed shape whatever the original looked like, so the writer's schema holds.
+    ``record`` is the original as compact JSON text (values JSON cannot hold written as text)."""
+    original_text = None if original is None else json.dumps(original, separators=(",", ":"), default=str)
+    return {"index": index, "eventId": event_id, "error": reason, "record": original_text}
+
+
+def rule_of(routed: Routed) -> str:
+    """The rule an invalid outcome broke: its reason without the record designation ("record 3 (eventId e): "),
+    so output FlowFiles group by rule rather than one per record.
+
+    The one place that knows the designation's format: ``claimflow.claims`` writes "eventId", the decoder
+    (``claimflow.events``) "eventID". Both are built from the outcome's own index and event id, so the prefix is
+    matched exactly, never guessed. (Once ``Routed`` carries the rule itself, this becomes ``routed.rule``.)
+    """
+    reason = routed.error or ""
+    designation = f"record {routed.index}"
+    candidates = [f"{designation}: "]
+    if routed.event_id:
+        candidates = [f"{designation} (eventId {routed.event_id}): ", f"{designation} (eventID {routed.event_id}): "]
+    for prefix in candidates:
+        if reason.startswith(prefix):
+            return reason[len(prefix) :]
+    return reason
+
+
+def outcome_of(routed: Routed) -> RecordOutcome:
+    """The outcome for a core :class:`~claimflow.claims.Routed`: the row to its operation, or a dead letter."""
+    if routed.relationship == INVALID:
+        reason = routed.error or f"record {routed.index}: invalid"
+        record = dead_letter(routed.index, routed.event_id, reason, routed.record)
+        return RecordOutcome(record, INVALID, {ERROR_ATTRIBUTE: rule_of(routed)}, reason)
+    assert routed.row is not None  # route_events gives every routed row
+    return RecordOutcome(routed.row, routed.relationship, {OPERATION_ATTRIBUTE: routed.relationship})
+
+
+def unexpected_outcome(index: int, error: BaseException, original: Any) -> RecordOutcome:
+    """The dead letter for a record whose processing raised unexpectedly. Only the exception's type is named: its
+    message could quote data."""
+    rule = f"internal error ({type(error).__name__})"
+    reason = f"record {index}: {rule}"
+    return RecordOutcome(dead_letter(index, None, reason, original), INVALID, {ERROR_ATTRIBUTE: rule}, reason, True)
+
+
+# --- one record through the claim stage ----------------------------------------------------------------------
+
+
+def route_change_event_record(
+    record: Mapping[str, Any], index: int, settings: ClaimSettings, ingest_time_us: int
+) -> RecordOutcome:
+    """One change-event record (a line of DecodeDynamoDBChange's output, parsed by a record reader) -> outcome.
+
+    Never raises: an unexpected error routes this record to invalid, so it cannot take its FlowFile down.
+    """
+    return _route(lambda: change_event_from_record(record, index), record, index, settings, ingest_time_us)
+
+
+def route_kinesis_record(
+    record: dict[str, Any],
+    index: int,
+    settings: ClaimSettings,
+    ingest_time_us: int,
+    attributes: Mapping[str, str] | None,
+) -> RecordOutcome:
+    """One raw Kinesis DynamoDB record (parsed by a record reader) -> outcome; decode and claim in one step.
+    ``attributes`` are the FlowFile's (Kinesis position). Never raises, as :func:`route_change_event_record`."""
+    return _route(
+        lambda: decode_record_or_rejection(record, index, attributes), record, index, settings, ingest_time_us
+    )
+
+
+def _route(
+    decode: Callable[[], ChangeEvent | Rejection],
+    original: Any,
+    index: int,
+    settings: ClaimSettings,
+    ingest_time_us: int,
+) -> RecordOutcome:
+    try:
+        routed = next(route_events([decode()], settings, ingest_time_us, first_index=index))
+    except Exception as error:  # one record's bug must not fail the FlowFile
+        return unexpected_outcome(index, error, original)
+    return outcome_of(routed)
+
+
+def change_event_from_record(record: Mapping[str, Any], index: int) -> ChangeEvent | Rejection:
+    """A change event read back from a record reader's view of a change-event line, or the Rejection its
+    rejection envelope (or a malformed event) stands for.
+
+    The record goes back through JSON so image numbers become exact Decimals again (a NiFi reader hands over
+    floats: up to 15 significant digits survive, see docs/processors.md). Null image members are dropped (see
+    :func:`without_nulls`).
+
+    Raises:
+        TypeError: a value JSON cannot hold (the caller routes it as unexpected).
+    """
+    rejection = Rejection.from_envelope(record, index)
+    if rejection is not None:
+        return rejection
+    event = {key: value for key, value in record.items() if key != REJECTION_FIELD}
+    for image in ("new_image", "old_image"):
+        if isinstance(event.get(image), dict):
+            event[image] = without_nulls(event[image])
+    text = json.dumps(event, separators=(",", ":"))
+    try:
+        return ChangeEvent.from_json(text, index)
+    except DecodeError as error:
+        return Rejection(index=index, error=str(error), raw=text.encode("utf-8"), event_id=error.event_id)
+
+
+def without_nulls(value: Any) -> Any:
+    """The value without null members, at any depth. NiFi's JSON reader merges the schema of every record in the
+    FlowFile, so a field that only another record has comes back here as null; left in, the core would count it
+    as an unknown field on every row (and Strict Validation would reject them all). A null carries no claim data
+    either way."""
+    if isinstance(value, dict):
+        return {key: without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value]
+    return value
