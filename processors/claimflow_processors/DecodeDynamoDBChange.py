@@ -1,16 +1,11 @@
 # Licensed under the Apache License, Version 2.0 (see the project's LICENSE).
 """DecodeDynamoDBChange: Kinesis-delivered DynamoDB change records in, ClaimFlow change events (NDJSON) out."""
 
-import json
-
 from nifiapi.documentation import use_case
 from nifiapi.flowfiletransform import FlowFileTransform, FlowFileTransformResult
 from nifiapi.relationship import Relationship
 
-from claimflow.events import Rejection, decode_records
-
-# A line of the output that is not a change event: the envelope of a record the decoder rejected.
-REJECTION_FIELD = "cdc_rejected"
+from claimflow.events import decode_to_lines
 
 REL_SUCCESS = Relationship(
     name="success",
@@ -71,41 +66,15 @@ class DecodeDynamoDBChange(FlowFileTransform):
             return FlowFileTransformResult(relationship="failure", attributes={"cdc.error": reason})
 
     def decode(self, flowFile):
-        lines = []
-        decoded = rejected = 0
-        operations = {"INSERT": 0, "MODIFY": 0, "REMOVE": 0}
-        first_error = None
-        for item in decode_records(flowFile.getContentsAsBytes(), flowFile.getAttributes()):
-            if isinstance(item, Rejection):
-                rejected += 1
-                first_error = first_error or item.error
-                lines.append(rejection_line(item))
-            else:
-                decoded += 1
-                operations[item.event_name] += 1
-                lines.append(item.to_json())
-
-        attributes = {
-            "record.count": str(decoded + rejected),
-            "cdc.decoded.count": str(decoded),
-            "cdc.rejected.count": str(rejected),
-            "cdc.insert.count": str(operations["INSERT"]),
-            "cdc.modify.count": str(operations["MODIFY"]),
-            "cdc.remove.count": str(operations["REMOVE"]),
-            "mime.type": "application/x-ndjson",
-        }
-        if first_error is not None:
-            attributes["cdc.error"] = first_error
+        decoded = decode_to_lines(flowFile.getContentsAsBytes(), flowFile.getAttributes())
+        if decoded.first_error is not None:
             self.logger.warn(
-                "{} of {} records could not be decoded; first: {}", str(rejected), str(decoded + rejected), first_error
+                "{} of {} records could not be decoded; first: {}",
+                str(decoded.rejected),
+                str(decoded.total),
+                decoded.first_error,
             )
-        relationship = REL_INVALID.name if rejected and not decoded else REL_SUCCESS.name
-        contents = b"".join(line + b"\n" for line in lines)
-        return FlowFileTransformResult(relationship=relationship, attributes=attributes, contents=contents)
-
-
-def rejection_line(rejection):
-    """The envelope of a rejected record; ``raw`` keeps the original text (content only: it may hold PHI)."""
-    raw = None if rejection.raw is None else bytes(rejection.raw).decode("utf-8", "replace")
-    envelope = {"index": rejection.index, "event_id": rejection.event_id, "error": rejection.error, "raw": raw}
-    return json.dumps({REJECTION_FIELD: envelope}, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        relationship = REL_INVALID.name if decoded.rejected and not decoded.decoded else REL_SUCCESS.name
+        return FlowFileTransformResult(
+            relationship=relationship, attributes=decoded.attributes(), contents=decoded.content
+        )

@@ -1,28 +1,16 @@
 # Licensed under the Apache License, Version 2.0 (see the project's LICENSE).
 """TransformClaimChange: change events in, validated, enriched and flattened claim rows out, routed per record."""
 
-import collections
-import json
-import re
-import threading
-import time
-
 from nifiapi.documentation import use_case
 from nifiapi.properties import PropertyDependency, PropertyDescriptor, StandardValidators, ValidationResult
 from nifiapi.recordtransform import RecordTransform, RecordTransformResult
 from nifiapi.relationship import Relationship
 
-from claimflow.claims import ClaimSettings, PhiMode, route_events
-from claimflow.events import ChangeEvent, DecodeError, Rejection
+from claimflow.record_routing import FlowFilePositions, claim_settings_from_properties, route_change_event_record
 
 PHI_PASS_THROUGH = "Pass Through"
 PHI_PSEUDONYMIZE = "Pseudonymize"
-PHI_MODES = {PHI_PASS_THROUGH: PhiMode.PASSTHROUGH.value, PHI_PSEUDONYMIZE: PhiMode.PSEUDONYMIZE.value}
 TRUE_FALSE = ["true", "false"]
-# DecodeDynamoDBChange writes a record it could not decode as {"cdc_rejected": {index, event_id, error, raw}}.
-REJECTION_FIELD = "cdc_rejected"
-# Reasons read "record 3 (eventId ...): field: rule"; the attribute keeps the rule so outputs group by it.
-RECORD_PREFIX = re.compile(r"^record \d+(?: \(eventI[Dd] [^)]*\))?: ")
 
 REL_INSERT = Relationship(name="insert", description="Claim rows of INSERT events (new claims).")
 REL_MODIFY = Relationship(name="modify", description="Claim rows of MODIFY events (the claim's new state).")
@@ -73,6 +61,8 @@ class TransformClaimChange(RecordTransform):
         tags = ["claims", "healthcare", "cdc", "dynamodb", "icd-10-cm", "phi", "hipaa", "record", "route", "claimflow"]
         dependencies = ["orjson>=3.10,<4", "pydantic>=2.7,<3", "simple-icd-10-cm>=1.5,<2"]
 
+    # The same properties as ProcessClaimChange, repeated on purpose: NiFi reads each processor's descriptors
+    # from its own source file (AST), so they cannot be shared. What they mean lives in claimflow.record_routing.
     PHI_HANDLING = PropertyDescriptor(
         name="PHI Handling",
         description="What happens to direct identifiers (names, street, phone, e-mail, member id). 'Pass Through' "
@@ -159,98 +149,20 @@ class TransformClaimChange(RecordTransform):
 
     def claim_settings(self, context):
         key = context.getProperty(self.HMAC_KEY)
-        return ClaimSettings.from_strings(
-            phi_mode=PHI_MODES[context.getProperty(self.PHI_HANDLING).getValue()],
+        return claim_settings_from_properties(
+            phi_handling=context.getProperty(self.PHI_HANDLING).getValue(),
             hmac_key=None if key is None else key.getValue(),
-            generalize_zip3=context.getProperty(self.GENERALIZE_ZIP).getValue(),
-            generalize_birth_year=context.getProperty(self.GENERALIZE_BIRTH_DATE).getValue(),
-            strict=context.getProperty(self.STRICT_VALIDATION).getValue(),
+            generalize_zip=context.getProperty(self.GENERALIZE_ZIP).getValue(),
+            generalize_birth_date=context.getProperty(self.GENERALIZE_BIRTH_DATE).getValue(),
+            strict_validation=context.getProperty(self.STRICT_VALIDATION).getValue(),
         )
 
     def transform(self, context, record, schema, attributemap):
-        index, ingest_time_us, _ = self.positions.next(attributemap)
-        try:
-            item = change_event_or_rejection(record, index)
-            routed = next(route_events([item], self.settings, ingest_time_us, first_index=index))
-        except Exception as error:
-            # One record's unexpected error must not fail the FlowFile; the type name carries no data.
-            reason = f"record {index}: internal error ({type(error).__name__})"
-            self.logger.error("Routing to invalid: {}", reason)
-            return invalid_result(index, None, reason, record)
-        if routed.relationship == REL_INVALID.name:
-            self.logger.warn("Routing to invalid: {}", routed.error)
-            return invalid_result(routed.index, routed.event_id, routed.error, routed.record)
+        position = self.positions.next(attributemap.getAttribute("uuid"))
+        outcome = route_change_event_record(record, position.index, self.settings, position.ingest_time_us)
+        if outcome.reason is not None:
+            log = self.logger.error if outcome.unexpected else self.logger.warn
+            log("Routing to invalid: {}", outcome.reason)
         return RecordTransformResult(
-            record=routed.row, relationship=routed.relationship, partition={"cdc.operation": routed.relationship}
+            record=outcome.record, relationship=outcome.relationship, partition=outcome.partition
         )
-
-
-def change_event_or_rejection(record, index):
-    envelope = record.get(REJECTION_FIELD)
-    if envelope is not None:
-        raw = envelope.get("raw")
-        return Rejection(
-            index=envelope.get("index", index),
-            error=envelope.get("error") or f"record {index}: rejected by the decoder",
-            raw=None if raw is None else raw.encode("utf-8"),
-            event_id=envelope.get("event_id"),
-        )
-    event = {key: value for key, value in record.items() if key != REJECTION_FIELD}
-    for image in ("new_image", "old_image"):
-        if isinstance(event.get(image), dict):
-            event[image] = without_nulls(event[image])
-    text = json.dumps(event, separators=(",", ":"))
-    try:
-        return ChangeEvent.from_json(text, index)
-    except DecodeError as error:
-        return Rejection(index=index, error=str(error), raw=text.encode("utf-8"), event_id=error.event_id)
-
-
-def without_nulls(value):
-    """The image without null members. NiFi's JSON reader merges the schema of every record in the FlowFile, so a
-    field that only another record has comes back here as null; left in, the core would count it as an unknown
-    field on every row (and Strict Validation would reject them all). A null carries no claim data either way."""
-    if isinstance(value, dict):
-        return {key: without_nulls(item) for key, item in value.items() if item is not None}
-    if isinstance(value, list):
-        return [without_nulls(item) for item in value]
-    return value
-
-
-def invalid_result(index, event_id, reason, original):
-    """The dead-letter record: a fixed shape whatever the original looked like, so the writer's schema holds."""
-    original_text = None if original is None else json.dumps(original, separators=(",", ":"), default=str)
-    record = {"index": index, "eventId": event_id, "error": reason, "record": original_text}
-    return RecordTransformResult(
-        record=record, relationship=REL_INVALID.name, partition={"cdc.error": RECORD_PREFIX.sub("", reason)}
-    )
-
-
-class FlowFilePositions:
-    """Each FlowFile's next record index and ingest time, keyed by FlowFile uuid.
-
-    NiFi hands a RecordTransform one record at a time, and concurrent tasks may call the same instance from
-    several threads, so the position is kept per FlowFile under a lock; the oldest entries are forgotten.
-    """
-
-    LIMIT = 256
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.by_flowfile = collections.OrderedDict()
-
-    def next(self, attributemap, with_attributes=False):
-        """(index of this record in its FlowFile, the FlowFile's ingest time in us, its attributes or None)."""
-        flowfile_id = attributemap.getAttribute("uuid")
-        with self.lock:
-            position = self.by_flowfile.get(flowfile_id)
-            if position is None:
-                # Attributes are read once per FlowFile: each read crosses to Java.
-                attributes = dict(attributemap.getAttributes()) if with_attributes else None
-                position = [0, time.time_ns() // 1000, attributes]
-                self.by_flowfile[flowfile_id] = position
-                while len(self.by_flowfile) > self.LIMIT:
-                    self.by_flowfile.popitem(last=False)
-            index = position[0]
-            position[0] += 1
-            return index, position[1], position[2]

@@ -4,11 +4,12 @@ one bad record, exact values, stable schema under NiFi-like inference, and no PH
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import pytest
 
+from claimflow import record_routing
+from claimflow.claims import ClaimSettings
 from claimflow.flow.definitions import claim_row_wire_schema
 from claimflow.rows import COLUMN_NAMES
 from claimflow_offline.runner import MockFlowFile, TestRunner
@@ -269,15 +270,14 @@ def test_processors_claims_settings_are_built_once_per_schedule(
     processor: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runner = TestRunner(processor)
-    module = sys.modules[runner.processor_class.__module__]
     built: list[object] = []
-    original = module.ClaimSettings.from_strings
+    original = ClaimSettings.from_strings
 
     def counting(**kwargs: Any) -> object:
         built.append(kwargs)
         return original(**kwargs)
 
-    monkeypatch.setattr(module.ClaimSettings, "from_strings", staticmethod(counting))
+    monkeypatch.setattr(ClaimSettings, "from_strings", staticmethod(counting))
     good, _ = mixed_batch()
     for line in good[:3]:
         runner.enqueue(_decoded(ndjson([line])).content if processor == "TransformClaimChange" else ndjson([line]))
@@ -298,8 +298,7 @@ def test_processors_claims_unexpected_error_stays_with_its_record(
     processor: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runner = TestRunner(processor, infer_schema_like_nifi=True)
-    module = sys.modules[runner.processor_class.__module__]
-    real_route = module.route_events
+    real_route = record_routing.route_events
     calls = {"n": 0}
 
     def flaky(items: Any, settings: Any, ingest: int, first_index: int = 0) -> Any:
@@ -308,7 +307,7 @@ def test_processors_claims_unexpected_error_stays_with_its_record(
             raise KeyError("Quornbyte")
         return real_route(items, settings, ingest, first_index=first_index)
 
-    monkeypatch.setattr(module, "route_events", flaky)
+    monkeypatch.setattr(record_routing, "route_events", flaky)  # the core both processors call
     good, _ = mixed_batch()
     content = ndjson(good[:3])
     runner.enqueue(_decoded(content).content if processor == "TransformClaimChange" else content)
@@ -350,7 +349,7 @@ def test_processors_claims_interleaved_flowfiles_keep_their_own_positions(proces
     first = MockFlowFile(b"", {"uuid": "ff-1"})
     second = MockFlowFile(b"", {"uuid": "ff-2"})
     positions = runner.processor.positions
-    seen = [positions.next(flowfile)[0] for flowfile in (first, second, first, first, second)]
+    seen = [positions.next(flowfile.getAttribute("uuid")).index for flowfile in (first, second, first, first, second)]
     assert seen == [0, 0, 1, 2, 1]
     runner.stop()
 

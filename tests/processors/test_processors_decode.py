@@ -121,7 +121,7 @@ def test_processors_decode_unexpected_error_goes_to_failure_without_data(monkeyp
     def broken(data: bytes, attributes: object) -> object:
         raise KeyError("Zelphiax")  # an exception quoting a value, as a bug might
 
-    monkeypatch.setattr(sys.modules[runner.processor_class.__module__], "decode_records", broken)
+    monkeypatch.setattr(sys.modules[runner.processor_class.__module__], "decode_to_lines", broken)
     runner.enqueue(json.dumps(record(0)).encode())
     runner.run()
     runner.assert_all_transferred("failure", 1)
