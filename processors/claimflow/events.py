@@ -422,7 +422,12 @@ def _event_time_us(change: dict[str, Any], index: int, event_id: str) -> int:
         raise DecodeError(index, event_id, "missing dynamodb.ApproximateCreationDateTime")
     if value.__class__ is not int or value <= 0:
         raise DecodeError(index, event_id, "dynamodb.ApproximateCreationDateTime must be a positive integer")
-    precision = change.get("ApproximateCreationDateTimePrecision")
+    return creation_time_us(value, change.get("ApproximateCreationDateTimePrecision"))
+
+
+def creation_time_us(value: int, precision: object) -> int:
+    """A (positive, integer) ApproximateCreationDateTime in epoch microseconds: by its precision field
+    (``MICROSECOND`` / ``MILLISECOND``) when given, by its magnitude otherwise. Raises nothing."""
     if precision == "MICROSECOND":
         return value
     if precision == "MILLISECOND":
@@ -528,7 +533,8 @@ def _parses(line: bytes) -> bool:
     return True
 
 
-def _ndjson(data: bytes, start: int) -> Iterator[tuple[object, bytes | None]]:
+def _nonblank_lines(data: bytes, start: int = 0) -> Iterator[bytes]:
+    """The lines of ``data`` from ``start`` on that hold more than JSON whitespace, without their newline."""
     end = len(data)
     while start < end:
         newline = data.find(b"\n", start)
@@ -536,8 +542,12 @@ def _ndjson(data: bytes, start: int) -> Iterator[tuple[object, bytes | None]]:
             newline = end
         line = data[start:newline]
         start = newline + 1
-        if not line.strip(_JSON_BLANK):
-            continue
+        if line.strip(_JSON_BLANK):
+            yield line
+
+
+def _ndjson(data: bytes, start: int) -> Iterator[tuple[object, bytes | None]]:
+    for line in _nonblank_lines(data, start):
         try:
             yield orjson.loads(line), line
         except orjson.JSONDecodeError:
@@ -750,19 +760,8 @@ def parse_change_events(data: bytes) -> Iterator[ChangeEvent | Rejection]:
     Exact: JSON numbers inside images come back as Decimal with the written value. Blank lines are skipped;
     a bad line yields a :class:`Rejection` and reading goes on.
     """
-    index = 0
-    start = 0
-    end = len(data)
-    while start < end:
-        newline = data.find(b"\n", start)
-        if newline == -1:
-            newline = end
-        line = data[start:newline]
-        start = newline + 1
-        if not line.strip(_JSON_BLANK):
-            continue
+    for index, line in enumerate(_nonblank_lines(data)):
         try:
             yield ChangeEvent.from_json(line, index)
         except DecodeError as error:
             yield Rejection(index, str(error), line, error.event_id)
-        index += 1
