@@ -193,12 +193,16 @@ def _one_tag(tag: str, var: str, cls: str, container: str = "image") -> str:
             f"    if len(av) != 1 or {var}.__class__ is not {cls}:\n        raise Unusual\n")
 
 
-_CLEAN_TEXT = "    if not text or len(text) > A{i} or text.strip() is not text:\n        raise Unusual\n"
+# A clean text payload: a non-empty str within the column's width that needs no trimming. Only a str has .strip()
+# here (JSON gives no bytes), and len() of anything but a str, list or dict raises, so the class needs no check.
+_CLEAN_TEXT = ("    av = image[K{i}]\n    text = av['S']\n"
+               "    if len(av) != 1 or not text or len(text) > A{i} or text.strip() is not text:\n"
+               "        raise Unusual\n")
 _S, _N, _M = _one_tag("S", "text", "str"), _one_tag("N", "text", "str"), _one_tag("M", "inner", "dict")
 _BLOCKS: dict[int, str] = {
-    _TEXT: _S + _CLEAN_TEXT + "    fields[C{i}] = text\n",
-    _NPI: _S + _CLEAN_TEXT + "    if not npi_is_valid(text):\n        raise Unusual\n    fields[C{i}] = text\n",
-    _CHECKED: _S + _CLEAN_TEXT + "    fields[C{i}] = text\n    if not P{i}(text):\n        flags.append(F{i})\n",
+    _TEXT: _CLEAN_TEXT + "    fields[C{i}] = text\n",
+    _NPI: _CLEAN_TEXT + "    if not npi_is_valid(text):\n        raise Unusual\n    fields[C{i}] = text\n",
+    _CHECKED: _CLEAN_TEXT + "    fields[C{i}] = text\n    if not P{i}(text):\n        flags.append(F{i})\n",
     _PARSED: _S + "    fields[C{i}], ok = P{i}(text)\n    if not ok:\n        flags.append(F{i})\n",
     _DATE: _S + "    fields[C{i}] = parse_date(text)\n",
     _TIMESTAMP: _S + "    fields[C{i}] = parse_timestamp(text)\n",
