@@ -1,0 +1,254 @@
+"""claimflow.record_routing, the core behind the claim processors: positions, settings, outcomes, rule text."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+
+from claimflow.claims import ClaimSettings, PhiMode, Routed, route_events
+from claimflow.events import REJECTION_FIELD, Rejection, decode_record, decode_records
+from claimflow.record_routing import (
+    ERROR_ATTRIBUTE,
+    INVALID,
+    OPERATION_ATTRIBUTE,
+    PHI_HANDLING_MODES,
+    FlowFilePositions,
+    claim_settings_from_properties,
+    dead_letter,
+    outcome_of,
+    route_change_event_record,
+    route_kinesis_record,
+    rule_of,
+    unexpected_outcome,
+    without_nulls,
+)
+from claimflow_offline.runner import TestRunner
+
+from ._claims import HMAC_KEY, assert_no_phi, key_mismatch, malformed_line, record, unknown_operation
+
+SETTINGS = ClaimSettings()
+INGEST_US = 1_761_955_200_000_000
+
+
+def _change_event_record(kinesis_record: dict[str, Any]) -> dict[str, Any]:
+    """A change event as NiFi's JSON reader hands it to TransformClaimChange (fractions as floats)."""
+    return json.loads(decode_record(kinesis_record).to_json())
+
+
+# --- settings ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("processor", ["TransformClaimChange", "ProcessClaimChange"])
+def test_processors_record_routing_phi_labels_are_the_processors_allowable_values(processor: str) -> None:
+    descriptor = TestRunner(processor).processor_class.PHI_HANDLING
+    assert list(descriptor.allowableValues) == list(PHI_HANDLING_MODES)
+    assert descriptor.defaultValue in PHI_HANDLING_MODES
+
+
+def test_processors_record_routing_settings_from_properties() -> None:
+    settings = claim_settings_from_properties("Pseudonymize", HMAC_KEY, "true", "false", "true")
+    assert settings.phi_mode is PhiMode.PSEUDONYMIZE
+    assert settings.hmac_key == HMAC_KEY.encode()
+    assert (settings.generalize_zip3, settings.generalize_birth_year, settings.strict) == (True, False, True)
+    default = claim_settings_from_properties("Pass Through", None, "false", "false", "false")
+    assert default.phi_mode is PhiMode.PASSTHROUGH and default.hmac_key is None
+    assert claim_settings_from_properties(None, None, None, None, None).phi_mode is PhiMode.PASSTHROUGH
+
+
+@pytest.mark.parametrize(
+    ("properties", "message"),
+    [
+        (("passthrough", None, "false", "false", "false"), "PHI Handling must be one of Pass Through, Pseudonymize"),
+        (("Pseudonymize", "short-key", "false", "false", "false"), "32"),
+        (("Pass Through", None, "maybe", "false", "false"), "expected true or false"),
+    ],
+)
+def test_processors_record_routing_bad_properties_raise_value_error(
+    properties: tuple[str | None, ...], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message) as raised:
+        claim_settings_from_properties(*properties)
+    assert "short-key" not in str(raised.value)  # never echo the key
+
+
+# --- positions -----------------------------------------------------------------------------------------------
+
+
+def test_processors_record_routing_positions_count_per_flowfile() -> None:
+    positions = FlowFilePositions()
+    seen = [positions.next(flowfile) for flowfile in ("a", "b", "a", "a", "b")]
+    assert [p.index for p in seen] == [0, 0, 1, 2, 1]
+    assert seen[0].ingest_time_us == seen[2].ingest_time_us == seen[3].ingest_time_us  # once per FlowFile
+    assert seen[0].attributes is None
+
+
+def test_processors_record_routing_positions_read_attributes_once_per_flowfile() -> None:
+    reads: list[str] = []
+
+    def reader(flowfile: str) -> Any:
+        def read() -> dict[str, str]:
+            reads.append(flowfile)
+            return {"uuid": flowfile, "aws.kinesis.shard.id": "shardId-1"}
+
+        return read
+
+    positions = FlowFilePositions()
+    first = [positions.next("a", reader("a")) for _ in range(3)]
+    assert reads == ["a"]
+    assert all(p.attributes == {"uuid": "a", "aws.kinesis.shard.id": "shardId-1"} for p in first)
+    positions.next("b", reader("b"))
+    assert reads == ["a", "b"]
+
+
+def test_processors_record_routing_positions_forget_the_oldest_flowfiles() -> None:
+    positions = FlowFilePositions()
+    positions.next("oldest")
+    for number in range(FlowFilePositions.LIMIT):
+        positions.next(f"ff-{number}")
+    assert positions.next("ff-0").index == 1  # still known
+    assert positions.next("oldest").index == 0  # forgotten: starts again
+
+
+def test_processors_record_routing_positions_are_unique_across_threads() -> None:
+    positions = FlowFilePositions()
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        for _ in range(500):
+            index = positions.next("shared").index
+            with lock:
+                seen.append(index)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(seen) == list(range(2000))
+
+
+# --- outcomes ------------------------------------------------------------------------------------------------
+
+
+def test_processors_record_routing_dead_letter_shape() -> None:
+    assert dead_letter(2, "e-2", "record 2 (eventId e-2): x: y", {"a": 1, "b": object}) == {
+        "index": 2,
+        "eventId": "e-2",
+        "error": "record 2 (eventId e-2): x: y",
+        "record": '{"a":1,"b":"<class \'object\'>"}',
+    }
+    assert dead_letter(0, None, "record 0: z", None)["record"] is None
+
+
+def _routed_invalid(item: Any) -> Routed:
+    (routed,) = route_events([item], SETTINGS, INGEST_US, first_index=4)
+    assert routed.relationship == INVALID
+    return routed
+
+
+def test_processors_record_routing_rule_of_every_kind_of_reason() -> None:
+    decoder_with_id = next(decode_records(json.dumps(unknown_operation()).encode()))
+    decoder_without_id = next(decode_records(malformed_line()))
+    claim = decode_record(key_mismatch(), 4)
+    cases = {
+        "decoder, eventID": _routed_invalid(decoder_with_id),
+        "decoder, no eventID": _routed_invalid(decoder_without_id),
+        "claims, eventId": _routed_invalid(claim),
+    }
+    for name, routed in cases.items():
+        rule = rule_of(routed)
+        assert routed.error is not None and routed.error.endswith(": " + rule), name
+        assert not rule.startswith("record "), name
+    assert rule_of(cases["decoder, no eventID"]) == "malformed JSON"
+    assert rule_of(cases["claims, eventId"]).startswith("claimId")
+
+
+def test_processors_record_routing_rule_of_an_event_id_with_brackets() -> None:
+    # A pattern such as "record \d+ \(eventI[Dd] [^)]*\): " would stop at the ")" inside the id.
+    routed = Routed(INVALID, None, "record 7 (eventId a) b): status: unknown", 7, "a) b", None)
+    assert rule_of(routed) == "status: unknown"
+
+
+def test_processors_record_routing_rule_of_keeps_a_reason_it_cannot_place() -> None:
+    routed = Routed(INVALID, None, "record 9: moved", 8, None, None)
+    assert rule_of(routed) == "record 9: moved"
+
+
+def test_processors_record_routing_outcome_of_a_row_and_of_an_invalid_record() -> None:
+    (row,) = route_events([decode_record(record(1, "MODIFY"))], SETTINGS, INGEST_US)
+    outcome = outcome_of(row)
+    assert (outcome.relationship, outcome.reason) == ("modify", None)
+    assert outcome.partition == {OPERATION_ATTRIBUTE: "modify"}
+    assert outcome.record is row.row
+    invalid = _routed_invalid(decode_record(key_mismatch(), 4))
+    outcome = outcome_of(invalid)
+    assert outcome.relationship == INVALID and not outcome.unexpected
+    assert outcome.reason == invalid.error
+    assert outcome.partition == {ERROR_ATTRIBUTE: rule_of(invalid)}
+    assert outcome.record == dead_letter(4, invalid.event_id, invalid.error or "", invalid.record)
+
+
+def test_processors_record_routing_unexpected_outcome_names_only_the_type() -> None:
+    outcome = unexpected_outcome(3, KeyError("Quornbyte"), {"x": 1})
+    assert outcome.unexpected and outcome.relationship == INVALID
+    assert outcome.reason == "record 3: internal error (KeyError)"
+    assert outcome.partition == {ERROR_ATTRIBUTE: "internal error (KeyError)"}
+    assert_no_phi(json.dumps([outcome.reason, outcome.partition]))
+
+
+# --- one record through the claim stage ----------------------------------------------------------------------
+
+
+def test_processors_record_routing_change_event_records() -> None:
+    outcome = route_change_event_record(_change_event_record(record(1)), 0, SETTINGS, INGEST_US)
+    assert outcome.relationship == "insert" and outcome.record["claimId"] == "CLM-00000001"
+    assert outcome.record["ingestTime"] is not None
+    envelope = json.loads(Rejection(5, "record 5: malformed JSON", b"{oops").to_json())
+    rejected = route_change_event_record(envelope, 1, SETTINGS, INGEST_US)
+    assert rejected.relationship == INVALID and rejected.reason == "record 5: malformed JSON"
+    assert rejected.partition == {ERROR_ATTRIBUTE: "malformed JSON"} and rejected.record["index"] == 5
+
+
+def test_processors_record_routing_change_event_reader_padding_is_ignored() -> None:
+    event = _change_event_record(record(2))
+    event["new_image"]["onlyInAnotherRecord"] = None  # what a schema-merging reader adds
+    event[REJECTION_FIELD] = None
+    strict = ClaimSettings.from_strings(strict="true")
+    assert route_change_event_record(event, 0, strict, INGEST_US).relationship == "insert"
+
+
+def test_processors_record_routing_change_event_record_errors() -> None:
+    event = _change_event_record(record(3))
+    del event["keys"]
+    broken = route_change_event_record(event, 2, SETTINGS, INGEST_US)
+    assert broken.relationship == INVALID and not broken.unexpected
+    assert broken.reason is not None and broken.reason.startswith("record 2 (eventID ")
+    weird = _change_event_record(record(3))
+    weird["new_image"]["claim_id"] = object()  # JSON cannot hold it: an unexpected error, kept to its record
+    outcome = route_change_event_record(weird, 6, SETTINGS, INGEST_US)
+    assert outcome.unexpected and outcome.reason == "record 6: internal error (TypeError)"
+    assert outcome.record["index"] == 6 and outcome.record["record"] is not None
+
+
+def test_processors_record_routing_kinesis_records() -> None:
+    attributes = {"aws.kinesis.shard.id": "shardId-000000000007", "aws.kinesis.sequence.number": "42"}
+    outcome = route_kinesis_record(record(4, "REMOVE"), 0, SETTINGS, INGEST_US, attributes)
+    assert outcome.relationship == "remove" and outcome.partition == {OPERATION_ATTRIBUTE: "remove"}
+    assert outcome.record["kinesisShardId"] == "shardId-000000000007"
+    assert outcome.record["kinesisSequenceNumber"] == "42"
+    bad = route_kinesis_record(unknown_operation(), 3, SETTINGS, INGEST_US, None)
+    assert bad.relationship == INVALID and bad.record["index"] == 3
+    assert bad.partition[ERROR_ATTRIBUTE].startswith("unsupported eventName")
+    assert json.loads(bad.record["record"])["eventName"] == "UPSERT"  # the original, for the dead letter
+    assert_no_phi(json.dumps([bad.reason, bad.partition]))
+
+
+def test_processors_record_routing_without_nulls() -> None:
+    assert without_nulls({"a": None, "b": [1, None, {"c": None, "d": 2}], "e": {"f": None}}) == {
+        "b": [1, None, {"d": 2}],
+        "e": {},
+    }
