@@ -2,10 +2,11 @@
 
 The general fused path (``claimflow.claims.fused``) maps the DynamoDB JSON onto columns, then validates the
 mapped values, then enriches, then converts to JSON text: four passes over Python objects. This module knows the
-claim schema: each DynamoDB attribute name (any spelling the mapping table accepts, resolved once per raw name)
-leads to a handler for its column, which unwraps the type tag, validates and stores the JSON-ready value at once.
-Dates, money, procedure lines and diagnosis codes are validated by the same functions as everywhere else, cached
-by their raw text (claim streams repeat them), so the fast path cannot disagree with the rules.
+claim schema: each layout of a group (its DynamoDB attribute names in order, any spelling the mapping table
+accepts) gets a generated function that, attribute by attribute, unwraps the type tag, validates and stores the
+JSON-ready value in its column at once. Dates, money, procedure lines and diagnosis codes are validated by the same
+functions as everywhere else, cached by their raw text (claim streams repeat them), so the fast path cannot
+disagree with the rules.
 
 It handles only the clean common case: every attribute known, the usual type tags (S, N, M, L), each column given
 once, every rule passed. Anything else raises :class:`Unusual` and the caller takes the general path, which also
@@ -65,7 +66,6 @@ _COLUMN_HANDLERS: dict[str, tuple[int, Any]] = {
     "diagnosisCodes": (_DIAGNOSES, None),
     PROCEDURES: (_LINES, None),
 }
-_CACHE_LIMIT = 4096
 _MISSING = object()
 
 
