@@ -23,7 +23,10 @@ SUBCOMMANDS: dict[str, str] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="claimflow", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="claimflow",
+        description="ClaimFlow: healthcare-claims change data capture for Apache NiFi and Snowflake Openflow.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text in SUBCOMMANDS.items():
         sub.add_parser(name, help=help_text, description=help_text, add_help=False)
