@@ -108,12 +108,34 @@ class Rejection:
     error: str
     raw: bytes | None
     event_id: str | None = None
+    # The broken rule alone: ``error`` without the record designation ("record 3 (eventID e): "), so outcomes
+    # can be grouped by rule. None when whoever made the Rejection did not give it.
+    rule: str | None = None
+
+    @classmethod
+    def of(cls, index: int, event_id: str | None, rule: str, raw: bytes | None) -> Rejection:
+        """The Rejection of the record at ``index`` for ``rule``; ``error`` names the record and the rule."""
+        return cls(index, f"{_describe(index, event_id)}: {rule}", raw, event_id, rule)
+
+    @classmethod
+    def of_error(cls, error: DecodeError, raw: bytes | None) -> Rejection:
+        """The Rejection a :class:`DecodeError` stands for (same index, event id, reason and rule)."""
+        return cls(error.index, str(error), raw, error.event_id, error.reason)
+
+    @classmethod
+    def malformed(cls, index: int, raw: bytes | None) -> Rejection:
+        """The Rejection of a record that is not JSON at all."""
+        return cls.of(index, None, "malformed JSON", raw)
 
     def to_envelope(self) -> dict[str, Any]:
         """The rejection as a line object of change-event NDJSON: ``{"cdc_rejected": {index, event_id, error,
-        raw}}``, ``raw`` as text (undecodable bytes replaced), so a later stage can route it record by record."""
+        raw}}`` (and ``rule`` when known), ``raw`` as text (undecodable bytes replaced), so a later stage can route
+        it record by record."""
         raw = None if self.raw is None else bytes(self.raw).decode("utf-8", "replace")
-        return {REJECTION_FIELD: {"index": self.index, "event_id": self.event_id, "error": self.error, "raw": raw}}
+        envelope = {"index": self.index, "event_id": self.event_id, "error": self.error, "raw": raw}
+        if self.rule is not None:
+            envelope["rule"] = self.rule
+        return {REJECTION_FIELD: envelope}
 
     def to_json(self) -> bytes:
         """The envelope as one compact JSON object (no newline), non-ASCII text kept as UTF-8."""
@@ -125,18 +147,19 @@ class Rejection:
         envelope (a change event; a record reader that merges schemas may add the field to it as null).
 
         ``index`` (the line's position) stands in for an envelope without its own; an envelope without an error
-        gets a generic reason naming the record. Nothing is raised.
+        gets a generic reason (and rule) naming the record. Nothing is raised.
         """
         envelope = obj.get(REJECTION_FIELD)
         if envelope is None:
             return None
         raw = envelope.get("raw")
-        return cls(
-            index=envelope.get("index", index),
-            error=envelope.get("error") or f"{_describe(index, None)}: rejected by the decoder",
-            raw=None if raw is None else raw.encode("utf-8"),
-            event_id=envelope.get("event_id"),
-        )
+        raw_bytes = None if raw is None else raw.encode("utf-8")
+        error = envelope.get("error")
+        rule = envelope.get("rule")
+        if not error:
+            rule = "rejected by the decoder"
+            error = f"{_describe(index, None)}: {rule}"
+        return cls(envelope.get("index", index), error, raw_bytes, envelope.get("event_id"), rule)
 
 
 class DecodeError(ValueError):
@@ -328,7 +351,7 @@ def decode_record_or_rejection(
         return decode_record(obj, index, attributes)
     except DecodeError as error:
         raw = json.dumps(obj, separators=(",", ":"), default=str).encode("utf-8")
-        return Rejection(index, str(error), raw, error.event_id)
+        return Rejection.of_error(error, raw)
 
 
 def _decode(
@@ -602,15 +625,14 @@ def _decode_or_reject(
     content_length: int | None,
 ) -> ChangeEvent | Rejection:
     if parsed is _MALFORMED:
-        return Rejection(index, f"{_describe(index, None)}: malformed JSON", raw)
+        return Rejection.malformed(index, raw)
     try:
         return _decode(parsed, index, flowfile, single, content_length if raw is None else len(raw), modify_old_image)
     except DecodeError as error:
-        return Rejection(index, str(error), _raw_bytes(parsed, raw), error.event_id)
+        return Rejection.of_error(error, _raw_bytes(parsed, raw))
     except Exception as error:  # a decoder bug must not take the rest of the FlowFile down
         # The exception text may quote the record, so only its type is reported.
-        reason = f"{_describe(index, None)}: internal decoder error ({type(error).__name__})"
-        return Rejection(index, reason, _raw_bytes(parsed, raw))
+        return Rejection.of(index, None, f"internal decoder error ({type(error).__name__})", _raw_bytes(parsed, raw))
 
 
 def _raw_bytes(parsed: object, raw: bytes | None) -> bytes | None:
@@ -764,4 +786,4 @@ def parse_change_events(data: bytes) -> Iterator[ChangeEvent | Rejection]:
         try:
             yield ChangeEvent.from_json(line, index)
         except DecodeError as error:
-            yield Rejection(index, str(error), line, error.event_id)
+            yield Rejection.of_error(error, line)

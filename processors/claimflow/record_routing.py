@@ -125,31 +125,13 @@ def dead_letter(index: int, event_id: str | None, reason: str, original: Any) ->
     return {"index": index, "eventId": event_id, "error": reason, "record": original_text}
 
 
-def rule_of(routed: Routed) -> str:
-    """The rule an invalid outcome broke: its reason without the record designation ("record 3 (eventId e): "),
-    so output FlowFiles group by rule rather than one per record.
-
-    The one place that knows the designation's format: ``claimflow.claims`` writes "eventId", the decoder
-    (``claimflow.events``) "eventID". Both are built from the outcome's own index and event id, so the prefix is
-    matched exactly, never guessed. (Once ``Routed`` carries the rule itself, this becomes ``routed.rule``.)
-    """
-    reason = routed.error or ""
-    designation = f"record {routed.index}"
-    candidates = [f"{designation}: "]
-    if routed.event_id:
-        candidates = [f"{designation} (eventId {routed.event_id}): ", f"{designation} (eventID {routed.event_id}): "]
-    for prefix in candidates:
-        if reason.startswith(prefix):
-            return reason[len(prefix) :]
-    return reason
-
-
 def outcome_of(routed: Routed) -> RecordOutcome:
     """The outcome for a core :class:`~claimflow.claims.Routed`: the row to its operation, or a dead letter."""
     if routed.relationship == INVALID:
         reason = routed.error or f"record {routed.index}: invalid"
         record = dead_letter(routed.index, routed.event_id, reason, routed.record)
-        return RecordOutcome(record, INVALID, {ERROR_ATTRIBUTE: rule_of(routed)}, reason)
+        # Grouped by the rule alone (not the designation), so output FlowFiles are one per rule, not per record.
+        return RecordOutcome(record, INVALID, {ERROR_ATTRIBUTE: routed.rule or reason}, reason)
     assert routed.row is not None  # route_events gives every routed row
     return RecordOutcome(routed.row, routed.relationship, {OPERATION_ATTRIBUTE: routed.relationship})
 
@@ -225,7 +207,7 @@ def change_event_from_record(record: Mapping[str, Any], index: int) -> ChangeEve
     try:
         return ChangeEvent.from_json(text, index)
     except DecodeError as error:
-        return Rejection(index=index, error=str(error), raw=text.encode("utf-8"), event_id=error.event_id)
+        return Rejection.of_error(error, text.encode("utf-8"))
 
 
 def without_nulls(value: Any) -> Any:

@@ -60,11 +60,13 @@ def test_relationship_follows_the_event_name() -> None:
 
 
 def test_decoder_rejections_become_invalid_with_their_own_index() -> None:
-    items = [event(fixed_item()), Rejection(7, "record 7: malformed JSON", b"{oops")]
+    items = [event(fixed_item()), Rejection.malformed(7, b"{oops"), Rejection(8, "record 8: moved", None)]
     routed = list(route_events(items, ClaimSettings(), INGEST_US))
     assert routed[1].relationship == "invalid" and routed[1].index == 7
-    assert routed[1].error == "record 7: malformed JSON"
+    assert (routed[1].error, routed[1].rule) == ("record 7: malformed JSON", "malformed JSON")
     assert routed[1].record == {"raw": "{oops"}
+    # A Rejection made without its rule keeps the whole reason as the rule.
+    assert (routed[2].error, routed[2].rule) == ("record 8: moved", "record 8: moved")
 
 
 def test_invalid_reasons_never_carry_values() -> None:
@@ -178,7 +180,7 @@ def test_route_record_fused_equals_decoder_and_route_events_per_record() -> None
         try:
             item: Any = decode_record(obj, index, None, single_record=False)
         except DecodeError as error:
-            item = Rejection(index, str(error), orjson.dumps(obj), error.event_id)
+            item = Rejection.of_error(error, orjson.dumps(obj))
         expected = next(route_events([item], ClaimSettings(), INGEST_US, first_index=index))
         assert route_record_fused(obj, index, ClaimSettings(), INGEST_US) == expected, index
     assert route_record_fused(padded, 0, ClaimSettings(), INGEST_US).row["memberId"] == "MBR-77"  # type: ignore[index]

@@ -55,12 +55,21 @@ def test_from_envelope_is_none_for_a_change_event() -> None:
 
 def test_from_envelope_fills_in_what_an_envelope_lacks() -> None:
     assert Rejection.from_envelope({REJECTION_FIELD: {}}, index=4) == Rejection(
-        4, "record 4: rejected by the decoder", None, None
+        4, "record 4: rejected by the decoder", None, None, "rejected by the decoder"
     )
-    # An envelope with its own index keeps it.
+    # An envelope with its own index keeps it; one without a rule (written without it) has none.
     assert Rejection.from_envelope({REJECTION_FIELD: {"index": 2, "error": "record 2: x"}}, index=4) == Rejection(
         2, "record 2: x", None, None
     )
+
+
+def test_envelope_carries_the_rule_when_known() -> None:
+    rejection = Rejection.of(3, "e-3", "missing dynamodb", b"{}")
+    assert (rejection.error, rejection.rule) == ("record 3 (eventID e-3): missing dynamodb", "missing dynamodb")
+    envelope = json.loads(rejection.to_json())[REJECTION_FIELD]
+    assert envelope["rule"] == "missing dynamodb" and envelope["error"] == rejection.error
+    assert Rejection.from_envelope({REJECTION_FIELD: envelope}) == rejection
+    assert Rejection.malformed(0, None) == Rejection(0, "record 0: malformed JSON", None, None, "malformed JSON")
 
 
 def test_decode_to_lines_keeps_every_record_in_order_with_counts() -> None:
@@ -106,6 +115,7 @@ def test_decode_record_or_rejection() -> None:
     assert isinstance(rejection, Rejection)
     assert rejection.index == 5 and rejection.event_id == "evt-9"
     assert rejection.error == "record 5 (eventID evt-9): missing eventName"
+    assert rejection.rule == "missing eventName"
     assert rejection.raw is not None and json.loads(rejection.raw)["when"] == "1.5"
 
 

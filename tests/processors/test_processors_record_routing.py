@@ -21,7 +21,6 @@ from claimflow.record_routing import (
     outcome_of,
     route_change_event_record,
     route_kinesis_record,
-    rule_of,
     unexpected_outcome,
     without_nulls,
 )
@@ -160,22 +159,25 @@ def test_processors_record_routing_rule_of_every_kind_of_reason() -> None:
         "claims, eventId": _routed_invalid(claim),
     }
     for name, routed in cases.items():
-        rule = rule_of(routed)
-        assert routed.error is not None and routed.error.endswith(": " + rule), name
+        rule = routed.rule
+        assert rule is not None and routed.error is not None and routed.error.endswith(": " + rule), name
         assert not rule.startswith("record "), name
-    assert rule_of(cases["decoder, no eventID"]) == "malformed JSON"
-    assert rule_of(cases["claims, eventId"]).startswith("claimId")
+        assert outcome_of(routed).partition == {ERROR_ATTRIBUTE: rule}, name
+    assert cases["decoder, no eventID"].rule == "malformed JSON"
+    assert (cases["claims, eventId"].rule or "").startswith("claimId")
 
 
 def test_processors_record_routing_rule_of_an_event_id_with_brackets() -> None:
-    # A pattern such as "record \d+ \(eventI[Dd] [^)]*\): " would stop at the ")" inside the id.
-    routed = Routed(INVALID, None, "record 7 (eventId a) b): status: unknown", 7, "a) b", None)
-    assert rule_of(routed) == "status: unknown"
+    # The rule is kept where the reason is made, so an id holding ")" cannot confuse it.
+    event = decode_record({**key_mismatch(), "eventID": "a) b"}, 7)
+    routed = _routed_invalid(event)
+    assert routed.error == f"record 4 (eventId a) b): {routed.rule}"
+    assert outcome_of(routed).partition == {ERROR_ATTRIBUTE: routed.rule}
 
 
-def test_processors_record_routing_rule_of_keeps_a_reason_it_cannot_place() -> None:
+def test_processors_record_routing_reason_without_a_rule_is_the_partition() -> None:
     routed = Routed(INVALID, None, "record 9: moved", 8, None, None)
-    assert rule_of(routed) == "record 9: moved"
+    assert outcome_of(routed).partition == {ERROR_ATTRIBUTE: "record 9: moved"}
 
 
 def test_processors_record_routing_outcome_of_a_row_and_of_an_invalid_record() -> None:
@@ -188,7 +190,7 @@ def test_processors_record_routing_outcome_of_a_row_and_of_an_invalid_record() -
     outcome = outcome_of(invalid)
     assert outcome.relationship == INVALID and not outcome.unexpected
     assert outcome.reason == invalid.error
-    assert outcome.partition == {ERROR_ATTRIBUTE: rule_of(invalid)}
+    assert outcome.partition == {ERROR_ATTRIBUTE: invalid.rule}
     assert outcome.record == dead_letter(4, invalid.event_id, invalid.error or "", invalid.record)
 
 
@@ -207,7 +209,7 @@ def test_processors_record_routing_change_event_records() -> None:
     outcome = route_change_event_record(_change_event_record(record(1)), 0, SETTINGS, INGEST_US)
     assert outcome.relationship == "insert" and outcome.record["claimId"] == "CLM-00000001"
     assert outcome.record["ingestTime"] is not None
-    envelope = json.loads(Rejection(5, "record 5: malformed JSON", b"{oops").to_json())
+    envelope = json.loads(Rejection.malformed(5, b"{oops").to_json())
     rejected = route_change_event_record(envelope, 1, SETTINGS, INGEST_US)
     assert rejected.relationship == INVALID and rejected.reason == "record 5: malformed JSON"
     assert rejected.partition == {ERROR_ATTRIBUTE: "malformed JSON"} and rejected.record["index"] == 5

@@ -31,8 +31,9 @@ _ROW_TEMPLATE: dict[str, Any] = dict.fromkeys(COLUMN_NAMES)  # copied per row: e
 
 @dataclass(slots=True)
 class Routed:
-    """One record's outcome. ``row`` for insert/modify/remove; ``error`` and ``record`` (the original, for the
-    dead-letter content) for invalid. ``error`` names the record and the rule, never a value. Treat it as
+    """One record's outcome. ``row`` for insert/modify/remove; ``error``, ``rule`` and ``record`` (the original,
+    for the dead-letter content) for invalid. ``error`` names the record and the rule, never a value; ``rule`` is
+    the rule alone (``error`` without "record 3 (eventId e): "), for grouping outcomes by rule. Treat it as
     read-only (not frozen only because a frozen dataclass costs a microsecond more per record to create)."""
 
     relationship: Relationship
@@ -41,6 +42,7 @@ class Routed:
     index: int
     event_id: str | None
     record: dict[str, Any] | None
+    rule: str | None = None
 
 
 @lru_cache(maxsize=64)  # ingestTime repeats for a whole batch
@@ -205,10 +207,10 @@ def _old_image_key(mapped: MappedItem) -> str | None:
         return None
 
 
-def _describe(index: int, event_id: str | None, reason: str) -> str:
-    if event_id:
-        return f"record {index} (eventId {event_id}): {reason}"
-    return f"record {index}: {reason}"
+def _invalid(index: int, event_id: str | None, rule: str, record: dict[str, Any] | None) -> Routed:
+    """The invalid outcome of a claim rule: the one place a claim reason gets its record designation."""
+    error = f"record {index} (eventId {event_id}): {rule}" if event_id else f"record {index}: {rule}"
+    return Routed("invalid", None, error, index, event_id, record, rule)
 
 
 def _rejection_record(raw: Any) -> dict[str, Any] | None:
@@ -244,14 +246,15 @@ def route_events(
 
     for position, item in enumerate(items, first_index):
         if isinstance(item, Rejection):
-            # The decoder's reason already names the record (index, eventID) and the rule.
-            yield Routed("invalid", None, item.error, item.index, item.event_id, _rejection_record(item.raw))
+            # The decoder's reason already names the record (index, eventID) and the rule. A Rejection made
+            # without its rule keeps the whole reason as the rule: it never holds a value either.
+            rule = item.error if item.rule is None else item.rule
+            yield Routed("invalid", None, item.error, item.index, item.event_id, _rejection_record(item.raw), rule)
             continue
         try:
             row = build_row(item, settings, ingest_time_us)
         except InvalidClaim as exc:
-            yield Routed("invalid", None, _describe(position, item.event_id, str(exc)), position, item.event_id,
-                         orjson.loads(item.to_json()))
+            yield _invalid(position, item.event_id, str(exc), orjson.loads(item.to_json()))
             continue
         yield Routed(_RELATIONSHIP[item.event_name], row, None, position, item.event_id, None)
 

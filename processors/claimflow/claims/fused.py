@@ -337,7 +337,7 @@ def route_record_fused(
         item = decode_record(obj, index, attributes, single_record=single_record)
     except DecodeError as error:
         raw = orjson.dumps(obj, default=str) if obj is not None else None
-        item = Rejection(index, str(error), raw, error.event_id)
+        item = Rejection.of_error(error, raw)
     return next(route_events([item], settings, ingest_time_us, first_index=index))
 
 
@@ -400,10 +400,10 @@ def _two_step(line: bytes, obj: Any, index: int, settings: ClaimSettings, ingest
 
     item: ChangeEvent | Rejection
     if obj is None:
-        item = Rejection(index, f"record {index}: malformed JSON", line)
+        item = Rejection.malformed(index, line)
     else:
         try:
             item = decode_record(obj, index, None, single_record=False)
         except DecodeError as error:
-            item = Rejection(index, str(error), line, error.event_id)
+            item = Rejection.of_error(error, line)
     yield from route_events([item], settings, ingest_time_us, first_index=index)
