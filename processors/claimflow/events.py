@@ -338,19 +338,26 @@ def decode_record(
 
 
 def decode_record_or_rejection(
-    obj: dict[str, Any], index: int = 0, attributes: Mapping[str, str] | None = None
+    obj: dict[str, Any],
+    index: int = 0,
+    attributes: Mapping[str, str] | None = None,
+    *,
+    single_record: bool = True,
+    raw: bytes | None = None,
 ) -> ChangeEvent | Rejection:
     """:func:`decode_record` for a record handed over already parsed (e.g. by a NiFi record reader): a record it
-    rejects comes back as a :class:`Rejection` whose ``raw`` is the record as compact JSON (values JSON cannot
-    hold written as text).
+    rejects comes back as a :class:`Rejection` whose ``raw`` is ``raw`` (the record as received, when the caller
+    has it) or else the record as compact JSON (values JSON cannot hold written as text). ``single_record`` as
+    for :func:`decode_record`.
 
     Raises:
         Exception: only a decoder bug (anything but :class:`DecodeError`); the caller decides how to route it.
     """
     try:
-        return decode_record(obj, index, attributes)
+        return decode_record(obj, index, attributes, single_record=single_record)
     except DecodeError as error:
-        raw = json.dumps(obj, separators=(",", ":"), default=str).encode("utf-8")
+        if raw is None:
+            raw = json.dumps(obj, separators=(",", ":"), default=str).encode("utf-8")
         return Rejection.of_error(error, raw)
 
 

@@ -165,6 +165,15 @@ def test_decoded_records_roundtrip_through_the_decoder(name: str) -> None:
     assert outcome.row is not None and outcome.row["eventId"] == getattr(decoded, "event_id", None)
 
 
+def test_fused_path_equals_two_step_on_json_lines_that_are_not_objects() -> None:
+    # A "null" line is JSON (the decoder says it is not an object), unlike a line that does not parse.
+    data = b"\n".join([record_bytes(fixed_item(), key="CLM-1"), b"null", b"7", b"{oops"])
+    routed = list(route_records(data, ClaimSettings(), INGEST_US))
+    assert [r.rule for r in routed[1:]] == ["expected a JSON object, got null", "expected a JSON object, got a number",
+                                           "malformed JSON"]
+    assert list(route_records_fused(data, ClaimSettings(), INGEST_US)) == routed
+
+
 def test_route_record_fused_equals_decoder_and_route_events_per_record() -> None:
     from claimflow.claims.fused import route_record_fused
     from claimflow.events import DecodeError, decode_record
@@ -173,6 +182,7 @@ def test_route_record_fused_equals_decoder_and_route_events_per_record() -> None
     objs.append(orjson.loads(record_bytes(with_change(fixed_item(), *BAD_NPI), key="CLM-1")))
     objs.append({"eventID": "x", "eventName": "INSERT"})  # no dynamodb: the decoder rejects it
     objs.append(["not", "a", "record"])
+    objs.append(None)  # a reader's null record: rejected, the dead letter keeps "null" as the two-step path does
     padded = orjson.loads(record_bytes(fixed_item(), key="CLM-1"))
     padded["dynamodb"]["NewImage"]["member_id"] = {"S": "MBR-77", "N": None, "M": None}  # a NiFi reader's padding
     objs.append(padded)

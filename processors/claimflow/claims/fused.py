@@ -36,10 +36,16 @@ from claimflow.dynamodb import (
     decode_value,
     parse_number,
 )
-from claimflow.events import EVENT_NAMES, ChangeEvent, decode_record, decode_records
+from claimflow.events import (
+    EVENT_NAMES,
+    ChangeEvent,
+    Rejection,
+    creation_time_us,
+    decode_record_or_rejection,
+    decode_records,
+)
 
 _RELATIONSHIP = {"INSERT": "insert", "MODIFY": "modify", "REMOVE": "remove"}
-_MICROSECOND_THRESHOLD = 10**14
 _TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 
 
@@ -59,6 +65,7 @@ def _scalar(av: Any, depth: int) -> Any:
 
 
 _MISSING = object()
+_MALFORMED = object()  # a line that is not JSON (a line ``null`` parses to None: the decoder rejects that itself)
 # What a raw key (as written) is in a group: (kind, target). Saves normalising and classifying the same keys on every
 # record. Kinds: a column, a nested group, the procedure lines, or unknown.
 _COLUMN, _GROUP, _LINES, _UNKNOWN = 0, 1, 2, 3
@@ -171,13 +178,8 @@ def map_av_item(image: dict[str, Any]) -> MappedItem:
 def _event_time_us(change: dict[str, Any]) -> int:
     value = change.get("ApproximateCreationDateTime")
     if value.__class__ is not int or value <= 0:
-        raise _Unusual
-    precision = change.get("ApproximateCreationDateTimePrecision")
-    if precision == "MICROSECOND":
-        return value
-    if precision == "MILLISECOND":
-        return value * 1000
-    return value if value > _MICROSECOND_THRESHOLD else value * 1000
+        raise _Unusual  # the decoder words the rejection
+    return creation_time_us(value, change.get("ApproximateCreationDateTimePrecision"))
 
 
 def _fused(obj: Any, raw_length: int | None, index: int, settings: ClaimSettings, ingest_time_us: int) -> Routed:
@@ -330,14 +332,7 @@ def route_record_fused(
             return _fused(obj, None, index, settings, ingest_time_us)
         except _Unusual:
             pass
-    from claimflow.events import DecodeError, Rejection
-
-    item: ChangeEvent | Rejection
-    try:
-        item = decode_record(obj, index, attributes, single_record=single_record)
-    except DecodeError as error:
-        raw = orjson.dumps(obj, default=str) if obj is not None else None
-        item = Rejection.of_error(error, raw)
+    item = decode_record_or_rejection(obj, index, attributes, single_record=single_record)
     return next(route_events([item], settings, ingest_time_us, first_index=index))
 
 
@@ -380,7 +375,7 @@ def route_records_fused(
         try:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError:
-            yield from _two_step(line, None, index, settings, ingest_time_us)
+            yield from _two_step(line, _MALFORMED, index, settings, ingest_time_us)
             continue
         try:
             routed = fast(obj, len(line), index, settings, ingest_time_us)
@@ -396,14 +391,9 @@ def route_records_fused(
 
 
 def _two_step(line: bytes, obj: Any, index: int, settings: ClaimSettings, ingest_time_us: int) -> Iterator[Routed]:
-    from claimflow.events import DecodeError, Rejection
-
     item: ChangeEvent | Rejection
-    if obj is None:
+    if obj is _MALFORMED:
         item = Rejection.malformed(index, line)
     else:
-        try:
-            item = decode_record(obj, index, None, single_record=False)
-        except DecodeError as error:
-            item = Rejection.of_error(error, line)
+        item = decode_record_or_rejection(obj, index, None, single_record=False, raw=line)
     yield from route_events([item], settings, ingest_time_us, first_index=index)
