@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from claimflow.claims import ClaimSettings, PhiMode, Routed, route_events
-from claimflow.events import REJECTION_FIELD, ChangeEvent, DecodeError, Rejection, decode_record_or_rejection
+from claimflow.claims import ClaimSettings, PhiMode, Routed, route_events, route_record_fused
+from claimflow.events import REJECTION_FIELD, ChangeEvent, DecodeError, Rejection
 
 INVALID = "invalid"
 # Partition attributes: output FlowFiles are grouped by these, one operation or one broken rule each.
@@ -165,10 +165,17 @@ def route_kinesis_record(
     attributes: Mapping[str, str] | None,
 ) -> RecordOutcome:
     """One raw Kinesis DynamoDB record (parsed by a record reader) -> outcome; decode and claim in one step.
-    ``attributes`` are the FlowFile's (Kinesis position). Never raises, as :func:`route_change_event_record`."""
-    return _route(
-        lambda: decode_record_or_rejection(record, index, attributes), record, index, settings, ingest_time_us
-    )
+    ``attributes`` are the FlowFile's (Kinesis position). Never raises, as :func:`route_change_event_record`.
+
+    Takes the claims core's fused path (the same outcome as decoding and then routing, in one pass over the
+    record). The record is taken as its FlowFile's only one, as :func:`claimflow.events.decode_record` does by
+    default: a record-at-a-time engine does not say how many the FlowFile holds (the attributes may).
+    """
+    try:
+        routed = route_record_fused(record, index, settings, ingest_time_us, attributes, single_record=True)
+    except Exception as error:  # one record's bug must not fail the FlowFile
+        return unexpected_outcome(index, error, record)
+    return outcome_of(routed)
 
 
 def _route(

@@ -298,16 +298,18 @@ def test_processors_claims_unexpected_error_stays_with_its_record(
     processor: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runner = TestRunner(processor, infer_schema_like_nifi=True)
-    real_route = record_routing.route_events
+    # The core function each processor's records go through: routing of decoded events, or the fused path.
+    core = "route_events" if processor == "TransformClaimChange" else "route_record_fused"
+    real_route = getattr(record_routing, core)
     calls = {"n": 0}
 
-    def flaky(items: Any, settings: Any, ingest: int, first_index: int = 0) -> Any:
+    def flaky(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyError("Quornbyte")
-        return real_route(items, settings, ingest, first_index=first_index)
+        return real_route(*args, **kwargs)
 
-    monkeypatch.setattr(record_routing, "route_events", flaky)  # the core both processors call
+    monkeypatch.setattr(record_routing, core, flaky)
     good, _ = mixed_batch()
     content = ndjson(good[:3])
     runner.enqueue(_decoded(content).content if processor == "TransformClaimChange" else content)

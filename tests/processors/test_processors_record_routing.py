@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from claimflow.claims import ClaimSettings, PhiMode, Routed, route_events
-from claimflow.events import REJECTION_FIELD, Rejection, decode_record, decode_records
+from claimflow.events import REJECTION_FIELD, Rejection, decode_record, decode_record_or_rejection, decode_records
 from claimflow.record_routing import (
     ERROR_ATTRIBUTE,
     INVALID,
@@ -26,7 +26,16 @@ from claimflow.record_routing import (
 )
 from claimflow_offline.runner import TestRunner
 
-from ._claims import HMAC_KEY, assert_no_phi, key_mismatch, malformed_line, record, unknown_operation
+from ._claims import (
+    HMAC_KEY,
+    assert_no_phi,
+    key_mismatch,
+    malformed_line,
+    mixed_batch,
+    record,
+    remove_with_broken_old_image,
+    unknown_operation,
+)
 
 SETTINGS = ClaimSettings()
 INGEST_US = 1_761_955_200_000_000
@@ -247,6 +256,25 @@ def test_processors_record_routing_kinesis_records() -> None:
     assert bad.partition[ERROR_ATTRIBUTE].startswith("unsupported eventName")
     assert json.loads(bad.record["record"])["eventName"] == "UPSERT"  # the original, for the dead letter
     assert_no_phi(json.dumps([bad.reason, bad.partition]))
+
+
+def test_processors_record_routing_kinesis_records_as_decoding_then_routing() -> None:
+    # The fused path the processor takes gives what the decoder and the claim routing give, one step after another.
+    good, _ = mixed_batch()
+    padded = record(5)
+    padded["dynamodb"]["NewImage"]["member_id"]["N"] = None  # a schema-merging reader's padding
+    padded["userIdentity"] = None
+    records: list[Any] = [*good, key_mismatch(), remove_with_broken_old_image(), unknown_operation(), padded]
+    records += [{"eventID": "e", "eventName": "INSERT"}, None]
+    shard = {"aws.kinesis.shard.id": "shardId-000000000001", "aws.kinesis.sequence.number": "7"}
+    strict = ClaimSettings.from_strings(strict="true")
+    for attributes in (None, shard, {"filename": "x"}):
+        for settings in (SETTINGS, strict):
+            for index, kinesis_record in enumerate(records):
+                step = decode_record_or_rejection(kinesis_record, index, attributes)
+                (routed,) = route_events([step], settings, INGEST_US, first_index=index)
+                expected = outcome_of(routed)
+                assert route_kinesis_record(kinesis_record, index, settings, INGEST_US, attributes) == expected, index
 
 
 def test_processors_record_routing_without_nulls() -> None:
