@@ -64,7 +64,7 @@ def _mixed(lines: list[bytes]) -> Iterator[ChangeEvent | Rejection]:
         try:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError:
-            yield Rejection(index, f"record {index}: malformed JSON", line)
+            yield Rejection.malformed(index, line)
             continue
         try:
             if _is_change_event(obj):
@@ -72,7 +72,7 @@ def _mixed(lines: list[bytes]) -> Iterator[ChangeEvent | Rejection]:
             else:
                 yield decode_record(obj, index, None, single_record=False)
         except DecodeError as error:
-            yield Rejection(index, str(error), line, error.event_id)
+            yield Rejection.of_error(error, line)
 
 
 def _items(data: bytes, attributes: dict[str, str] | None) -> Iterator[ChangeEvent | Rejection] | None:
