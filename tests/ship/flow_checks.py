@@ -137,7 +137,17 @@ COMPONENT_PROPERTIES = {
         "Date Format",
         "Timestamp Format",
     },
-    pf.AWS_CREDENTIALS_SERVICE.type: {"Access Key ID", "Secret Access Key", "Use Default Credentials"},
+    pf.AWS_CREDENTIALS_SERVICE.type: {
+        "Use Default Credentials",
+        "Access Key ID",
+        "Secret Access Key",
+        "Assume Role ARN",
+        "Assume Role Session Name",
+        "Assume Role Session Time",
+        "Assume Role External ID",
+        "Assume Role STS Region",
+        "Assume Role STS Endpoint Override",
+    },
     pf.PRIVATE_KEY_SERVICE.type: {"Key", "Key File", "Key Password"},
     pf.PUT_SNOWPIPE_STREAMING.type: {
         "Account",
@@ -152,6 +162,13 @@ COMPONENT_PROPERTIES = {
         "Delivery Guarantee",
     },
     pf.CONSUME_KINESIS_STREAM.type: CONSUME_KINESIS_STREAM_PROPERTIES,
+}
+# Which of those properties NiFi itself declares sensitive (same sources). NiFi judges a parameter reference by its
+# own descriptor, not by the one in the document, so a document marking another property sensitive would still
+# fail on import when that property references a sensitive parameter.
+SENSITIVE_COMPONENT_PROPERTIES = {
+    pf.AWS_CREDENTIALS_SERVICE.type: {"Access Key ID", "Secret Access Key"},
+    pf.PRIVATE_KEY_SERVICE.type: {"Key", "Key Password"},
 }
 ALLOWED_VALUES = {
     "Schema Access Strategy": {"infer-schema", "schema-text-property", "inherit-record-schema", "schema-name"},
@@ -213,6 +230,9 @@ def problems(document: Mapping[str, Any], python_specs: Mapping[str, ProcessorSp
             if descriptor is None:
                 found.append(f"{where}.{name}: no property descriptor")
                 continue
+            nifi_sensitive = SENSITIVE_COMPONENT_PROPERTIES.get(component.get("type", ""))
+            if nifi_sensitive is not None and bool(descriptor.get("sensitive")) != (name in nifi_sensitive):
+                found.append(f"{where}.{name}: sensitive flag differs from NiFi's descriptor")
             if descriptor.get("identifiesControllerService"):
                 service = services.get(value)
                 if service is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,21 @@ def _drop_connection_of(document: dict[str, Any], relationship: str) -> None:
     document["flowContents"]["connections"] = [c for c in connections if relationship not in c["selectedRelationships"]]
 
 
+def _service(document: dict[str, Any], name: str) -> dict[str, Any]:
+    return by_name(document, "controllerServices")[name]
+
+
+def _mark_sensitive(document: dict[str, Any], service_name: str, property_name: str) -> None:
+    """Makes a property and the parameter it references sensitive together, consistent within the document."""
+    service = _service(document, service_name)
+    service["propertyDescriptors"][property_name]["sensitive"] = True
+    referenced = service["properties"][property_name][2:-1]
+    (context,) = document["parameterContexts"].values()
+    for parameter in context["parameters"]:
+        if parameter["name"] == referenced:
+            parameter.update(sensitive=True, value=None)
+
+
 MUTATIONS = {
     "unconnected invalid": (lambda d: _drop_connection_of(d, "invalid"), "'invalid' is neither connected"),
     "auto-terminated failure": (
@@ -112,6 +128,14 @@ MUTATIONS = {
             p for p in d["parameterContexts"][d["flowContents"]["parameterContextName"]]["parameters"] if p["sensitive"]
         ).update(value="secret"),
         "carries a value",
+    ),
+    "sensitive external id": (
+        lambda d: _mark_sensitive(d, "AWS Credentials", "Assume Role External ID"),
+        "sensitive flag differs from NiFi's descriptor",
+    ),
+    "obsolete assume-role name": (
+        lambda d: _service(d, "AWS Credentials")["properties"].update({"assume-role-external-id": "x"}),
+        "is not a property name",
     ),
     "missing service": (
         lambda d: d["flowContents"].update(controllerServices=d["flowContents"]["controllerServices"][1:]),
@@ -241,3 +265,35 @@ def test_wire_schema_keeps_exact_values_as_strings() -> None:
 
 def test_flow_directory_holds_only_the_generated_files() -> None:
     assert sorted(p.name for p in Path(FLOW_DIRECTORY).iterdir()) == sorted(FILES)
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_aws_credentials_can_assume_the_consumer_role(name: str) -> None:
+    """The consumer role of infra/claimflow-source.yaml is set in the parameter context, not on the service."""
+    document = load(name)
+    (context,) = document["parameterContexts"].values()
+    parameters = {p["name"]: p for p in context["parameters"]}
+    credentials = _service(document, "AWS Credentials")
+    assert credentials["type"] == pf.AWS_CREDENTIALS_SERVICE.type
+    properties = credentials["properties"]
+    wiring = {
+        pf.ASSUME_ROLE_ARN: "AWS Assume Role ARN",
+        pf.ASSUME_ROLE_SESSION_NAME: "AWS Assume Role Session Name",
+        pf.ASSUME_ROLE_EXTERNAL_ID: "AWS Assume Role External ID",
+        pf.ASSUME_ROLE_STS_REGION: "AWS Region",  # STS in the stream's region, not NiFi's us-west-2 default
+    }
+    for property_name, parameter_name in wiring.items():
+        assert properties[property_name] == "#{" + parameter_name + "}"
+        assert not credentials["propertyDescriptors"][property_name]["sensitive"]
+        assert not parameters[parameter_name]["sensitive"]
+    # Deployment-specific: no role ARN or external ID ships in the flow. Empty resolves to "not set", so NiFi skips
+    # the assume-role step and the session name (required only with an ARN) needs a usable default.
+    assert parameters["AWS Assume Role ARN"]["value"] is None
+    assert parameters["AWS Assume Role External ID"]["value"] is None
+    assert re.fullmatch(r"[\w+=,.@-]{2,64}", parameters["AWS Assume Role Session Name"]["value"])
+    assert "ConsumerRoleArn" in parameters["AWS Assume Role ARN"]["description"]
+    assert "ConsumerExternalId" in parameters["AWS Assume Role External ID"]["description"]
+    for key in (pf.AWS_ACCESS_KEY_ID, pf.AWS_SECRET_ACCESS_KEY):
+        assert credentials["propertyDescriptors"][key]["sensitive"]
+    (consume,) = by_type(document, "ConsumeKinesisStream")
+    assert consume["properties"][pf.KINESIS_CREDENTIALS] == credentials["identifier"]

@@ -61,6 +61,9 @@ KINESIS_APPLICATION = "Kinesis Application Name"
 KINESIS_POSITION = "Kinesis Initial Stream Position"
 AWS_ACCESS_KEY = "AWS Access Key ID"
 AWS_SECRET_KEY = "AWS Secret Access Key"
+AWS_ASSUME_ROLE_ARN = "AWS Assume Role ARN"
+AWS_ASSUME_ROLE_SESSION = "AWS Assume Role Session Name"
+AWS_ASSUME_ROLE_EXTERNAL_ID = "AWS Assume Role External ID"
 SF_ACCOUNT = "Snowflake Account"
 SF_USER = "Snowflake User"
 SF_ROLE = "Snowflake Role"
@@ -91,6 +94,23 @@ COMMON_PARAMETERS = (
     ),
     Parameter(AWS_ACCESS_KEY, "AWS access key id; leave empty to use the default credentials chain (IAM role).", True),
     Parameter(AWS_SECRET_KEY, "AWS secret access key; leave empty with the access key id.", sensitive=True),
+    # The consumer role of infra/claimflow-source.yaml: the only principal its stream, lease tables and key allow.
+    Parameter(
+        AWS_ASSUME_ROLE_ARN,
+        "IAM role the consumer assumes: stack output ConsumerRoleArn of infra/claimflow-source.yaml. Empty: the "
+        "AWS Access Key ID pair (or, empty too, the default credentials chain) is used without assuming a role.",
+    ),
+    Parameter(
+        AWS_ASSUME_ROLE_SESSION,
+        "Session name of the assumed role (shows in CloudTrail); used only when AWS Assume Role ARN is set.",
+        value="claimflow-consumer",
+    ),
+    # Not sensitive: NiFi's Assume Role External ID property is not, and it may reference only plain parameters.
+    Parameter(
+        AWS_ASSUME_ROLE_EXTERNAL_ID,
+        "sts:ExternalId the role's trust policy requires: the stack parameter ConsumerExternalId. Empty when the "
+        "stack was deployed without one.",
+    ),
     Parameter(SF_ACCOUNT, "Snowflake account identifier: <organization>-<account>. Required."),
     # Defaults: the objects sql/00_setup.sql creates (service user with key-pair auth, its default role).
     Parameter(SF_USER, "Snowflake user of the key pair (sql/00_setup.sql: CLAIMFLOW_SVC).", value="CLAIMFLOW_SVC"),
@@ -176,11 +196,18 @@ AWS_CREDENTIALS = Service(
     bundle=pf.AWS_CREDENTIALS_SERVICE.bundle,
     service_apis=pf.AWS_CREDENTIALS_SERVICE.service_apis,
     properties={
-        "Access Key ID": parameter_reference(AWS_ACCESS_KEY),
-        "Secret Access Key": parameter_reference(AWS_SECRET_KEY),
+        pf.AWS_ACCESS_KEY_ID: parameter_reference(AWS_ACCESS_KEY),
+        pf.AWS_SECRET_ACCESS_KEY: parameter_reference(AWS_SECRET_KEY),
+        pf.ASSUME_ROLE_ARN: parameter_reference(AWS_ASSUME_ROLE_ARN),
+        pf.ASSUME_ROLE_SESSION_NAME: parameter_reference(AWS_ASSUME_ROLE_SESSION),
+        pf.ASSUME_ROLE_EXTERNAL_ID: parameter_reference(AWS_ASSUME_ROLE_EXTERNAL_ID),
+        # STS in the stream's region (NiFi would otherwise call us-west-2).
+        pf.ASSUME_ROLE_STS_REGION: parameter_reference(AWS_REGION),
     },
-    sensitive_properties=frozenset({"Access Key ID", "Secret Access Key"}),
-    comments="Empty keys: NiFi's implicit default credentials chain (instance profile / IRSA / environment).",
+    sensitive_properties=pf.AWS_CREDENTIALS_SENSITIVE,
+    comments="Empty keys: NiFi's implicit default credentials chain (instance profile / IRSA / environment). "
+    "With AWS Assume Role ARN set, those credentials assume the consumer role of infra/claimflow-source.yaml; "
+    "empty, the assume-role properties are ignored.",
 )
 CHANGE_READER = Service(
     key="change-reader",

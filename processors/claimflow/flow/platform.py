@@ -108,3 +108,13 @@ KINESIS_CHECKPOINT_INTERVAL = "Checkpoint Interval"
 SCHEMA_ACCESS_STRATEGY = "Schema Access Strategy"
 SCHEMA_TEXT = "Schema Text"
 SCHEMA_WRITE_STRATEGY = "Schema Write Strategy"
+# AWSCredentialsProviderControllerService. Only the key pair is sensitive in NiFi; the external ID is not, and NiFi
+# lets a non-sensitive property reference only non-sensitive parameters. The assume-role properties depend on
+# "Assume Role ARN": while it resolves to no value NiFi ignores them and uses the primary credentials as they are.
+AWS_ACCESS_KEY_ID = "Access Key ID"
+AWS_SECRET_ACCESS_KEY = "Secret Access Key"
+AWS_CREDENTIALS_SENSITIVE = frozenset({AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY})
+ASSUME_ROLE_ARN = "Assume Role ARN"
+ASSUME_ROLE_SESSION_NAME = "Assume Role Session Name"  # required once the ARN is set
+ASSUME_ROLE_EXTERNAL_ID = "Assume Role External ID"
+ASSUME_ROLE_STS_REGION = "Assume Role STS Region"  # a region id; NiFi's default is us-west-2
