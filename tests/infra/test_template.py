@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
@@ -248,6 +250,34 @@ def test_parameters_are_constrained_and_described(source_template: dict[str, Any
         assert constraints, f"parameter {name} accepts anything"
 
 
+FLOW_DEFINITIONS = sorted((REPO / "flow-definitions").glob("*.json"))
+WIRING_SECTION = "## Wire the outputs into the flow"
+# Flow parameter names start with one of these words (the flows' own convention); a backticked name with a space
+# that starts with one of them in the README is taken as naming a flow parameter.
+FLOW_PARAMETER_PREFIXES = ("AWS ", "Kinesis ", "Snowflake ", "ClaimFlow ")
+_TABLE_ROW = re.compile(r"^\| `(?P<source>[^`]+)`[^|]*\| `(?P<parameter>[^`]+)`", re.MULTILINE)
+_BACKTICKED = re.compile(r"`([^`\n]+)`")
+
+
+def _flow_documents() -> dict[str, dict[str, Any]]:
+    return {path.name: json.loads(path.read_text(encoding="utf-8")) for path in FLOW_DEFINITIONS}
+
+
+def _flow_parameters() -> dict[str, set[str]]:
+    """Flow-definition file name -> the names in its parameter context(s), read from the generated JSON."""
+    return {
+        name: {p["name"] for context in document["parameterContexts"].values() for p in context["parameters"]}
+        for name, document in _flow_documents().items()
+    }
+
+
+def _readme_wiring(readme: str) -> dict[str, str]:
+    """Stack output or parameter -> flow parameter, from the README's wiring table."""
+    assert WIRING_SECTION in readme, f"infra/README.md has no {WIRING_SECTION!r} section"
+    section = readme.split(WIRING_SECTION, 1)[1].split("\n## ", 1)[0]
+    return {m["source"]: m["parameter"] for m in _TABLE_ROW.finditer(section)}
+
+
 def test_outputs_feed_the_flow_parameter_context(source_template: dict[str, Any]) -> None:
     outputs = source_template["Outputs"]
     for needed in (
@@ -260,11 +290,38 @@ def test_outputs_feed_the_flow_parameter_context(source_template: dict[str, Any]
         "KmsKeyArn",
     ):
         assert needed in outputs, f"missing output {needed}"
+    assert render(outputs["AwsRegion"]["Value"]) == "${AWS::Region}"
+    assert render(outputs["KinesisStreamName"]["Value"]) == "${ClaimsStream}"
     assert render(outputs["KinesisStreamArn"]["Value"]) == "${ClaimsStream.Arn}"
     assert render(outputs["KinesisApplicationName"]["Value"]) == "${KclApplicationName}"
-    readme = (REPO / "infra" / "README.md").read_text()
-    for flow_parameter in ("AWS Region", "Kinesis Stream Name", "Kinesis Application Name", "AWS Role ARN"):
-        assert flow_parameter in readme
+    assert render(outputs["ConsumerRoleArn"]["Value"]) == "${ConsumerRole.Arn}"
+
+
+def test_readme_maps_real_outputs_to_real_flow_parameters(source_template: dict[str, Any]) -> None:
+    """infra/README.md's wiring table maps outputs of the template to parameters of every generated flow."""
+    flows = _flow_parameters()
+    assert len(flows) >= 2, "flow-definitions/ holds no generated flows"
+    wiring = _readme_wiring((REPO / "infra" / "README.md").read_text(encoding="utf-8"))
+    # The outputs a deployment cannot do without: where the stream is, who may read it, and the lease tables' name.
+    for output in ("AwsRegion", "KinesisStreamName", "KinesisApplicationName", "ConsumerRoleArn"):
+        assert output in wiring, f"the README does not map output {output}"
+        assert output in source_template["Outputs"], f"{output} is not an Output of the template"
+    for source, parameter in wiring.items():
+        assert source in source_template["Outputs"] or source in source_template["Parameters"], (
+            f"README maps {source}, which the template neither outputs nor takes"
+        )
+        for flow, parameters in flows.items():
+            assert parameter in parameters, f"README maps {source} to {parameter!r}, which {flow} does not have"
+
+
+def test_readme_names_only_real_flow_parameters() -> None:
+    flows = _flow_parameters()
+    contexts = {context for document in _flow_documents().values() for context in document["parameterContexts"]}
+    known = set.union(*flows.values()) | contexts  # "ClaimFlow NiFi" names a context, not a parameter
+    readme = (REPO / "infra" / "README.md").read_text(encoding="utf-8")
+    named = {name for name in _BACKTICKED.findall(readme) if name.startswith(FLOW_PARAMETER_PREFIXES)}
+    assert named, "the README names no flow parameter"
+    assert sorted(named - known) == []
 
 
 class TestGenerator:
