@@ -228,8 +228,12 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(slots=True, frozen=True)
-class _FlowFilePosition:
-    """What the FlowFile attributes say about the position of its records, read once per FlowFile."""
+class FlowFilePosition:
+    """What the FlowFile attributes say about the position of its records, read once per FlowFile.
+
+    The one place the Kinesis-position rules live: the decoder and the claims fast paths both apply
+    :meth:`position`.
+    """
 
     shard_id: str | None
     sequence_number: str | None
@@ -239,7 +243,7 @@ class _FlowFilePosition:
     many_records: bool  # the attributes alone say the FlowFile holds more than one record
 
     @classmethod
-    def from_attributes(cls, attributes: Mapping[str, str] | None) -> _FlowFilePosition | None:
+    def from_attributes(cls, attributes: Mapping[str, str] | None) -> FlowFilePosition | None:
         if not attributes:
             return None
         shard_id = _text(attributes.get(ATTR_SHARD_ID))
@@ -264,6 +268,10 @@ class _FlowFilePosition:
         return cls(shard_id, sequence, partition_key, arrival, per_shard, many)
 
     def position(self, single_record: bool) -> KinesisPosition | None:
+        """The position of one record of the FlowFile: the attributes' full position when ``single_record`` (the
+        content holds one record) and the attributes do not say otherwise; for a record of a many-record
+        FlowFile the shard alone (ConsumeKinesisStream: one shard per FlowFile) or None: the attributes describe
+        the last record only, and a null sequence number is better than a wrong one."""
         if single_record and not self.many_records:
             return KinesisPosition(
                 shard_id=self.shard_id,
@@ -333,7 +341,7 @@ def decode_record(
     Raises:
         DecodeError: a record that is not a valid DynamoDB change record; the reason names the record and rule.
     """
-    flowfile = _FlowFilePosition.from_attributes(attributes)
+    flowfile = FlowFilePosition.from_attributes(attributes)
     return _decode(obj, index, flowfile, single_record, None, modify_old_image)
 
 
@@ -364,7 +372,7 @@ def decode_record_or_rejection(
 def _decode(
     obj: object,
     index: int,
-    flowfile: _FlowFilePosition | None,
+    flowfile: FlowFilePosition | None,
     single_record: bool,
     raw_length: int | None,
     modify_old_image: bool = True,
@@ -595,7 +603,7 @@ def decode_records(
     Nothing is raised for bad content. ``modify_old_image``: see :func:`decode_record`.
     ``str``, ``bytearray`` and ``memoryview`` content is accepted too (taken as UTF-8).
     """
-    flowfile = _FlowFilePosition.from_attributes(attributes)
+    flowfile = FlowFilePosition.from_attributes(attributes)
     if data.__class__ is not bytes:
         data = data.encode() if isinstance(data, str) else bytes(data)
     records = _raw_records(data)
@@ -626,7 +634,7 @@ def _decode_or_reject(
     parsed: object,
     raw: bytes | None,
     index: int,
-    flowfile: _FlowFilePosition | None,
+    flowfile: FlowFilePosition | None,
     single: bool,
     modify_old_image: bool,
     content_length: int | None,

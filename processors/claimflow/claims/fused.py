@@ -3,9 +3,9 @@
 The two-step path (``claimflow.events.decode_records`` then ``route_events``) decodes every attribute of every
 image into Python values and then maps them onto columns. Here the image is read *once*: DynamoDB JSON is walked
 with the mapping table, decoding each attribute straight into its column with the decoder's own value functions.
-Anything outside the common shape (wrapper layouts, FlowFile Kinesis attributes, a record the decoder would
-reject, an invalid claim) is handed to the two-step path for that record, so both paths give identical results
-(tests hold them to that).
+Anything outside the common shape (wrapper layouts, a record the decoder would reject, an invalid claim) is handed
+to the two-step path for that record, so both paths give identical results (tests hold them to that). The Kinesis
+position from FlowFile attributes is applied by the decoder's own rules (``claimflow.events.FlowFilePosition``).
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ from claimflow.dynamodb import (
 from claimflow.events import (
     EVENT_NAMES,
     ChangeEvent,
+    FlowFilePosition,
+    KinesisPosition,
     Rejection,
     creation_time_us,
     decode_record_or_rejection,
@@ -182,9 +184,17 @@ def _event_time_us(change: dict[str, Any]) -> int:
     return creation_time_us(value, change.get("ApproximateCreationDateTimePrecision"))
 
 
-def _fused(obj: Any, raw_length: int | None, index: int, settings: ClaimSettings, ingest_time_us: int) -> Routed:
+def _fused(
+    obj: Any,
+    raw_length: int | None,
+    index: int,
+    settings: ClaimSettings,
+    ingest_time_us: int,
+    position: KinesisPosition | None = None,
+) -> Routed:
     """One plain record through the fused path. ``raw_length`` is the record's JSON size (None when it was not
     read from bytes: then SizeBytes must show the item is within DynamoDB's limit, else the decoder checks).
+    ``position`` is the record's Kinesis position from the FlowFile attributes (see :func:`_record_position`).
 
     Raises:
         _Unusual: the record needs the two-step path (which also produces its rejection, if any).
@@ -235,7 +245,7 @@ def _fused(obj: Any, raw_length: int | None, index: int, settings: ClaimSettings
         keys=keys,
         new_image=None,  # not decoded on this path; build_row_from_mapped does not read them
         old_image=None,
-        kinesis=None,
+        kinesis=position,
         size_bytes=size_bytes if size_bytes.__class__ is int else None,
     )
     try:
@@ -248,9 +258,36 @@ _FAST_FAILURES = (shaped.Unusual, _Unusual, KeyError, TypeError, AttributeError,
                   RecursionError)
 
 
-def _fast(obj: Any, raw_length: int | None, index: int, settings: ClaimSettings, ingest_time_us: int) -> Routed:
+def _position_columns(position: KinesisPosition | None) -> dict[str, Any] | None:
+    """The Kinesis columns of a row for ``position``, as build._cdc_columns fills them (None: no position)."""
+    if position is None:
+        return None
+    arrival_ms = position["arrival_time_ms"]
+    return {
+        "kinesisShardId": position["shard_id"],
+        "kinesisSequenceNumber": position["sequence_number"],
+        "kinesisPartitionKey": position["partition_key"],
+        "kinesisArrivalTime": None if arrival_ms is None else timestamp_from_us(int(arrival_ms) * 1000),
+    }
+
+
+def _record_position(attributes: Mapping[str, str] | None, single_record: bool) -> KinesisPosition | None:
+    """The Kinesis position the decoder gives a plain (unwrapped) record of a FlowFile with these attributes."""
+    flowfile = FlowFilePosition.from_attributes(attributes)
+    return None if flowfile is None else flowfile.position(single_record)
+
+
+def _fast(
+    obj: Any,
+    raw_length: int | None,
+    index: int,
+    settings: ClaimSettings,
+    ingest_time_us: int,
+    kinesis_columns: dict[str, Any] | None = None,
+) -> Routed:
     """A clean record through the claim-shaped walk (claimflow.claims.shaped): the same outcome as :func:`_fused`
-    with fewer passes. The envelope checks are _fused's.
+    with fewer passes. The envelope checks are _fused's. ``kinesis_columns`` (from :func:`_position_columns`)
+    fill the Kinesis columns; None leaves them null.
 
     Raises:
         shaped.Unusual (or a lookup/type/value error on an unexpected shape): take :func:`_fused` instead.
@@ -294,7 +331,7 @@ def _fast(obj: Any, raw_length: int | None, index: int, settings: ClaimSettings,
                 decode_value(av, 0)
     identity = obj.get("userIdentity")
     table_name, region = obj.get("tableName"), obj.get("awsRegion")
-    # The CDC columns as build._cdc_columns fills them (no Kinesis position on this path).
+    # The CDC columns as build._cdc_columns fills them.
     row["eventName"] = name
     row["eventCreationUnixTime"] = event_time_us
     row["eventTimeUtc"] = timestamp_from_us(event_time_us)
@@ -308,6 +345,8 @@ def _fast(obj: Any, raw_length: int | None, index: int, settings: ClaimSettings,
     row["sourceTable"] = table_name if table_name.__class__ is str and table_name else None
     row["awsRegion"] = region if region.__class__ is str and region else None
     row["ingestTime"] = _cached_timestamp(ingest_time_us)
+    if kinesis_columns is not None:
+        row.update(kinesis_columns)
     return Routed(_RELATIONSHIP[name], row, None, index, event_id, None)  # type: ignore[arg-type]
 
 
@@ -321,23 +360,20 @@ def route_record_fused(
 ) -> Routed:
     """One already-parsed Kinesis DynamoDB record (e.g. a NiFi record) -> its Routed outcome, fused path first.
 
-    Same result as ``decode_record`` + ``route_events``; never raises for bad input (it routes to invalid).
+    Same result as ``decode_record`` + ``route_events`` with the same ``attributes`` and ``single_record`` (the
+    record is its FlowFile's only one); never raises for bad input (it routes to invalid).
     """
-    if not _has_kinesis_attributes(attributes):
-        try:
-            return _fast(obj, None, index, settings, ingest_time_us)
-        except _FAST_FAILURES:
-            pass
-        try:
-            return _fused(obj, None, index, settings, ingest_time_us)
-        except _Unusual:
-            pass
+    position = _record_position(attributes, single_record)
+    try:
+        return _fast(obj, None, index, settings, ingest_time_us, _position_columns(position))
+    except _FAST_FAILURES:
+        pass
+    try:
+        return _fused(obj, None, index, settings, ingest_time_us, position)
+    except _Unusual:
+        pass
     item = decode_record_or_rejection(obj, index, attributes, single_record=single_record)
     return next(route_events([item], settings, ingest_time_us, first_index=index))
-
-
-def _has_kinesis_attributes(attributes: Mapping[str, str] | None) -> bool:
-    return bool(attributes) and any(name.startswith("aws.kinesis.") for name in attributes or ())
 
 
 def _ndjson_lines(data: bytes) -> list[bytes] | None:
@@ -361,39 +397,49 @@ def route_records_fused(
 ) -> Iterator[Routed]:
     """Raw Kinesis DynamoDB records -> routed claim rows; same results as ``route_records``, faster.
 
-    NDJSON content without Kinesis FlowFile attributes takes the fused path record by record; other layouts go
-    through the decoder. Exactly one Routed per record, in input order.
+    NDJSON content takes the fused path record by record, with the Kinesis position of ``attributes`` applied as
+    the decoder applies it to a record of a many-record FlowFile; other layouts go through the decoder. Exactly
+    one Routed per record, in input order.
     """
     if ingest_time_us is None:
         ingest_time_us = time.time_ns() // 1000
-    lines = None if _has_kinesis_attributes(attributes) else _ndjson_lines(data)
+    lines = _ndjson_lines(data)
     if lines is None:
         yield from route_events(decode_records(data, attributes), settings, ingest_time_us)
         return
+    position = _record_position(attributes, single_record=False)  # two or more lines: never the only record
+    kinesis_columns = _position_columns(position)
     fast, fast_failures = _fast, _FAST_FAILURES
     for index, line in enumerate(lines):
         try:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError:
-            yield from _two_step(line, _MALFORMED, index, settings, ingest_time_us)
+            yield from _two_step(line, _MALFORMED, index, settings, ingest_time_us, attributes)
             continue
         try:
-            routed = fast(obj, len(line), index, settings, ingest_time_us)
+            routed = fast(obj, len(line), index, settings, ingest_time_us, kinesis_columns)
         except fast_failures:
             routed = None  # outside the clean common case: the general fused path decides
         if routed is not None:
             yield routed
             continue
         try:
-            yield _fused(obj, len(line), index, settings, ingest_time_us)
+            yield _fused(obj, len(line), index, settings, ingest_time_us, position)
         except _Unusual:
-            yield from _two_step(line, obj, index, settings, ingest_time_us)
+            yield from _two_step(line, obj, index, settings, ingest_time_us, attributes)
 
 
-def _two_step(line: bytes, obj: Any, index: int, settings: ClaimSettings, ingest_time_us: int) -> Iterator[Routed]:
+def _two_step(
+    line: bytes,
+    obj: Any,
+    index: int,
+    settings: ClaimSettings,
+    ingest_time_us: int,
+    attributes: Mapping[str, str] | None,
+) -> Iterator[Routed]:
     item: ChangeEvent | Rejection
     if obj is _MALFORMED:
         item = Rejection.malformed(index, line)
     else:
-        item = decode_record_or_rejection(obj, index, None, single_record=False, raw=line)
+        item = decode_record_or_rejection(obj, index, attributes, single_record=False, raw=line)
     yield from route_events([item], settings, ingest_time_us, first_index=index)
