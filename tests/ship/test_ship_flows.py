@@ -297,3 +297,27 @@ def test_aws_credentials_can_assume_the_consumer_role(name: str) -> None:
         assert credentials["propertyDescriptors"][key]["sensitive"]
     (consume,) = by_type(document, "ConsumeKinesisStream")
     assert consume["properties"][pf.KINESIS_CREDENTIALS] == credentials["identifier"]
+
+
+DEPLOY_PAGES = {"deploy-nifi.md": NIFI_FILE, "deploy-openflow.md": OPENFLOW_FILE}
+# Flow parameter names begin with one of these words; a backticked name with a space starting with one of them in a
+# deploy page is read as a parameter (or parameter context) name. "ClaimFlow …" stands for a group of them.
+PARAMETER_PREFIXES = ("AWS ", "Kinesis ", "Snowflake ", "ClaimFlow ")
+
+
+@pytest.mark.parametrize("page", sorted(DEPLOY_PAGES))
+def test_deploy_page_names_only_parameters_of_its_flow(page: str) -> None:
+    document = load(DEPLOY_PAGES[page])
+    known = set(document["parameterContexts"])
+    known |= {p["name"] for context in document["parameterContexts"].values() for p in context["parameters"]}
+    text = (FLOW_DIRECTORY.parent / "docs" / page).read_text(encoding="utf-8")
+    named = {
+        name
+        for name in re.findall(r"`([^`\n]+)`", text)
+        if name.startswith(PARAMETER_PREFIXES) and not name.endswith("…")
+    }
+    assert sorted(named - known) == []
+    # Every AWS parameter of the flow is explained on its deploy page, the consumer role's included.
+    aws = {name for name in known if name.startswith("AWS ")}
+    assert "AWS Assume Role ARN" in aws
+    assert sorted(aws - named) == []
