@@ -232,7 +232,7 @@ class FlowFilePosition:
     """What the FlowFile attributes say about the position of its records, read once per FlowFile.
 
     The one place the Kinesis-position rules live: the decoder and the claims fast paths both apply
-    :meth:`position`.
+    :meth:`position`; a record-at-a-time engine asks :attr:`one_record` whether its record 0 is the only one.
     """
 
     shard_id: str | None
@@ -241,6 +241,9 @@ class FlowFilePosition:
     arrival_time_ms: int | None
     per_shard: bool  # ConsumeKinesisStream writes one shard per FlowFile; ConsumeKinesis may mix shards
     many_records: bool  # the attributes alone say the FlowFile holds more than one record
+    # The attributes alone say the FlowFile holds exactly one record: record.count is 1, or ConsumeKinesis's first
+    # and last sequence numbers are the same one. Without either, a record-at-a-time engine cannot know.
+    one_record: bool = False
 
     @classmethod
     def from_attributes(cls, attributes: Mapping[str, str] | None) -> FlowFilePosition | None:
@@ -249,11 +252,14 @@ class FlowFilePosition:
         shard_id = _text(attributes.get(ATTR_SHARD_ID))
         partition_key = _text(attributes.get(ATTR_PARTITION_KEY))
         record_count = attributes.get(ATTR_RECORD_COUNT)
-        many = isinstance(record_count, str) and record_count.isdigit() and int(record_count) > 1
+        count = int(record_count) if isinstance(record_count, str) and record_count.isdigit() else None
+        many = count is not None and count > 1
+        one = count == 1
         first = attributes.get(ATTR_FIRST_SEQUENCE_NUMBER)
         last = attributes.get(ATTR_LAST_SEQUENCE_NUMBER)
         if first is not None or last is not None:  # ConsumeKinesis
             many = many or first != last
+            one = (one or first == last) and not many
             sequence = _sequence(last)
             arrival = parse_arrival_ms(attributes.get(ATTR_ARRIVAL_TIMESTAMP_MS))
             per_shard = False
@@ -265,7 +271,7 @@ class FlowFilePosition:
             per_shard = True
         if shard_id is None and sequence is None and partition_key is None and arrival is None:
             return None
-        return cls(shard_id, sequence, partition_key, arrival, per_shard, many)
+        return cls(shard_id, sequence, partition_key, arrival, per_shard, many, one)
 
     def position(self, single_record: bool) -> KinesisPosition | None:
         """The position of one record of the FlowFile: the attributes' full position when ``single_record`` (the

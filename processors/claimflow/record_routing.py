@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from claimflow.claims import ClaimSettings, PhiMode, Routed, route_events, route_record_fused
-from claimflow.events import REJECTION_FIELD, ChangeEvent, DecodeError, Rejection
+from claimflow.events import REJECTION_FIELD, ChangeEvent, DecodeError, FlowFilePosition, Rejection
 
 INVALID = "invalid"
 # Partition attributes: output FlowFiles are grouped by these, one operation or one broken rule each.
@@ -168,14 +168,24 @@ def route_kinesis_record(
     ``attributes`` are the FlowFile's (Kinesis position). Never raises, as :func:`route_change_event_record`.
 
     Takes the claims core's fused path (the same outcome as decoding and then routing, in one pass over the
-    record). The record is taken as its FlowFile's only one, as :func:`claimflow.events.decode_record` does by
-    default: a record-at-a-time engine does not say how many the FlowFile holds (the attributes may).
+    record). The FlowFile attributes' full Kinesis position (sequence number, partition key, arrival) describes the
+    FlowFile's last record, so it is given to this record only when it is provably the only one: ``index`` 0 and
+    the attributes say one record (``record.count`` 1, or ConsumeKinesis's first and last sequence numbers equal;
+    see :class:`claimflow.events.FlowFilePosition`). Otherwise (index > 0, or a count nobody wrote) the decoder's
+    rule for a record of a many-record FlowFile applies: the shard alone for ConsumeKinesisStream, and a null
+    sequence number rather than a possibly wrong one (the Snowflake merge uses it as a tie-break).
     """
     try:
-        routed = route_record_fused(record, index, settings, ingest_time_us, attributes, single_record=True)
+        single_record = index == 0 and _attributes_say_one_record(attributes)
+        routed = route_record_fused(record, index, settings, ingest_time_us, attributes, single_record=single_record)
     except Exception as error:  # one record's bug must not fail the FlowFile
         return unexpected_outcome(index, error, record)
     return outcome_of(routed)
+
+
+def _attributes_say_one_record(attributes: Mapping[str, str] | None) -> bool:
+    flowfile = FlowFilePosition.from_attributes(attributes)
+    return flowfile is not None and flowfile.one_record
 
 
 def _route(

@@ -325,7 +325,7 @@ def test_processors_claims_unexpected_error_stays_with_its_record(
     [
         {"aws.kinesis.shard.id": "shardId-000000000003", "aws.kinesis.sequence.number": "4965000000000000000001",
          "aws.kinesis.partition.key": "CLM-00000007",
-         "aws.kinesis.approximate.arrival.timestamp": "2025-11-01 00:00:01"},
+         "aws.kinesis.approximate.arrival.timestamp": "2025-11-01 00:00:01", "record.count": "1"},
         {"aws.kinesis.shard.id": "shardId-000000000003", "aws.kinesis.first.sequence.number": "4965000000000000000001",
          "aws.kinesis.last.sequence.number": "4965000000000000000001",
          "aws.kinesis.approximate.arrival.timestamp.ms": "1761955201000"},
@@ -341,6 +341,19 @@ def test_processors_claims_take_the_kinesis_position_of_both_consumers(
     assert row["kinesisShardId"] == "shardId-000000000003"
     assert row["kinesisSequenceNumber"] == "4965000000000000000001"
     assert row["kinesisArrivalTime"] == "2025-11-01T00:00:01.000000"
+
+
+@pytest.mark.parametrize("processor", CLAIM_PROCESSORS)
+def test_processors_claims_many_records_without_a_count_get_no_flowfile_sequence_number(processor: str) -> None:
+    # The attributes describe the FlowFile's last record; without record.count no record may take its sequence
+    # number (the merge's tie-break), though ConsumeKinesisStream's shard holds for all of them.
+    attributes = {"aws.kinesis.shard.id": "shardId-000000000003",
+                  "aws.kinesis.sequence.number": "4965000000000000000009"}
+    runner = _run(processor, [ndjson([record(7), record(8), record(9)])], attributes=attributes)
+    rows = _records(runner, "insert")
+    assert len(rows) == 3
+    assert [row["kinesisSequenceNumber"] for row in rows] == [None, None, None]
+    assert [row["kinesisShardId"] for row in rows] == ["shardId-000000000003"] * 3
 
 
 @pytest.mark.parametrize("processor", CLAIM_PROCESSORS)

@@ -246,7 +246,8 @@ def test_processors_record_routing_change_event_record_errors() -> None:
 
 
 def test_processors_record_routing_kinesis_records() -> None:
-    attributes = {"aws.kinesis.shard.id": "shardId-000000000007", "aws.kinesis.sequence.number": "42"}
+    attributes = {"aws.kinesis.shard.id": "shardId-000000000007", "aws.kinesis.sequence.number": "42",
+                  "record.count": "1"}
     outcome = route_kinesis_record(record(4, "REMOVE"), 0, SETTINGS, INGEST_US, attributes)
     assert outcome.relationship == "remove" and outcome.partition == {OPERATION_ATTRIBUTE: "remove"}
     assert outcome.record["kinesisShardId"] == "shardId-000000000007"
@@ -267,14 +268,51 @@ def test_processors_record_routing_kinesis_records_as_decoding_then_routing() ->
     records: list[Any] = [*good, key_mismatch(), remove_with_broken_old_image(), unknown_operation(), padded]
     records += [{"eventID": "e", "eventName": "INSERT"}, None]
     shard = {"aws.kinesis.shard.id": "shardId-000000000001", "aws.kinesis.sequence.number": "7"}
+    one = {**shard, "record.count": "1"}
     strict = ClaimSettings.from_strings(strict="true")
-    for attributes in (None, shard, {"filename": "x"}):
+    for attributes in (None, shard, one, {"filename": "x"}):
         for settings in (SETTINGS, strict):
             for index, kinesis_record in enumerate(records):
-                step = decode_record_or_rejection(kinesis_record, index, attributes)
+                # The decoder's single-record rule, for what a record-at-a-time engine can prove.
+                single = index == 0 and attributes is one
+                step = decode_record_or_rejection(kinesis_record, index, attributes, single_record=single)
                 (routed,) = route_events([step], settings, INGEST_US, first_index=index)
                 expected = outcome_of(routed)
                 assert route_kinesis_record(kinesis_record, index, settings, INGEST_US, attributes) == expected, index
+
+
+STREAM = {"aws.kinesis.shard.id": "shardId-000000000007", "aws.kinesis.sequence.number": "42",
+          "aws.kinesis.partition.key": "CLM-00000004",
+          "aws.kinesis.approximate.arrival.timestamp": "2025-11-01 00:00:01"}
+CONSUME = {"aws.kinesis.shard.id": "shardId-000000000007", "aws.kinesis.first.sequence.number": "42",
+           "aws.kinesis.last.sequence.number": "42", "aws.kinesis.approximate.arrival.timestamp.ms": "1761955201000"}
+
+
+@pytest.mark.parametrize(
+    ("attributes", "index", "sequence", "shard"),
+    [
+        (STREAM, 0, None, "shardId-000000000007"),  # no record.count: cannot know it is the only record
+        (STREAM, 1, None, "shardId-000000000007"),  # index > 0 proves a many-record FlowFile
+        (STREAM, 5, None, "shardId-000000000007"),
+        ({**STREAM, "record.count": "1"}, 0, "42", "shardId-000000000007"),
+        ({**STREAM, "record.count": "1"}, 1, None, "shardId-000000000007"),  # the count contradicts the index
+        ({**STREAM, "record.count": "6"}, 0, None, "shardId-000000000007"),
+        (CONSUME, 0, "42", "shardId-000000000007"),  # first == last sequence number: one record
+        (CONSUME, 2, None, None),  # ConsumeKinesis may mix shards in a FlowFile
+        ({**CONSUME, "aws.kinesis.first.sequence.number": "41"}, 0, None, None),
+        ({**CONSUME, "record.count": "3"}, 0, None, None),
+    ],
+)
+def test_processors_record_routing_sequence_number_only_for_a_provably_single_record(
+    attributes: dict[str, str], index: int, sequence: str | None, shard: str | None
+) -> None:
+    # Attributes describe the FlowFile's last record: a record of a many-record FlowFile must not get its
+    # sequence number (the Snowflake merge orders by it), whatever the FlowFile lacks.
+    outcome = route_kinesis_record(record(4), index, SETTINGS, INGEST_US, attributes)
+    assert outcome.relationship == "insert"
+    assert outcome.record["kinesisSequenceNumber"] == sequence
+    assert outcome.record["kinesisShardId"] == shard
+    assert (outcome.record["kinesisArrivalTime"] is None) == (sequence is None)
 
 
 def test_processors_record_routing_without_nulls() -> None:
