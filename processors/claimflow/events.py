@@ -94,6 +94,16 @@ class ChangeEvent:
             raise DecodeError(index, None, "malformed JSON") from None
         return _event_from_obj(obj, index)
 
+    @classmethod
+    def from_obj(cls, obj: object, index: int = 0) -> ChangeEvent:
+        """A change event from an object parsed exactly (JSON numbers as Decimal, e.g. by ``json.loads`` with
+        ``parse_float=Decimal, parse_int=Decimal``), as :meth:`from_json` reads it.
+
+        Raises:
+            DecodeError: not a change-event object, or a field of the wrong type.
+        """
+        return _event_from_obj(obj, index)
+
 
 # The one field of a rejection envelope: a change-event line that stands for a record the decoder rejected.
 REJECTION_FIELD = "cdc_rejected"

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
+import pytest
 
+from claimflow import cli
 from claimflow.claims.synthetic import claim_records
+from claimflow.commands import transform as transform_command
+from claimflow.events import ChangeEvent
 from claimflow.rows import COLUMN_NAMES
 
-from ._claims import fixed_item, record_bytes, with_change
+from ._claims import event, fixed_item, record_bytes, with_change
 
 KEY = "k" * 40
 
@@ -68,3 +74,55 @@ def test_pseudonymize_takes_the_key_from_the_environment_only() -> None:
     for raw in (b"Okafor", b"MBR-77", b"ava@example.com", b"12 Oak St"):
         assert raw not in result.stdout
     assert KEY.encode() not in result.stdout + result.stderr
+
+
+
+def _exact_pretty(line: bytes) -> bytes:
+    """The change-event line as one pretty-printed document, numbers as written."""
+    exact = json.loads(line, parse_float=Decimal, parse_int=Decimal)
+    return orjson.dumps(exact, default=lambda value: orjson.Fragment(str(value)), option=orjson.OPT_INDENT_2)
+
+
+def _change_event_layouts(line: bytes) -> dict[str, bytes]:
+    """One change-event line in every layout ``claimflow transform`` reads change events in."""
+    return {
+        "ndjson": line + b"\n" + line + b"\n",
+        "single line": line,
+        "single pretty": _exact_pretty(line),
+        "array": b"[" + line + b"," + line + b"]",
+        "array over lines": b"[\n  " + line + b",\n  " + line + b"\n]\n",
+        "array pretty": b"[" + _exact_pretty(line) + b"," + _exact_pretty(line) + b"]",
+    }
+
+
+BIG = "12345678901234567890123.45"
+
+
+@pytest.mark.parametrize("layout", ["ndjson", "single line", "single pretty", "array", "array over lines",
+                                    "array pretty"])
+def test_change_events_keep_exact_numbers_in_every_layout(
+    layout: str, tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    item = fixed_item()
+    item["reference_total"] = Decimal(BIG)  # an attribute the claim does not map: read, not written
+    item["procedure_details"][0]["charge"] = Decimal("125.000000000000000001")
+    data = _change_event_layouts(event(new=item).to_json())[layout]
+    assert BIG.encode() in data
+    items = transform_command._items(data, None)
+    assert items is not None
+    events = list(items)
+    assert all(isinstance(e, ChangeEvent) for e in events) and events
+    for change in events:
+        assert isinstance(change, ChangeEvent) and change.new_image is not None
+        assert change.new_image["reference_total"] == Decimal(BIG)
+        assert str(change.new_image["reference_total"]) == BIG
+        assert str(change.new_image["procedure_details"][0]["charge"]) == "125.000000000000000001"
+    # End to end: a float would have made the charge 125.0 and the claim valid; exact, it has too many places.
+    path = tmp_path / "events.json"
+    path.write_bytes(data)
+    assert cli.main(["transform", str(path), "--ingest-time-us", "5"]) == 1  # in process: the layouts are many
+    out, err = capsysbinary.readouterr()
+    assert out == b""
+    errors = [orjson.loads(line) for line in err.splitlines()]
+    assert len(errors) == len(events)
+    assert all("more than 2 decimal places" in e["error"] for e in errors)

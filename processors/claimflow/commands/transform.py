@@ -14,10 +14,13 @@ history and process listings.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
 from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
 
 import orjson
 
@@ -87,13 +90,29 @@ def _items(data: bytes, attributes: dict[str, str] | None) -> Iterator[ChangeEve
         except orjson.JSONDecodeError:
             pass  # one pretty-printed document
     try:
-        document = orjson.loads(data)
-    except orjson.JSONDecodeError:
+        # Exact: N values in images stay Decimal (orjson would read them as floats).
+        document = json.loads(data, parse_float=Decimal, parse_int=Decimal)
+    except (ValueError, RecursionError):
         return decode_records(data, attributes)
     documents = document if isinstance(document, list) else [document]
     if documents and all(_is_change_event(d) for d in documents):
-        return _mixed([orjson.dumps(d) for d in documents])
+        return _change_events(documents)
     return decode_records(data, attributes)
+
+
+def _change_events(documents: list[Any]) -> Iterator[ChangeEvent | Rejection]:
+    """Change events of one JSON document (an object or an array), parsed exactly."""
+    for index, obj in enumerate(documents):
+        try:
+            yield ChangeEvent.from_obj(obj, index)
+        except DecodeError as error:
+            yield Rejection.of_error(error, orjson.dumps(obj, default=_exact_number))
+
+
+def _exact_number(value: object) -> Any:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(str(value))
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def run(args: argparse.Namespace) -> int:
