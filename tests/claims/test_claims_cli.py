@@ -126,3 +126,23 @@ def test_change_events_keep_exact_numbers_in_every_layout(
     errors = [orjson.loads(line) for line in err.splitlines()]
     assert len(errors) == len(events)
     assert all("more than 2 decimal places" in e["error"] for e in errors)
+
+
+def test_attributes_reach_raw_records_mixed_into_change_events(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    records = list(claim_records(2, seed=3))
+    path = tmp_path / "mixed.ndjson"
+    path.write_bytes(b"\n".join([event(new=fixed_item()).to_json(), records[0], records[1]]) + b"\n")
+    shard = "aws.kinesis.shard.id=shardId-000000000005"
+    sequence = "aws.kinesis.sequence.number=4965000000000000000001"
+    assert cli.main(["transform", str(path), "--ingest-time-us", "5", "--attributes", shard,
+                     "--attributes", sequence]) == 0
+    out, _ = capsysbinary.readouterr()
+    rows = [orjson.loads(line) for line in out.splitlines()]
+    assert len(rows) == 3
+    # The change event keeps its own position; the raw records get the FlowFile's shard, as decode gives a record
+    # of a many-record FlowFile (the sequence number belongs to its last record only).
+    assert rows[0]["kinesisShardId"] == "shardId-000000000000"
+    assert [row["kinesisShardId"] for row in rows[1:]] == ["shardId-000000000005"] * 2
+    assert [row["kinesisSequenceNumber"] for row in rows[1:]] == [None, None]

@@ -61,8 +61,9 @@ def _is_change_event(obj: object) -> bool:
     return isinstance(obj, dict) and "event_name" in obj
 
 
-def _mixed(lines: list[bytes]) -> Iterator[ChangeEvent | Rejection]:
-    """NDJSON holding change events and/or change records, one per line."""
+def _mixed(lines: list[bytes], attributes: dict[str, str] | None) -> Iterator[ChangeEvent | Rejection]:
+    """NDJSON holding change events and/or change records, one per line; ``attributes`` give the records their
+    Kinesis position as ``decode_records`` gives it to a record of a many-record FlowFile."""
     for index, line in enumerate(lines):
         try:
             obj = orjson.loads(line)
@@ -73,7 +74,7 @@ def _mixed(lines: list[bytes]) -> Iterator[ChangeEvent | Rejection]:
             if _is_change_event(obj):
                 yield ChangeEvent.from_json(line, index)
             else:
-                yield decode_record(obj, index, None, single_record=False)
+                yield decode_record(obj, index, attributes, single_record=False)
         except DecodeError as error:
             yield Rejection.of_error(error, line)
 
@@ -86,7 +87,7 @@ def _items(data: bytes, attributes: dict[str, str] | None) -> Iterator[ChangeEve
     if len(lines) > 1:
         try:
             orjson.loads(lines[0])
-            return _mixed(lines)
+            return _mixed(lines, attributes)
         except orjson.JSONDecodeError:
             pass  # one pretty-printed document
     try:
