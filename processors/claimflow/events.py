@@ -157,19 +157,39 @@ class Rejection:
         envelope (a change event; a record reader that merges schemas may add the field to it as null).
 
         ``index`` (the line's position) stands in for an envelope without its own; an envelope without an error
-        gets a generic reason (and rule) naming the record. Nothing is raised.
+        gets a generic reason (and rule) naming the record. A malformed envelope (not an object, or a field of the
+        wrong type) becomes a Rejection with the rule "malformed rejection envelope" and the whole line object as
+        ``raw``. Nothing is raised.
         """
         envelope = obj.get(REJECTION_FIELD)
         if envelope is None:
             return None
-        raw = envelope.get("raw")
-        raw_bytes = None if raw is None else raw.encode("utf-8")
-        error = envelope.get("error")
-        rule = envelope.get("rule")
+        if not isinstance(envelope, Mapping):
+            return cls._malformed_envelope(obj, index, None)
+        # A field a schema-merging reader pads as null counts as absent.
+        own_index, raw, error = envelope.get("index"), envelope.get("raw"), envelope.get("error")
+        event_id, rule = envelope.get("event_id"), envelope.get("rule")
+        if own_index is not None:
+            if own_index.__class__ is not int or own_index < 0:
+                return cls._malformed_envelope(obj, index, None)
+            index = own_index
+        if event_id is not None and not (isinstance(event_id, str) and event_id):
+            return cls._malformed_envelope(obj, index, None)
+        if any(value is not None and not isinstance(value, str) for value in (raw, error, rule)):
+            return cls._malformed_envelope(obj, index, event_id)
+        raw_bytes = None if raw is None else raw.encode("utf-8", "replace")
         if not error:
             rule = "rejected by the decoder"
             error = f"{_describe(index, None)}: {rule}"
-        return cls(envelope.get("index", index), error, raw_bytes, envelope.get("event_id"), rule)
+        return cls(index, error, raw_bytes, event_id, rule)
+
+    @classmethod
+    def _malformed_envelope(cls, obj: Mapping[str, Any], index: int, event_id: str | None) -> Rejection:
+        try:
+            raw = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8", "replace")
+        except (TypeError, ValueError, RecursionError):
+            raw = None
+        return cls.of(index, event_id, "malformed rejection envelope", raw)
 
 
 class DecodeError(ValueError):

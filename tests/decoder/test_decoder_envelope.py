@@ -130,3 +130,39 @@ def test_decode_record_or_rejection() -> None:
 )
 def test_creation_time_us(value: int, precision: str | None, expected: int) -> None:
     assert creation_time_us(value, precision) == expected
+
+
+MALFORMED_ENVELOPES = [
+    ("x", 4, None),
+    (5, 4, None),
+    (["a"], 4, None),
+    ({"raw": 5}, 4, None),
+    ({"raw": {"eventID": "e"}}, 4, None),
+    ({"index": "2", "error": "record 2: x"}, 4, None),
+    ({"index": True}, 4, None),
+    ({"index": 2.5}, 4, None),
+    ({"index": -1}, 4, None),
+    ({"index": 2, "error": ["x"]}, 2, None),
+    ({"index": 2, "rule": 7}, 2, None),
+    ({"index": 2, "event_id": {"a": 1}}, 2, None),
+    ({"index": 2, "event_id": "e-2", "raw": 3}, 2, "e-2"),
+]
+
+
+@pytest.mark.parametrize(("envelope", "index", "event_id"), MALFORMED_ENVELOPES)
+def test_from_envelope_never_raises_on_a_malformed_envelope(envelope: object, index: int, event_id: str | None) -> None:
+    line = {REJECTION_FIELD: envelope, "other": "kept"}
+    rejection = Rejection.from_envelope(line, index=4)
+    assert rejection is not None
+    assert rejection.rule == "malformed rejection envelope"
+    assert rejection.index == index and rejection.event_id == event_id
+    expected = f"record {index} (eventID {event_id})" if event_id else f"record {index}"
+    assert rejection.error == f"{expected}: malformed rejection envelope"
+    assert rejection.raw is not None and json.loads(rejection.raw) == line  # the whole line, for the dead letter
+
+
+def test_from_envelope_treats_reader_padding_as_absent() -> None:
+    padded = {"index": None, "event_id": None, "error": None, "raw": None, "rule": None}
+    assert Rejection.from_envelope({REJECTION_FIELD: padded}, index=6) == Rejection(
+        6, "record 6: rejected by the decoder", None, None, "rejected by the decoder"
+    )
