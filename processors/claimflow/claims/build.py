@@ -267,7 +267,9 @@ def route_records(
 ) -> Iterator[Routed]:
     """Raw Kinesis DynamoDB records (any layout ``claimflow.events.decode_records`` accepts) -> routed rows.
 
-    The fused decode + claim path used by ProcessClaimChange, ``claimflow transform`` and the benchmark.
+    The two-step path: the decoder, then :func:`route_events`. The reference the fused path
+    (``claimflow.claims.fused``: ``route_records_fused`` for ``claimflow transform``, ``route_record_fused`` for
+    ProcessClaimChange) is held to, and the benchmark's variant a2.
     """
     from claimflow.events import decode_records
 

@@ -20,10 +20,11 @@ class ClaimSettings:
     ``hmac_key`` must come from a secret store (a NiFi sensitive property, an environment variable), never from a
     command-line argument or a plain property. ``generalize_zip3`` keeps only the first three ZIP digits (000 for the
     sparsely populated ZIP3 areas) and drops the city; ``generalize_birth_year`` keeps only the year of birth and
-    caps ages at 90. ``strict`` turns every data-quality finding into a rejection.
+    caps ages at 90. ``strict`` turns every data-quality finding into a rejection. A key given with passthrough mode
+    is accepted and unused (a processor may keep its sensitive key property set while its mode is switched).
 
     Raises:
-        ValueError: pseudonymize mode without a key of at least 32 bytes, or a key with passthrough mode.
+        ValueError: pseudonymize mode without a key of at least 32 bytes (or an unknown mode).
     """
 
     phi_mode: PhiMode = PhiMode.PASSTHROUGH
