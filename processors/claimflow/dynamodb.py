@@ -12,7 +12,8 @@ the absent ones as null (``{"S": null, "N": "5", "M": null}`` means ``N``), and 
 but present in another as null. Both are tolerated: the first by picking the one non-null tag, the second by
 skipping the key.
 
-Errors never carry attribute values (they may be PHI); at most the type tag and the top-level attribute name.
+Errors never carry attribute values (they may be PHI); at most a type tag and the name of a top-level attribute the
+claim schema knows (any other name is data too, and is given by its position).
 """
 
 from __future__ import annotations
@@ -124,8 +125,9 @@ def _pick_tag(value: Mapping[str, Any]) -> tuple[str, Any]:
 
 
 def _tag_name(tag: object) -> str:
-    # Type tags are short upper-case words; anything else may be data and is not echoed.
-    if isinstance(tag, str) and len(tag) <= 8 and tag.isalpha():
+    # An unknown tag may be data (a name, a code): only a known tag in the wrong case, or one or two letters (too
+    # short to identify anyone), is echoed.
+    if isinstance(tag, str) and tag.isascii() and tag.isalpha() and (len(tag) <= 2 or tag.upper() in TYPE_TAGS):
         return repr(tag)
     return "(not shown)"
 
@@ -269,7 +271,7 @@ def decode_image(image: object) -> dict[str, Any]:
 
     Raises:
         AttributeValueError: the image is not an object, or an attribute is invalid; the message names the
-            top-level attribute (never its value).
+            top-level attribute (by name when the claim schema knows it, else by position; never its value).
     """
     if image.__class__ is not dict:
         raise AttributeValueError(f"image must be an object, not {_type_name(image)}")
@@ -278,21 +280,30 @@ def decode_image(image: object) -> dict[str, Any]:
     except (AttributeValueError, RecursionError):
         pass
     # Error path only: decode attribute by attribute to name the one that fails.
-    for name, value in image.items():
+    for position, (name, value) in enumerate(image.items()):
         if value is None:
             continue
         try:
             decode_value(value)
         except AttributeValueError as error:
-            raise AttributeValueError(f"attribute {_attribute_name(name)}: {error}") from None
+            raise AttributeValueError(f"attribute {_attribute_name(name, position)}: {error}") from None
         except RecursionError:
-            raise AttributeValueError(f"attribute {_attribute_name(name)}: nesting too deep") from None
+            raise AttributeValueError(f"attribute {_attribute_name(name, position)}: nesting too deep") from None
     raise AttributeValueError("image could not be decoded")  # unreachable unless decoding is not deterministic
 
 
-def _attribute_name(name: object) -> str:
-    text = str(name)
-    return repr(text if len(text) <= 64 else text[:61] + "...")
+def _attribute_name(name: object, position: int) -> str:
+    """How an error names a top-level attribute: by name when the claim schema knows the name, else by position.
+
+    A name outside the schema is data as far as the decoder knows (a buggy or hostile writer can put a member id or
+    a patient name in an attribute name), so it is never echoed; the position finds it in the dead-letter content.
+    """
+    # Imported here: the error path only, and claimflow.claims (which imports this module) is loaded by then.
+    from claimflow.claims.mapping import is_known_item_name
+
+    if isinstance(name, str) and is_known_item_name(name):
+        return repr(name)
+    return f"#{position} (name not in the claim schema, not shown)"
 
 
 def item_size(image: Mapping[str, Any]) -> int:

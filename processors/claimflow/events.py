@@ -8,7 +8,7 @@ layouts (``{"metadata": {...}, "value": {...}}`` from ConsumeKinesisStream, ``{"
 Output: :class:`ChangeEvent` objects (``to_json()`` gives the JSON line) or :class:`Rejection` for a record that
 cannot be decoded. Counts always add up: every input record yields exactly one of the two.
 
-Reasons name the record (0-based index within the FlowFile, eventID when known) and the rule; they never contain
+Reasons name the record (0-based index within the FlowFile, eventId when known) and the rule; they never contain
 attribute values, which may be PHI. See docs/change-events.md for the field-by-field contract.
 """
 
@@ -118,7 +118,7 @@ class Rejection:
     error: str
     raw: bytes | None
     event_id: str | None = None
-    # The broken rule alone: ``error`` without the record designation ("record 3 (eventID e): "), so outcomes
+    # The broken rule alone: ``error`` without the record designation ("record 3 (eventId e): "), so outcomes
     # can be grouped by rule. None when whoever made the Rejection did not give it.
     rule: str | None = None
 
@@ -203,7 +203,8 @@ class DecodeError(ValueError):
 
 
 def _describe(index: int, event_id: str | None) -> str:
-    return f"record {index} (eventID {event_id})" if event_id else f"record {index}"
+    # "eventId" as the row column is named, so decoder and claim reasons designate a record alike.
+    return f"record {index} (eventId {event_id})" if event_id else f"record {index}"
 
 
 def _json_default(value: object) -> Any:
@@ -428,8 +429,8 @@ def _decode(
     if event_name is None:
         raise DecodeError(index, event_id, "missing eventName")
     if event_name.__class__ is not str or event_name not in EVENT_NAMES:
-        shown = repr(event_name) if isinstance(event_name, str) and len(event_name) <= 16 else "(not shown)"
-        raise DecodeError(index, event_id, f"unsupported eventName {shown}; expected INSERT, MODIFY or REMOVE")
+        # The value is not shown: whatever a writer put there may be data.
+        raise DecodeError(index, event_id, "unsupported eventName; expected INSERT, MODIFY or REMOVE")
     change = record.get("dynamodb")
     if change.__class__ is not dict:
         raise DecodeError(index, event_id, "missing dynamodb" if change is None else "dynamodb must be an object")

@@ -50,7 +50,7 @@ CASES: list[tuple[str, str, Callable[[Record], Record], str, bool]] = [
     ("missing-eventID", "INSERT", _drop("eventID"), "missing eventID", False),
     ("eventID-not-string", "INSERT", _set(7, "eventID"), "eventID must be a string", False),
     ("missing-eventName", "INSERT", _drop("eventName"), "missing eventName", True),
-    ("unsupported-eventName", "INSERT", _set("UPSERT", "eventName"), "unsupported eventName 'UPSERT'", True),
+    ("unsupported-eventName", "INSERT", _set("UPSERT", "eventName"), "unsupported eventName; expected INSERT", True),
     ("eventName-not-string", "INSERT", _set({"x": PHI_SENTINEL}, "eventName"), "unsupported eventName", True),
     ("missing-dynamodb", "INSERT", _drop("dynamodb"), "missing dynamodb", True),
     ("dynamodb-not-object", "INSERT", _set([PHI_SENTINEL], "dynamodb"), "dynamodb must be an object", True),

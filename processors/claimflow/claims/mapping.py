@@ -196,6 +196,12 @@ def normalise_key(key: str) -> str:
     return cached
 
 
+def is_known_item_name(name: str) -> bool:
+    """True when ``name`` (any spelling) is a top-level field name of an item the mapping accepts, such as
+    ``claim_id`` or ``patientFirstName``: a schema name, never data, so error messages may show it."""
+    return normalise_key(name) in _TABLES["claim"]
+
+
 class MappedItem(NamedTuple):
     """An item's fields keyed by row column (values untouched), and the source paths that matched nothing."""
 
