@@ -111,7 +111,7 @@ def test_bad_record_is_rejected_and_the_batch_survives(
     assert rejection.index == 1
     assert rejection.error.startswith("record 1")
     assert reason in rejection.error
-    assert ("eventID evt-bad" in rejection.error) is id_known
+    assert ("eventId evt-bad" in rejection.error) is id_known
     assert rejection.event_id == ("evt-bad" if id_known else None)
     assert PHI_SENTINEL not in rejection.error
     assert rejection.raw is not None and orjson.loads(rejection.raw) == bad  # the original, for dead-lettering

@@ -49,7 +49,7 @@ def test_rejections_go_to_stderr_and_good_records_still_come_out() -> None:
     errors = [json.loads(line) for line in result.stderr.splitlines()]
     assert [e["index"] for e in errors] == [1, 2]
     assert set(errors[0]) == {"index", "error"}
-    assert "eventID evt-bad" in errors[0]["error"] and "'patientFirstName'" in errors[0]["error"]
+    assert "eventId evt-bad" in errors[0]["error"] and "'patientFirstName'" in errors[0]["error"]
     assert errors[1]["error"] == "record 2: malformed JSON"
     assert PHI_SENTINEL.encode() not in result.stderr
 

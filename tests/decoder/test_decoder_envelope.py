@@ -21,7 +21,7 @@ from ._records import PHI_SENTINEL, change_record, ndjson
 
 
 def test_envelope_round_trips_a_rejection() -> None:
-    rejection = Rejection(3, "record 3 (eventID e-3): missing dynamodb", "{\"x\": \"é\"}".encode(), "e-3")
+    rejection = Rejection(3, "record 3 (eventId e-3): missing dynamodb", "{\"x\": \"é\"}".encode(), "e-3")
     line = rejection.to_json()
     assert b"\n" not in line and "é".encode() in line  # one line, UTF-8 kept as is
     parsed = json.loads(line)
@@ -29,7 +29,7 @@ def test_envelope_round_trips_a_rejection() -> None:
     assert parsed[REJECTION_FIELD] == {
         "index": 3,
         "event_id": "e-3",
-        "error": "record 3 (eventID e-3): missing dynamodb",
+        "error": "record 3 (eventId e-3): missing dynamodb",
         "raw": '{"x": "é"}',
     }
     assert Rejection.from_envelope(parsed, index=99) == rejection
@@ -65,7 +65,7 @@ def test_from_envelope_fills_in_what_an_envelope_lacks() -> None:
 
 def test_envelope_carries_the_rule_when_known() -> None:
     rejection = Rejection.of(3, "e-3", "missing dynamodb", b"{}")
-    assert (rejection.error, rejection.rule) == ("record 3 (eventID e-3): missing dynamodb", "missing dynamodb")
+    assert (rejection.error, rejection.rule) == ("record 3 (eventId e-3): missing dynamodb", "missing dynamodb")
     envelope = json.loads(rejection.to_json())[REJECTION_FIELD]
     assert envelope["rule"] == "missing dynamodb" and envelope["error"] == rejection.error
     assert Rejection.from_envelope({REJECTION_FIELD: envelope}) == rejection
@@ -114,7 +114,7 @@ def test_decode_record_or_rejection() -> None:
     rejection = decode_record_or_rejection(broken, 5)
     assert isinstance(rejection, Rejection)
     assert rejection.index == 5 and rejection.event_id == "evt-9"
-    assert rejection.error == "record 5 (eventID evt-9): missing eventName"
+    assert rejection.error == "record 5 (eventId evt-9): missing eventName"
     assert rejection.rule == "missing eventName"
     assert rejection.raw is not None and json.loads(rejection.raw)["when"] == "1.5"
 
@@ -156,7 +156,7 @@ def test_from_envelope_never_raises_on_a_malformed_envelope(envelope: object, in
     assert rejection is not None
     assert rejection.rule == "malformed rejection envelope"
     assert rejection.index == index and rejection.event_id == event_id
-    expected = f"record {index} (eventID {event_id})" if event_id else f"record {index}"
+    expected = f"record {index} (eventId {event_id})" if event_id else f"record {index}"
     assert rejection.error == f"{expected}: malformed rejection envelope"
     assert rejection.raw is not None and json.loads(rejection.raw) == line  # the whole line, for the dead letter
 

@@ -237,7 +237,7 @@ def test_processors_record_routing_change_event_record_errors() -> None:
     del event["keys"]
     broken = route_change_event_record(event, 2, SETTINGS, INGEST_US)
     assert broken.relationship == INVALID and not broken.unexpected
-    assert broken.reason is not None and broken.reason.startswith("record 2 (eventID ")
+    assert broken.reason is not None and broken.reason.startswith("record 2 (eventId ")
     weird = _change_event_record(record(3))
     weird["new_image"]["claim_id"] = object()  # JSON cannot hold it: an unexpected error, kept to its record
     outcome = route_change_event_record(weird, 6, SETTINGS, INGEST_US)

@@ -246,7 +246,7 @@ def route_events(
 
     for position, item in enumerate(items, first_index):
         if isinstance(item, Rejection):
-            # The decoder's reason already names the record (index, eventID) and the rule. A Rejection made
+            # The decoder's reason already names the record (index, eventId) and the rule. A Rejection made
             # without its rule keeps the whole reason as the rule: it never holds a value either.
             rule = item.error if item.rule is None else item.rule
             yield Routed("invalid", None, item.error, item.index, item.event_id, _rejection_record(item.raw), rule)
