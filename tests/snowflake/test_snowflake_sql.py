@@ -105,8 +105,8 @@ EXPECTED_COMMANDS = {
     ("03_stream_task.sql", "CREATE STREAM"): 1,
     ("03_stream_task.sql", "CREATE TASK"): 1,
     ("03_stream_task.sql", "GRANT"): 1,  # GRANT SELECT ON STREAM
-    ("05_governance.sql", "ALTER TABLE"): 57,  # SET MASKING POLICY / SET TAG / ROW ACCESS POLICY
-    ("05_governance.sql", "CREATE MASKING POLICY"): 3,
+    ("05_governance.sql", "ALTER TABLE"): 68,  # SET MASKING POLICY / SET TAG / ROW ACCESS POLICY
+    ("05_governance.sql", "CREATE MASKING POLICY"): 4,
     ("99_teardown.sql", "ALTER TASK"): 1,
     ("99_teardown.sql", "DROP USER"): 1,
 }
@@ -197,8 +197,8 @@ EXPECTED_NOT_EXECUTED = {
     ("03_stream_task.sql", "CREATE TASK"): 1,
     ("03_stream_task.sql", "ALTER TASK"): 1,
     ("04_views.sql", "GRANT"): 7,
-    ("05_governance.sql", "CREATE MASKING POLICY"): 3,
-    ("05_governance.sql", "ALTER TABLE"): 26,  # SET MASKING POLICY (22), DROP ALL / ADD ROW ACCESS POLICY (4)
+    ("05_governance.sql", "CREATE MASKING POLICY"): 4,
+    ("05_governance.sql", "ALTER TABLE"): 37,  # SET MASKING POLICY (33), DROP ALL / ADD ROW ACCESS POLICY (4)
     ("05_governance.sql", "CREATE ROW ACCESS POLICY"): 1,
 }
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from claimflow.claims.phi import AGE_CAP, RESTRICTED_ZIP3
 from claimflow.rows import COLUMNS, Column, Group, Kind, Phi
 from claimflow.snowflake.spec import (
     APPLIED_VERSION,
@@ -693,10 +694,16 @@ GROUP BY 1;
 """
 
 
+# Safe Harbor: a year of birth can reveal an age over 89, so that column gets a policy of its own.
+BIRTH_DATE_COLUMN = "patientDOB"
+
+
 def _masking_policy(col: Column) -> str | None:
     """Which masking policy protects a column, by its PHI class and kind (None: not PHI)."""
     if col.phi is Phi.NONE:
         return None
+    if col.name == BIRTH_DATE_COLUMN:
+        return "PHI_MASK_BIRTH_DATE"
     if col.kind is Kind.DATE:
         return "PHI_MASK_DATE"
     if col.name.endswith("Zip"):
@@ -712,8 +719,11 @@ def governance_script(n: Names) -> str:
     t = n.tables
     unmasked = f"IS_ROLE_IN_SESSION('{n.phi_reader_role}') OR IS_ROLE_IN_SESSION('{n.merger_role}')"
     allowed = ", ".join(_quote(p.value) for p in Phi if p is not Phi.NONE)
+    restricted = ", ".join(_quote(prefix) for prefix in sorted(RESTRICTED_ZIP3))
     lines: list[str] = []
-    for table in (t.destination, t.history):
+    # Staging too: in stream-and-task mode it keeps every row, and its owner (the admin role, granted to SYSADMIN)
+    # must not read there what the policies hide everywhere else.
+    for table in (t.destination, t.history, t.staging):
         for col in phi_columns():
             policy = _masking_policy(col)
             lines.append(f"ALTER TABLE {table} MODIFY COLUMN {col.name} SET MASKING POLICY {policy} FORCE;")
@@ -727,7 +737,8 @@ def governance_script(n: Names) -> str:
     return f"""
 -- Governance: PHI classification tags, masking policies, a row access policy by payer.
 -- Masking: {n.phi_reader_role} sees PHI; {n.merger_role} must (it copies rows into {t.destination});
--- everyone else sees direct identifiers masked, dates generalised to the year and ZIP codes to ZIP3.
+-- everyone else sees direct identifiers masked, dates generalised to the year (birth years that could mean an age
+-- over 89 hidden) and ZIP codes to ZIP3 (000 for sparsely populated areas); staging, history and current alike.
 -- Column choice comes from rows.COLUMNS' phi class.
 {_context(n, n.admin_role)}
 CREATE TAG IF NOT EXISTS {n.phi_tag} ALLOWED_VALUES {allowed}
@@ -741,9 +752,15 @@ CREATE MASKING POLICY IF NOT EXISTS PHI_MASK_DATE AS (val DATE) RETURNS DATE ->
     CASE WHEN {unmasked} THEN val ELSE DATE_TRUNC('YEAR', val) END
     COMMENT = 'ClaimFlow: PHI dates generalised to January 1st of their year';
 
+CREATE MASKING POLICY IF NOT EXISTS PHI_MASK_BIRTH_DATE AS (val DATE) RETURNS DATE ->
+    CASE WHEN {unmasked} THEN val WHEN val IS NULL THEN NULL
+         WHEN YEAR(CURRENT_DATE()) - YEAR(val) > {AGE_CAP - 1} THEN NULL ELSE DATE_TRUNC('YEAR', val) END
+    COMMENT = 'ClaimFlow: birth dates generalised to the year; hidden when that year could mean an age over 89';
+
 CREATE MASKING POLICY IF NOT EXISTS PHI_MASK_ZIP AS (val VARCHAR) RETURNS VARCHAR ->
-    CASE WHEN {unmasked} THEN val WHEN val IS NULL THEN NULL ELSE LEFT(val, 3) || '**' END
-    COMMENT = 'ClaimFlow: ZIP codes generalised to ZIP3';
+    CASE WHEN {unmasked} THEN val WHEN val IS NULL THEN NULL
+         WHEN LEFT(val, 3) IN ({restricted}) THEN '000**' ELSE LEFT(val, 3) || '**' END
+    COMMENT = 'ClaimFlow: ZIP codes generalised to ZIP3 (000 for ZIP3 areas of 20,000 people or fewer)';
 
 {masking}
 
