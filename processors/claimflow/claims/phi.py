@@ -58,6 +58,11 @@ def generalise_zip3(zip_code: str | None) -> str | None:
     return "000" if prefix in RESTRICTED_ZIP3 else prefix
 
 
+def _year_may_mean_age_over_89(birth_year: int) -> bool:
+    """True when someone born in ``birth_year`` may be older than 89 today (the year alone cannot tell 89 from 90)."""
+    return date.today().year - birth_year >= AGE_CAP
+
+
 def apply_phi(row: dict[str, Any], settings: ClaimSettings) -> None:
     """Apply the settings' PHI handling to a row of normalised values, in place.
 
@@ -80,5 +85,7 @@ def apply_phi(row: dict[str, Any], settings: ClaimSettings) -> None:
             row["patientAgeAtService"] = AGE_CAP
             row["patientDOB"] = None  # even the year would reveal an age over 89
         elif dob is not None:
-            row["patientDOB"] = date(dob.year, 1, 1)
+            # The year alone must not reveal an age over 89 today either (no date of service to cap the age by,
+            # or a claim old enough that the patient has passed 89 since).
+            row["patientDOB"] = None if _year_may_mean_age_over_89(dob.year) else date(dob.year, 1, 1)
     row["phiMode"] = "pseudonymized" if settings.phi_mode is PhiMode.PSEUDONYMIZE else "passthrough"
