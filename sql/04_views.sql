@@ -80,9 +80,10 @@ FROM CLAIMS_CURRENT AS c
 WHERE NOT c.isDeleted
 GROUP BY 1, 2;
 
--- Quickstart view 2: the latest 100 change events of claims that still exist (no PHI columns).
+-- Quickstart view 2: the latest 100 change events of claims that still exist (no PHI columns). History keeps every
+-- delivery (Kinesis may deliver a record twice); this view shows each event once, its first delivery.
 CREATE OR REPLACE SECURE VIEW V_RECENT_EVENTS
-COMMENT = 'ClaimFlow: latest change events of live claims'
+COMMENT = 'ClaimFlow: latest change events of live claims, each event once'
 AS
 SELECT
     h.eventName,
@@ -94,7 +95,11 @@ SELECT
     h.totalCharge,
     h.payerName,
     h.ingestTime
-FROM CLAIMS_EVENT_HISTORY AS h
+FROM (
+    SELECT d.*
+    FROM CLAIMS_EVENT_HISTORY AS d
+    QUALIFY ROW_NUMBER() OVER (PARTITION BY d.eventId ORDER BY d.ingestTime, d.loadedAt) = 1
+) AS h
 JOIN CLAIMS_CURRENT AS c ON c.claimId = h.claimId
 WHERE NOT c.isDeleted
 QUALIFY ROW_NUMBER() OVER (ORDER BY h.eventCreationUnixTime DESC, h.eventId DESC) <= 100;
@@ -117,7 +122,8 @@ FROM CLAIMS_CURRENT AS c
 WHERE NOT c.isDeleted
   AND (COALESCE(c.claimStatusCode, UPPER(c.claimStatus)) IN ('SUBMITTED', 'RECEIVED', 'IN_REVIEW', 'PENDING', 'PENDED') OR UPPER(c.paymentStatus) = 'PENDING');
 
--- Status timeline of each live claim from history: one row per distinct event, in version order.
+-- Status timeline of each live claim from history: one row per distinct event (first delivery), in version order,
+-- so a duplicate delivery never shows a status change twice.
 CREATE OR REPLACE SECURE VIEW V_CLAIM_STATUS_TIMELINE
 COMMENT = 'ClaimFlow: status changes per claim from the event history'
 AS
@@ -136,7 +142,7 @@ FROM (
             || CASE h.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END || '.'
             || h.eventId AS eventVersion
     FROM CLAIMS_EVENT_HISTORY AS h
-    QUALIFY ROW_NUMBER() OVER (PARTITION BY h.eventId ORDER BY h.loadedAt) = 1
+    QUALIFY ROW_NUMBER() OVER (PARTITION BY h.eventId ORDER BY h.ingestTime, h.loadedAt) = 1
 ) AS e
 JOIN CLAIMS_CURRENT AS c ON c.claimId = e.claimId
 WHERE NOT c.isDeleted;

@@ -189,3 +189,30 @@ def test_views_hide_tombstones(fake_conn: Any) -> None:
     assert {r[0] for r in cur.execute("SELECT claimId FROM V_PENDING_CLAIMS").fetchall()} <= live
     summary = cur.execute("SELECT SUM(claimCount) FROM V_CLAIMS_SUMMARY").fetchone()[0]
     assert int(summary) == len(live)
+
+
+def test_event_views_show_each_delivered_event_once_while_data_quality_counts_copies(fake_conn: Any) -> None:
+    """Kinesis may deliver a record twice: history keeps both copies (audit), the recent-events and timeline views
+    show the event once (its first delivery), and V_DATA_QUALITY still counts the extra copy."""
+    reset_tables(fake_conn)
+    engine = SinkEngine(fake_conn)
+    insert, modify = make_row("D1", "INSERT", T), make_row("D1", "MODIFY", T + 10, claimStatus="approved")
+    late_copy = dict(modify, ingestTime=make_row("D1", "MODIFY", T + 10, ingest_us=T + 99_000)["ingestTime"])
+    _run(engine, [[insert, modify], [late_copy, dict(insert)], [make_row("D2", "INSERT", T + 1)]])
+    cur = fake_conn.cursor()
+    assert cur.execute("SELECT COUNT(*) FROM CLAIMS_EVENT_HISTORY").fetchone()[0] == 5  # every delivery kept
+
+    recent = cur.execute("SELECT eventId, ingestTime FROM V_RECENT_EVENTS").fetchall()
+    ids = [r[0] for r in recent]
+    assert sorted(ids) == sorted({insert["eventId"], modify["eventId"], f"ev-D2-{T + 1}-x-INSERT"})
+    first_ingest = dict(recent)[modify["eventId"]].isoformat(timespec="microseconds")
+    assert first_ingest == modify["ingestTime"]  # the earliest delivery, not the late copy
+
+    timeline = cur.execute(
+        "SELECT step, claimStatus, previousStatus FROM V_CLAIM_STATUS_TIMELINE WHERE claimId = 'D1' ORDER BY step"
+    ).fetchall()
+    assert timeline == [(1, "submitted", None), (2, "approved", "submitted")]
+
+    quality = cur.execute("SELECT eventsTotal, distinctEvents, duplicateEventCopies FROM V_DATA_QUALITY").fetchone()
+    assert tuple(int(v) for v in quality) == (5, 3, 2)
+

@@ -550,6 +550,13 @@ ALTER TASK {n.task} RESUME;
 PENDING_STATUSES = ("SUBMITTED", "RECEIVED", "IN_REVIEW", "PENDING", "PENDED")
 
 
+def first_delivery(alias: str) -> str:
+    """QUALIFY clause keeping one row per eventId of the history table: the earliest delivery (ingest, then load
+    time). History itself keeps every copy for audit; V_DATA_QUALITY counts the copies."""
+    order = f"{alias}.ingestTime, {alias}.{LOADED_AT}"
+    return f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {alias}.eventId ORDER BY {order}) = 1"
+
+
 def views_script(n: Names) -> str:
     t = n.tables
     pending = ", ".join(_quote(s) for s in PENDING_STATUSES)
@@ -587,9 +594,10 @@ FROM {t.destination} AS c
 WHERE NOT c.{IS_DELETED}
 GROUP BY 1, 2;
 
--- Quickstart view 2: the latest 100 change events of claims that still exist (no PHI columns).
+-- Quickstart view 2: the latest 100 change events of claims that still exist (no PHI columns). History keeps every
+-- delivery (Kinesis may deliver a record twice); this view shows each event once, its first delivery.
 CREATE OR REPLACE SECURE VIEW V_RECENT_EVENTS
-COMMENT = 'ClaimFlow: latest change events of live claims'
+COMMENT = 'ClaimFlow: latest change events of live claims, each event once'
 AS
 SELECT
     h.eventName,
@@ -601,7 +609,11 @@ SELECT
     h.totalCharge,
     h.payerName,
     h.ingestTime
-FROM {t.history} AS h
+FROM (
+    SELECT d.*
+    FROM {t.history} AS d
+    {first_delivery('d')}
+) AS h
 JOIN {t.destination} AS c ON c.{KEY_COLUMN} = h.{KEY_COLUMN}
 WHERE NOT c.{IS_DELETED}
 QUALIFY ROW_NUMBER() OVER (ORDER BY h.eventCreationUnixTime DESC, h.eventId DESC) <= 100;
@@ -624,7 +636,8 @@ FROM {t.destination} AS c
 WHERE NOT c.{IS_DELETED}
   AND (COALESCE(c.claimStatusCode, UPPER(c.claimStatus)) IN ({pending}) OR UPPER(c.paymentStatus) = 'PENDING');
 
--- Status timeline of each live claim from history: one row per distinct event, in version order.
+-- Status timeline of each live claim from history: one row per distinct event (first delivery), in version order,
+-- so a duplicate delivery never shows a status change twice.
 CREATE OR REPLACE SECURE VIEW V_CLAIM_STATUS_TIMELINE
 COMMENT = 'ClaimFlow: status changes per claim from the event history'
 AS
@@ -640,7 +653,7 @@ SELECT
 FROM (
     SELECT h.*, {version_sql('h')} AS eventVersion
     FROM {t.history} AS h
-    QUALIFY ROW_NUMBER() OVER (PARTITION BY h.eventId ORDER BY h.{LOADED_AT}) = 1
+    {first_delivery('h')}
 ) AS e
 JOIN {t.destination} AS c ON c.{KEY_COLUMN} = e.{KEY_COLUMN}
 WHERE NOT c.{IS_DELETED};
