@@ -65,7 +65,8 @@ SELECT
 FROM CLAIMS_CURRENT AS c
 WHERE NOT c.isDeleted;
 
--- Quickstart view 1: claims by status.
+-- Quickstart view 1: claims by status. Money stays exact: sums and the (rounded) average are cast to NUMBER
+-- with 2 decimals (some engines, fakesnow among them, would return a float otherwise).
 CREATE OR REPLACE SECURE VIEW V_CLAIMS_SUMMARY
 COMMENT = 'ClaimFlow: claim counts and charges by status'
 AS
@@ -73,8 +74,8 @@ SELECT
     COALESCE(c.claimStatusCode, UPPER(c.claimStatus)) AS claimStatus,
     c.paymentStatus,
     COUNT(*) AS claimCount,
-    SUM(c.totalCharge) AS totalCharges,
-    AVG(c.totalCharge) AS averageCharge,
+    CAST(SUM(c.totalCharge) AS NUMBER(38,2)) AS totalCharges,
+    CAST(ROUND(AVG(c.totalCharge), 2) AS NUMBER(12,2)) AS averageCharge,
     MAX(c.eventTimeUtc) AS lastChangeTime
 FROM CLAIMS_CURRENT AS c
 WHERE NOT c.isDeleted

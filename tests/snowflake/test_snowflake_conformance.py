@@ -216,3 +216,23 @@ def test_event_views_show_each_delivered_event_once_while_data_quality_counts_co
     quality = cur.execute("SELECT eventsTotal, distinctEvents, duplicateEventCopies FROM V_DATA_QUALITY").fetchone()
     assert tuple(int(v) for v in quality) == (5, 3, 2)
 
+
+def test_claims_summary_money_is_exact_decimal(fake_conn: Any) -> None:
+    """Sums and averages of charges come back as exact 2-place decimals (never a float), values to the cent."""
+    from decimal import Decimal
+
+    reset_tables(fake_conn)
+    engine = SinkEngine(fake_conn)
+    charges = ["0.10", "0.20", "1234567.89"]
+    _run(engine, [[make_row(f"M{i}", "INSERT", T + i, totalCharge=c) for i, c in enumerate(charges)]])
+    cur = fake_conn.cursor()
+    cur.execute("SELECT claimCount, totalCharges, averageCharge FROM V_CLAIMS_SUMMARY")
+    described = {d.name.upper(): d for d in cur.description}
+    count, total, average = cur.fetchone()
+    assert cur.fetchone() is None  # one status group
+    assert int(count) == 3
+    assert isinstance(total, Decimal) and isinstance(average, Decimal), (type(total), type(average))
+    assert total == sum(Decimal(c) for c in charges) == Decimal("1234568.19")
+    assert average == (Decimal("1234568.19") / 3).quantize(Decimal("0.01"))
+    for name in ("TOTALCHARGES", "AVERAGECHARGE"):
+        assert described[name].scale == 2, described[name]

@@ -550,6 +550,12 @@ ALTER TASK {n.task} RESUME;
 PENDING_STATUSES = ("SUBMITTED", "RECEIVED", "IN_REVIEW", "PENDING", "PENDED")
 
 
+# Exact money types of the aggregate views: a sum of NUMBER(12,2) charges needs room to grow; an average cannot
+# exceed the largest charge, so it keeps the column's own type.
+MONEY_TYPE = next(c.snowflake_type for c in COLUMNS if c.name == "totalCharge")
+MONEY_SUM_TYPE = "NUMBER(38,2)"
+
+
 def first_delivery(alias: str) -> str:
     """QUALIFY clause keeping one row per eventId of the history table: the earliest delivery (ingest, then load
     time). History itself keeps every copy for audit; V_DATA_QUALITY counts the copies."""
@@ -579,7 +585,8 @@ SELECT
 FROM {t.destination} AS c
 WHERE NOT c.{IS_DELETED};
 
--- Quickstart view 1: claims by status.
+-- Quickstart view 1: claims by status. Money stays exact: sums and the (rounded) average are cast to NUMBER
+-- with 2 decimals (some engines, fakesnow among them, would return a float otherwise).
 CREATE OR REPLACE SECURE VIEW V_CLAIMS_SUMMARY
 COMMENT = 'ClaimFlow: claim counts and charges by status'
 AS
@@ -587,8 +594,8 @@ SELECT
     COALESCE(c.claimStatusCode, UPPER(c.claimStatus)) AS claimStatus,
     c.paymentStatus,
     COUNT(*) AS claimCount,
-    SUM(c.totalCharge) AS totalCharges,
-    AVG(c.totalCharge) AS averageCharge,
+    CAST(SUM(c.totalCharge) AS {MONEY_SUM_TYPE}) AS totalCharges,
+    CAST(ROUND(AVG(c.totalCharge), 2) AS {MONEY_TYPE}) AS averageCharge,
     MAX(c.eventTimeUtc) AS lastChangeTime
 FROM {t.destination} AS c
 WHERE NOT c.{IS_DELETED}
