@@ -90,3 +90,54 @@ def test_demo_reconciliation_names_claims_columns_and_events(aws, tmp_path: Path
             connection, aws.dynamodb, resources.table_name, "us-east-1", ledger, settings, event_log=None
         )
         assert len(result.problems) == 2 and "history" in " ".join(result.problems)
+
+
+def test_demo_without_bridge_reads_what_the_table_streams_itself(aws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """--no-bridge: the table's own Kinesis streaming (played here by a bridge in another thread, as DynamoDB's
+    streaming destination would be) feeds the stream; the demo only generates, consumes and reconciles."""
+    import threading
+    import time
+
+    from claimflow.demo.aws import make_clients
+    from claimflow.demo.bridge import StreamBridge
+
+    resources = ensure_resources(aws, "SelfStreamingClaims", "SelfStreamingStream", shards=2)
+    stop = threading.Event()
+    destination = StreamBridge(make_clients(aws.endpoint_url), resources)
+
+    def stream_changes() -> None:  # DynamoDB's Kinesis streaming destination, asynchronously
+        while not stop.is_set():
+            destination.pump()
+            time.sleep(0.2)
+
+    streamer = threading.Thread(target=stream_changes, daemon=True)
+    streamer.start()
+    try:
+        report = run_demo(DemoOptions(
+            claims=40, seed=3, shards=2, batch_size=50, workdir=tmp_path / "demo", endpoint_url=aws.endpoint_url,
+            table_name="SelfStreamingClaims", stream_name="SelfStreamingStream", bridge=False, arrival_wait_s=15,
+        ))  # fmt: skip
+    finally:
+        stop.set()
+        streamer.join()
+    recon = report.reconciliation
+    assert recon.ok, recon.problems
+    assert report.kinesis_records == 0  # the demo itself put nothing into Kinesis
+    assert recon.bridge_events == destination.ledger.count == recon.history_distinct_events > 40
+    assert recon.source_claims == recon.destination_live > 0
+
+
+def test_demo_refuses_no_bridge_where_nothing_would_stream(tmp_path: Path) -> None:
+    from claimflow.demo.runner import check_options
+
+    failures = []
+    for options in (
+        DemoOptions(bridge=False, workdir=tmp_path),  # embedded moto never streams a table to Kinesis
+        DemoOptions(bridge=False, endpoint_url="http://127.0.0.1:1", duplicate_rate=0.1, workdir=tmp_path),
+    ):
+        try:
+            check_options(options)
+        except ValueError as exc:
+            failures.append(str(exc))
+    assert len(failures) == 2 and "--no-bridge" in failures[0] and "--duplicate-rate" in failures[1]
+    check_options(DemoOptions(bridge=False, endpoint_url="http://127.0.0.1:1", workdir=tmp_path))  # no error

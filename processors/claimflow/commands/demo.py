@@ -52,6 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     real.add_argument("--table", default="InsuranceClaims", help="DynamoDB table (InsuranceClaims)")
     real.add_argument("--stream", default="InsuranceClaimsStream", help="Kinesis stream (InsuranceClaimsStream)")
     real.add_argument(
+        "--no-bridge",
+        action="store_true",
+        help="the table already streams to Kinesis (infra/): do not run the demo's bridge; needs --aws/--endpoint-url",
+    )
+    real.add_argument(
         "--snowflake-connection",
         metavar="NAME",
         help="a connection in ~/.snowflake/connections.toml (key-pair) instead of the embedded emulator",
@@ -64,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from claimflow.demo.runner import DemoOptions, run_demo
+    from claimflow.demo.runner import DemoOptions, check_options, run_demo
 
     console = Console(highlight=False)
     if not console.is_terminal:
@@ -86,7 +91,13 @@ def run(args: argparse.Namespace) -> int:
         stream_name=args.stream,
         snowflake_connection=args.snowflake_connection,
         flow_path=args.flow,
+        bridge=not args.no_bridge,
     )
+    try:
+        check_options(options)
+    except ValueError as exc:
+        console.print(f"claimflow demo: {exc}")
+        return 2
     with Progress(
         TextColumn("{task.description:<26}"),
         BarColumn(),

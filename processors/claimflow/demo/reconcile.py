@@ -6,7 +6,9 @@
    destination's live (non-tombstoned) row, CDC metadata columns excluded. Counts must match too, so a claim alive
    in Snowflake but gone from DynamoDB (a resurrection) is caught.
 2. History: the distinct event ids in the history table must be exactly the events the bridge produced (count and
-   an order-independent digest; on a mismatch the ids are listed from the bridge's event log).
+   an order-independent digest; on a mismatch the ids are listed from the bridge's event log). Without the bridge
+   (the table streams to Kinesis itself) the ids are not known here, so only their count is compared with the
+   number of writes the generator made.
 
 Memory stays flat: the scan and the history are read page by page. Differences name claim ids, event ids and
 column names only, never values.
@@ -159,14 +161,23 @@ def reconcile(
     dynamodb: Any,
     table_name: str,
     region: str,
-    ledger: EventLedger,
+    ledger: EventLedger | None,
     settings: Any,
     *,
     event_log: Path | None = None,
     tables: TableNames = DEFAULT_TABLES,
+    expected_events: int | None = None,
 ) -> Reconciliation:
-    """Compare DynamoDB with the destination and the bridge's events with the history (see the module docstring)."""
-    result = Reconciliation(bridge_events=ledger.count)
+    """Compare DynamoDB with the destination and the bridge's events with the history (see the module docstring).
+
+    ``ledger`` None (no bridge): ``expected_events`` is the number of changes written, compared by count only.
+
+    Raises:
+        ValueError: when neither ``ledger`` nor ``expected_events`` is given.
+    """
+    if ledger is None and expected_events is None:
+        raise ValueError("reconcile needs the bridge's ledger or the expected number of events")
+    result = Reconciliation(bridge_events=ledger.count if ledger is not None else int(expected_events or 0))
     cursor = connection.cursor()
     try:
         for items in _scan(dynamodb, table_name):
@@ -196,7 +207,7 @@ def reconcile(
             for (event_id,) in batch:
                 history.add(str(event_id))
         result.history_distinct_events = history.count
-        if (history.count, history.digest) != (ledger.count, ledger.digest):
+        if ledger is not None and (history.count, history.digest) != (ledger.count, ledger.digest):
             _explain_events(cursor, tables, event_log, result)
     finally:
         cursor.close()

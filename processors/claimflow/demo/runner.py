@@ -53,6 +53,20 @@ class DemoOptions:
     stream_name: str = DEFAULT_STREAM
     snowflake_connection: str | None = None  # a name in ~/.snowflake/connections.toml; None: embedded emulator
     flow_path: Path | None = None
+    # False: the table already streams to Kinesis (Kinesis Data Streams for DynamoDB, infra/), so the demo's bridge
+    # must not write a second copy; the consumer waits up to ``arrival_wait_s`` of silence for the changes.
+    bridge: bool = True
+    arrival_wait_s: float = 120.0
+
+
+def check_options(options: DemoOptions) -> None:
+    """Raises ValueError for option combinations that cannot work."""
+    if not options.bridge:
+        if not (options.use_aws or options.endpoint_url):
+            raise ValueError("--no-bridge needs a table that streams to Kinesis itself (--aws or --endpoint-url); "
+                             "the embedded emulator never does")
+        if options.duplicate_rate or options.invalid_rate:
+            raise ValueError("--duplicate-rate and --invalid-rate are done by the bridge; not with --no-bridge")
 
 
 @dataclass
@@ -228,9 +242,11 @@ def run_demo(
     committed to Snowflake).
 
     Raises:
+        ValueError: options that cannot work together (``check_options``).
         RuntimeError, botocore errors, database errors: the environment failed (not a reconciliation mismatch,
         which is reported in ``DemoReport.reconciliation``).
     """
+    check_options(options)
     started = time.monotonic()
     workdir = options.workdir
     workdir.mkdir(parents=True, exist_ok=True)
@@ -264,11 +280,14 @@ def run_demo(
         flow = _ConsumerLoop(options, new_consumer, pipeline, SnowflakeSink(connection), connection, on_landed)
 
         def after_wave(wave: list[Any]) -> None:
-            bridge.pump()
+            if options.bridge:
+                bridge.pump()
             if on_claims:
                 on_claims(sum(1 for w in wave if w.item is not None and w.item.get("claim_status") == "Submitted"
                               and "expires_at" not in w.item))  # fmt: skip
-            if bridge.kinesis_records - flow.mark >= options.batch_size:
+            if not options.bridge:
+                flow.drain()  # DynamoDB feeds Kinesis itself: take what has arrived
+            elif bridge.kinesis_records - flow.mark >= options.batch_size:
                 flow.mark = bridge.kinesis_records
                 flow.drain()
                 if embedded:
@@ -276,16 +295,21 @@ def run_demo(
 
         config = GeneratorConfig(claims=options.claims, seed=options.seed)
         generated = generate(clients.dynamodb, resources.table_name, config, after_wave)
-        while bridge.pump():
-            pass
-        flow.drain()
+        expected_events = generated.puts + generated.deletes  # every write changes the item: one event each
+        if options.bridge:
+            while bridge.pump():
+                pass
+            flow.drain()
+        else:
+            _await_arrivals(flow, expected_events, options.arrival_wait_s)
         ledger.close()
         pipeline.close()
 
         settings = _claim_settings(pipeline)
         result = reconcile(
-            connection, clients.dynamodb, resources.table_name, options.region, ledger, settings, event_log=event_log
-        )
+            connection, clients.dynamodb, resources.table_name, options.region, ledger if options.bridge else None,
+            settings, event_log=event_log, expected_events=expected_events,
+        )  # fmt: skip
         dead_total = sum(flow.dead.values())
         if dead_total != bridge.invalid_injected:
             result.problems.append(
@@ -314,6 +338,21 @@ def run_demo(
         elapsed_s=time.monotonic() - started,
         views=views,
     )
+
+
+def _await_arrivals(flow: _ConsumerLoop, expected: int, quiet_s: float, poll_s: float = 1.0) -> None:
+    """Drain until ``expected`` records were delivered or nothing new arrived for ``quiet_s`` (the reconciliation
+    then names what is missing). Kinesis Data Streams for DynamoDB delivers within seconds, asynchronously."""
+    last_progress = time.monotonic()
+    while flow.delivered < expected:
+        before = flow.delivered
+        flow.drain()
+        if flow.delivered > before:
+            last_progress = time.monotonic()
+        elif time.monotonic() - last_progress > quiet_s:
+            return
+        else:
+            time.sleep(poll_s)
 
 
 def _table_rows(connection: Any) -> dict[str, int]:
