@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from claimflow.claims.mapping import _FLAT_PREFIXES, _TABLES, GROUPS, PROCEDURE_KEYS
+from claimflow.claims.mapping import _FLAT_PREFIXES, _TABLES, GROUPS, IGNORED, PROCEDURE_KEYS
 from claimflow.claims.status import STATUSES
 from claimflow.rows import COLUMNS
 
@@ -43,7 +43,10 @@ def render_aliases() -> str:
         )
         parts.append(f"**{group}** ({where})\n\n| Target | Accepted keys (normalised) |\n|---|---|")
         for target, keys in targets.items():
-            shown = f"nested object `{target[1:]}`" if target.startswith("@") else f"`{target}`"
+            if target == IGNORED:
+                shown = "known, ignored (the DynamoDB TTL attribute; never flagged as unknown)"
+            else:
+                shown = f"nested object `{target[1:]}`" if target.startswith("@") else f"`{target}`"
             parts[-1] += f"\n| {shown} | {_keys(keys)} |"
     fields: dict[str, list[str]] = defaultdict(list)
     for key, field in PROCEDURE_KEYS.items():

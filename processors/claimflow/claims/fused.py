@@ -26,7 +26,15 @@ from claimflow.claims.build import (
     timestamp_from_us,
 )
 from claimflow.claims.errors import InvalidClaim
-from claimflow.claims.mapping import _TABLES, PROCEDURE_KEYS, PROCEDURES, MappedItem, _map_procedure, normalise_key
+from claimflow.claims.mapping import (
+    _TABLES,
+    IGNORED,
+    PROCEDURE_KEYS,
+    PROCEDURES,
+    MappedItem,
+    _map_procedure,
+    normalise_key,
+)
 from claimflow.claims.settings import ClaimSettings
 from claimflow.dynamodb import (
     MAX_ITEM_BYTES,
@@ -69,8 +77,8 @@ def _scalar(av: Any, depth: int) -> Any:
 _MISSING = object()
 _MALFORMED = object()  # a line that is not JSON (a line ``null`` parses to None: the decoder rejects that itself)
 # What a raw key (as written) is in a group: (kind, target). Saves normalising and classifying the same keys on every
-# record. Kinds: a column, a nested group, the procedure lines, or unknown.
-_COLUMN, _GROUP, _LINES, _UNKNOWN = 0, 1, 2, 3
+# record. Kinds: a column, a nested group, the procedure lines, unknown, or known and ignored (the TTL attribute).
+_COLUMN, _GROUP, _LINES, _UNKNOWN, _IGNORED = 0, 1, 2, 3, 4
 _RAW_TARGETS: dict[str, dict[str, tuple[int, str]]] = {group: {} for group in _TABLES}
 _RAW_PROCEDURE_KEYS: dict[str, str | None] = {}
 
@@ -79,6 +87,8 @@ def _classify(group: str, key: str) -> tuple[int, str]:
     target = _TABLES[group].get(normalise_key(key))
     if target is None:
         found = (_UNKNOWN, "")
+    elif target == IGNORED:
+        found = (_IGNORED, "")
     elif target[0] == "@":
         found = (_GROUP, target[1:])
     elif target == PROCEDURES:
@@ -120,6 +130,9 @@ def _map_av_group(
             continue
         elif kind == _LINES:
             value = _av_procedures(av, depth, unknown)
+        elif kind == _IGNORED:
+            decode_value(av, depth)  # validated like any attribute, then dropped
+            continue
         else:
             decode_value(av, depth)  # still validated: the decoder would reject the record for a bad value anywhere
             unknown.append(path + key)

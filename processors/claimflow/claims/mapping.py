@@ -8,8 +8,9 @@ A DynamoDB item may spell its fields in snake_case (``claim_id``, the quickstart
 ``GROUPS`` is the whole table. Each group lists the normalised keys it accepts: a value that is a column name
 maps the field to that column; a value starting with ``@`` descends into a nested object handled by that group.
 Flat aliases (``patientfirstname``, ``providerzip``, ``payerid``...) are derived from the nested groups by
-prefixing, never hand-kept. Keys that match nothing are *unknown*: ignored, counted, reported as a data-quality
-flag. docs/claim-rows.md renders this table (a test checks the document against it).
+prefixing, never hand-kept. A key whose value is ``IGNORED`` is known and deliberately dropped (the DynamoDB TTL
+attribute). Keys that match nothing are *unknown*: ignored, counted, reported as a data-quality flag.
+docs/claim-rows.md renders this table (a test checks the document against it).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 PROCEDURES = "procedureDetails"
+# Target of a known field that is not part of the claim row: read past, never flagged as unknown.
+IGNORED = "-"
 
 # group name -> {normalised key: column name | "@subgroup"}
 GROUPS: dict[str, dict[str, str]] = {
@@ -65,6 +68,10 @@ GROUPS: dict[str, dict[str, str]] = {
         "billingprovider": "@provider",
         "payer": "@payer",
         "insurer": "@payer",
+        # The table's TTL attribute (epoch seconds, DynamoDB deletes the item after it): housekeeping, not claim
+        # data. A TTL deletion itself arrives as a REMOVE with ttl_delete.
+        "expiresat": IGNORED,
+        "ttl": IGNORED,
     },
     "patient": {
         "firstname": "patientFirstName",
@@ -235,6 +242,8 @@ def _map_group(
         target: Any = table.get(normalise_key(key))
         if target is None:
             unknown.append(path + key)
+            continue
+        if target == IGNORED:
             continue
         if target[0] == "@":
             if isinstance(value, dict):

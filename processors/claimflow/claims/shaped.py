@@ -24,7 +24,7 @@ from typing import Any
 from claimflow.claims import values as v
 from claimflow.claims.codes import Diagnosis, lookup_diagnosis
 from claimflow.claims.enrich import AGE_IMPLAUSIBLE, CHARGE_BANDS, TOP_BAND, age_in_years
-from claimflow.claims.mapping import _TABLES, PROCEDURE_KEYS, PROCEDURES, normalise_key
+from claimflow.claims.mapping import _TABLES, IGNORED, PROCEDURE_KEYS, PROCEDURES, normalise_key
 from claimflow.claims.phi import apply_phi
 from claimflow.claims.settings import ClaimSettings, PhiMode
 from claimflow.claims.status import UNKNOWN, normalise_status
@@ -39,7 +39,7 @@ from claimflow.claims.validate import (
     _cached_npi,
     _procedure_line,
 )
-from claimflow.dynamodb import parse_number
+from claimflow.dynamodb import decode_value, parse_number
 from claimflow.rows import COLUMN_NAMES
 
 __all__ = ["Unusual", "claim_row"]
@@ -50,7 +50,7 @@ class Unusual(Exception):
 
 
 # Handler kinds.
-_TEXT, _CHECKED, _PARSED, _GROUP, _DATE, _MONEY, _TIMESTAMP, _NPI, _DIAGNOSES, _LINES = range(10)
+_TEXT, _CHECKED, _PARSED, _GROUP, _DATE, _MONEY, _TIMESTAMP, _NPI, _DIAGNOSES, _LINES, _IGNORED = range(11)
 
 _COLUMN_HANDLERS: dict[str, tuple[int, Any]] = {
     "claimId": (_TEXT, _WIDTH["claimId"]),
@@ -78,6 +78,8 @@ def _handler(group: str, key: str) -> tuple[int, str, Any]:
     target = _TABLES[group].get(normalise_key(key))
     if target is None:
         raise Unusual
+    if target == IGNORED:
+        return (_IGNORED, target, None)
     if target[0] == "@":
         return (_GROUP, target, target[1:])
     kind, argument = _COLUMN_HANDLERS[target]
@@ -211,6 +213,8 @@ _BLOCKS: dict[int, str] = {
     "    written += (W{i}.get(layout) or compile_walker(A{i}, layout))(inner, fields, flags) - 1\n",
     _DIAGNOSES: "    fields[C{i}] = parse_diagnoses(image[K{i}])\n",
     _LINES: "    fields[C{i}] = parse_lines(image[K{i}])\n",
+    # A known attribute outside the row (the TTL): validated as the decoder would, then not counted as written.
+    _IGNORED: "    decode_value(image[K{i}])\n    written -= 1\n",
 }
 _LAYOUTS_PER_GROUP = 256
 _WALKERS: dict[str, dict[tuple[str, ...], Any]] = {group: {} for group in _TABLES}
@@ -225,6 +229,7 @@ def _compile(group: str, layout: tuple[str, ...]) -> Any:
     namespace: dict[str, Any] = {
         "Unusual": Unusual, "npi_is_valid": _cached_npi, "parse_date": _date, "parse_timestamp": _timestamp,
         "parse_money": _money, "parse_diagnoses": _diagnoses, "parse_lines": _lines, "compile_walker": _compile,
+        "decode_value": decode_value,
     }
     body = [f"    written = {len(layout)}\n"]
     for i, key in enumerate(layout):
