@@ -37,7 +37,8 @@ ATTR_ARRIVAL_TIMESTAMP = "aws.kinesis.approximate.arrival.timestamp"
 ATTR_FIRST_SEQUENCE_NUMBER = "aws.kinesis.first.sequence.number"
 ATTR_LAST_SEQUENCE_NUMBER = "aws.kinesis.last.sequence.number"
 ATTR_ARRIVAL_TIMESTAMP_MS = "aws.kinesis.approximate.arrival.timestamp.ms"
-# Written by NiFi record writers (both consumers when a Record Writer is configured).
+# ConsumeKinesisStream writes it only with a Record Writer (raw mode never); ConsumeKinesis always (1 per record
+# in its FLOW_FILE strategy). See FlowFilePosition.
 ATTR_RECORD_COUNT = "record.count"
 
 # Per-record metadata fields of ConsumeKinesis's "Use Wrapper" / "Inject Metadata" output strategies.
@@ -264,6 +265,17 @@ class FlowFilePosition:
 
     The one place the Kinesis-position rules live: the decoder and the claims fast paths both apply
     :meth:`position`; a record-at-a-time engine asks :attr:`one_record` whether its record 0 is the only one.
+
+    How many records the attributes admit, per consumer (apache/nifi, nifi-aws-bundle):
+
+    - ConsumeKinesisStream without a Record Reader/Writer (its default, raw mode): one FlowFile per Kinesis record,
+      attributes shard, sequence number, partition key and arrival, and no ``record.count``
+      (KinesisRecordProcessorRaw). So no ``record.count`` beside a sequence number means exactly one record.
+    - ConsumeKinesisStream with a Record Reader/Writer: many records per FlowFile, ``record.count`` = records
+      written, the other attributes those of the LAST Kinesis record (KinesisRecordProcessorRecord); one shard per
+      FlowFile (one KCL record processor per shard).
+    - ConsumeKinesis, FLOW_FILE strategy: one record per FlowFile, ``record.count`` 1 and first = last sequence
+      number. RECORD/LINE_DELIMITED/DEMARCATOR: a batch, first/last sequence numbers its range, ``record.count``.
     """
 
     shard_id: str | None
@@ -272,8 +284,9 @@ class FlowFilePosition:
     arrival_time_ms: int | None
     per_shard: bool  # ConsumeKinesisStream writes one shard per FlowFile; ConsumeKinesis may mix shards
     many_records: bool  # the attributes alone say the FlowFile holds more than one record
-    # The attributes alone say the FlowFile holds exactly one record: record.count is 1, or ConsumeKinesis's first
-    # and last sequence numbers are the same one. Without either, a record-at-a-time engine cannot know.
+    # The attributes alone say the FlowFile holds exactly one record: record.count is 1; ConsumeKinesis's first
+    # and last sequence numbers are the same one; or ConsumeKinesisStream's raw mode (a sequence number and no
+    # record.count at all). A record.count that is present but unreadable says nothing.
     one_record: bool = False
 
     @classmethod
@@ -300,6 +313,9 @@ class FlowFilePosition:
             if arrival is None:
                 arrival = parse_arrival_ms(attributes.get(ATTR_ARRIVAL_TIMESTAMP_MS))
             per_shard = True
+            # Raw mode, the default, writes one Kinesis record per FlowFile and never a record.count.
+            raw_mode = record_count is None and sequence is not None
+            one = one or raw_mode
         if shard_id is None and sequence is None and partition_key is None and arrival is None:
             return None
         return cls(shard_id, sequence, partition_key, arrival, per_shard, many, one)

@@ -170,10 +170,11 @@ def route_kinesis_record(
     Takes the claims core's fused path (the same outcome as decoding and then routing, in one pass over the
     record). The FlowFile attributes' full Kinesis position (sequence number, partition key, arrival) describes the
     FlowFile's last record, so it is given to this record only when it is provably the only one: ``index`` 0 and
-    the attributes say one record (``record.count`` 1, or ConsumeKinesis's first and last sequence numbers equal;
-    see :class:`claimflow.events.FlowFilePosition`). Otherwise (index > 0, or a count nobody wrote) the decoder's
-    rule for a record of a many-record FlowFile applies: the shard alone for ConsumeKinesisStream, and a null
-    sequence number rather than a possibly wrong one (the Snowflake merge uses it as a tie-break).
+    the attributes say one record (:attr:`claimflow.events.FlowFilePosition.one_record`: ConsumeKinesisStream's
+    default raw mode, i.e. a sequence number and no ``record.count``; ``record.count`` 1; or ConsumeKinesis's
+    first and last sequence numbers equal). Otherwise (index > 0 always proves several, or ``record.count`` > 1)
+    the decoder's rule for a record of a many-record FlowFile applies: the shard alone for ConsumeKinesisStream,
+    and a null sequence number rather than a possibly wrong one (the Snowflake merge uses it as a tie-break).
     """
     try:
         single_record = index == 0 and _attributes_say_one_record(attributes)

@@ -9,16 +9,21 @@ import pytest
 
 from claimflow.claims import ClaimSettings, route_events, route_record_fused, route_records_fused
 from claimflow.claims.synthetic import claim_records
-from claimflow.events import decode_record_or_rejection, decode_records
+from claimflow.events import FlowFilePosition, decode_record_or_rejection, decode_records
 
 from ._claims import INGEST_US
 from .test_claims_shaped import counting_fast_hits
 
 SEQUENCE = "49650000000000000000000000000000000000000000000000000009"
-# FlowFile attributes as each NiFi consumer writes them (and variants a record writer or a merge may leave).
+# FlowFile attributes as each NiFi consumer writes them (and variants a record writer or a merge may leave). From
+# apache/nifi (nifi-extension-bundles/nifi-aws-bundle, read at 60319e26): ConsumeKinesisStream raw mode, its
+# default, writes one FlowFile per Kinesis record and no record.count (KinesisRecordProcessorRaw.java 41-64,
+# AbstractKinesisRecordProcessor.java 221-231); with a Record Writer, record.count and the LAST record's sequence
+# number (KinesisRecordProcessorRecord.java 198-199). ConsumeKinesis FLOW_FILE: record.count 1, first = last
+# (ConsumeKinesis.java 949-969); RECORD: the batch's range and count (ConsumeKinesis.java 1378-1406).
 ATTRIBUTE_SETS: dict[str, dict[str, str] | None] = {
     "none": None,
-    "consume-kinesis-stream": {
+    "consume-kinesis-stream": {  # raw mode
         "aws.kinesis.shard.id": "shardId-000000000003",
         "aws.kinesis.sequence.number": SEQUENCE,
         "aws.kinesis.partition.key": "CLM-00000007",
@@ -36,6 +41,14 @@ ATTRIBUTE_SETS: dict[str, dict[str, str] | None] = {
         "aws.kinesis.first.sequence.number": SEQUENCE,
         "aws.kinesis.last.sequence.number": SEQUENCE,
         "aws.kinesis.approximate.arrival.timestamp.ms": "1761955201000",
+    },
+    "consume-kinesis-flow-file": {
+        "aws.kinesis.shard.id": "shardId-000000000004",
+        "aws.kinesis.first.sequence.number": SEQUENCE,
+        "aws.kinesis.last.sequence.number": SEQUENCE,
+        "aws.kinesis.partition.key": "CLM-00000007",
+        "aws.kinesis.approximate.arrival.timestamp.ms": "1761955201000",
+        "record.count": "1",
     },
     "consume-kinesis-many": {
         "aws.kinesis.shard.id": "shardId-000000000004",
@@ -136,3 +149,29 @@ def test_single_record_gets_the_full_position_on_the_fast_path() -> None:
     assert routed.row["kinesisSequenceNumber"] == SEQUENCE
     assert routed.row["kinesisPartitionKey"] == "CLM-00000007"
     assert routed.row["kinesisArrivalTime"] is not None and routed.row["kinesisArrivalTime"].startswith("2025-11-01")
+
+
+# What a one-record FlowFile of each consumer mode yields: (does the FlowFile's record keep the sequence number).
+ONE_RECORD_FLOWFILES = {
+    "consume-kinesis-stream": True,  # raw mode: one Kinesis record per FlowFile, no record.count
+    "consume-kinesis-stream-record-writer": False,  # record.count 5: the attributes are another record's
+    "consume-kinesis-one": True,
+    "consume-kinesis-flow-file": True,
+    "consume-kinesis-many": False,
+}
+
+
+@pytest.mark.parametrize("attributes_name", sorted(ONE_RECORD_FLOWFILES))
+def test_record_at_a_time_and_whole_content_agree_per_consumer_mode(attributes_name: str) -> None:
+    # A record-at-a-time engine (ProcessClaimChange) sees record 0 alone and asks the attributes; the decoder sees
+    # the whole content. For a FlowFile as the consumer writes it they must give the same row.
+    attributes = ATTRIBUTE_SETS[attributes_name]
+    flowfile = FlowFilePosition.from_attributes(attributes)
+    assert flowfile is not None
+    raw = next(iter(claim_records(1, seed=34)))
+    (expected,) = route_events(decode_records(raw, attributes), ClaimSettings(), INGEST_US)
+    routed = route_record_fused(orjson.loads(raw), 0, ClaimSettings(), INGEST_US, attributes,
+                                single_record=flowfile.one_record)
+    assert routed == expected
+    assert routed.row is not None
+    assert (routed.row["kinesisSequenceNumber"] == SEQUENCE) is ONE_RECORD_FLOWFILES[attributes_name]

@@ -12,6 +12,7 @@ import pytest
 from claimflow.events import (
     ChangeEvent,
     DecodeError,
+    FlowFilePosition,
     Rejection,
     decode_record,
     decode_records,
@@ -217,7 +218,7 @@ def test_consume_kinesis_wrapper_and_injected_metadata() -> None:
 
 # --- FlowFile attributes of both consumers ----------------------------------------------------------------------
 
-STREAM_ATTRIBUTES = {  # ConsumeKinesisStream, one FlowFile per Kinesis record
+STREAM_ATTRIBUTES = {  # ConsumeKinesisStream raw mode (its default): one FlowFile per Kinesis record, no count
     "aws.kinesis.shard.id": "shardId-000000000001",
     "aws.kinesis.sequence.number": SEQUENCES[0],
     "aws.kinesis.partition.key": "CLM-1",
@@ -232,6 +233,7 @@ CONSUME_ATTRIBUTES = {  # ConsumeKinesis 2.7+, FLOW_FILE strategy: one record, f
     "aws.kinesis.last.subsequence.number": "0",
     "aws.kinesis.partition.key": "CLM-1",
     "aws.kinesis.approximate.arrival.timestamp.ms": "1720740234567",
+    "record.count": "1",
 }
 
 
@@ -267,6 +269,42 @@ def test_many_records_in_one_flowfile_do_not_borrow_the_last_records_position() 
                "aws.kinesis.last.sequence.number": SEQUENCES[2]}  # fmt: skip
     consume_events = list(decode_records(ndjson(*RECORDS), consume))
     assert [e.kinesis for e in consume_events] == [None] * 3  # type: ignore[union-attr]
+
+
+# What each consumer mode writes, from apache/nifi (nifi-extension-bundles/nifi-aws-bundle, read at 60319e26):
+# - ConsumeKinesisStream raw mode (no Record Reader/Writer, the default): one FlowFile per Kinesis record, shard,
+#   sequence number, partition key and arrival, never record.count (nifi-aws-processors/.../stream/record/
+#   KinesisRecordProcessorRaw.java 41-64, AbstractKinesisRecordProcessor.java 221-231).
+# - ConsumeKinesisStream record mode: record.count = records written (AbstractRecordSetWriter.java 58-60 counts
+#   every write) and the LAST Kinesis record's sequence number (KinesisRecordProcessorRecord.java 198-199).
+# - ConsumeKinesis FLOW_FILE: one record per FlowFile, first = last sequence number, record.count 1
+#   (nifi-aws-kinesis/.../ConsumeKinesis.java 949-969); RECORD: a batch, the range and the count (1378-1406).
+CONSUMER_MODES: dict[str, tuple[dict[str, str], bool, bool, str | None]] = {
+    # attributes, one_record, many_records, the sequence number of a FlowFile whose content holds one record
+    "stream-raw": (STREAM_ATTRIBUTES, True, False, SEQUENCES[0]),
+    "stream-record-one": ({**STREAM_ATTRIBUTES, "record.count": "1"}, True, False, SEQUENCES[0]),
+    "stream-record-many": ({**STREAM_ATTRIBUTES, "record.count": "3"}, False, True, None),
+    # An unreadable count proves nothing for a record-at-a-time engine; the decoder still sees one record.
+    "stream-unreadable-count": ({**STREAM_ATTRIBUTES, "record.count": "3 records"}, False, False, SEQUENCES[0]),
+    "stream-shard-only": ({"aws.kinesis.shard.id": "shardId-000000000001"}, False, False, None),
+    "consume-flow-file": (CONSUME_ATTRIBUTES, True, False, SEQUENCES[0]),
+    "consume-record-many": ({**CONSUME_ATTRIBUTES, "aws.kinesis.last.sequence.number": SEQUENCES[2],
+                             "record.count": "3"}, False, True, None),
+}
+
+
+@pytest.mark.parametrize("mode", sorted(CONSUMER_MODES))
+def test_flowfile_position_per_consumer_mode(mode: str) -> None:
+    attributes, one, many, single_sequence = CONSUMER_MODES[mode]
+    flowfile = FlowFilePosition.from_attributes(attributes)
+    assert flowfile is not None
+    assert (flowfile.one_record, flowfile.many_records) == (one, many)
+    (event,) = decode_records(orjson.dumps(RECORDS[0]), attributes)
+    assert isinstance(event, ChangeEvent)
+    assert (event.kinesis and event.kinesis["sequence_number"]) == single_sequence
+    # A record of a many-record content never takes the attributes' sequence number, whatever they say.
+    events = list(decode_records(ndjson(*RECORDS), attributes))
+    assert [e.kinesis and e.kinesis["sequence_number"] for e in events] == [None] * 3  # type: ignore[union-attr]
 
 
 def test_decode_record_reads_record_count_and_sequence_range_from_attributes() -> None:

@@ -343,16 +343,48 @@ def test_processors_claims_take_the_kinesis_position_of_both_consumers(
     assert row["kinesisArrivalTime"] == "2025-11-01T00:00:01.000000"
 
 
+STREAM_RAW_MODE = {"aws.kinesis.shard.id": "shardId-000000000003",
+                   "aws.kinesis.sequence.number": "4965000000000000000009",
+                   "aws.kinesis.partition.key": "CLM-00000009",
+                   "aws.kinesis.approximate.arrival.timestamp": "2025-11-01 00:00:01"}
+
+
 @pytest.mark.parametrize("processor", CLAIM_PROCESSORS)
-def test_processors_claims_many_records_without_a_count_get_no_flowfile_sequence_number(processor: str) -> None:
-    # The attributes describe the FlowFile's last record; without record.count no record may take its sequence
-    # number (the merge's tie-break), though ConsumeKinesisStream's shard holds for all of them.
-    attributes = {"aws.kinesis.shard.id": "shardId-000000000003",
-                  "aws.kinesis.sequence.number": "4965000000000000000009"}
+def test_processors_claims_consume_kinesis_stream_raw_mode_gives_the_full_position(processor: str) -> None:
+    # ConsumeKinesisStream's default (no Record Reader/Writer) writes one FlowFile per Kinesis record and no
+    # record.count (apache/nifi KinesisRecordProcessorRaw.java 41-64, AbstractKinesisRecordProcessor.java 221-231):
+    # the attributes are that record's, so it keeps its sequence number, the merge's tie-break.
+    runner = _run(processor, [json.dumps(record(9)).encode()], attributes=STREAM_RAW_MODE)
+    (row,) = _records(runner, "insert")
+    assert row["kinesisShardId"] == "shardId-000000000003"
+    assert row["kinesisSequenceNumber"] == "4965000000000000000009"
+    assert row["kinesisPartitionKey"] == "CLM-00000009"
+    assert row["kinesisArrivalTime"] == "2025-11-01T00:00:01.000000"
+
+
+@pytest.mark.parametrize("processor", CLAIM_PROCESSORS)
+def test_processors_claims_consume_kinesis_stream_record_mode_gives_the_shard_only(processor: str) -> None:
+    # With a Record Reader/Writer, ConsumeKinesisStream batches one shard's records into a FlowFile with
+    # record.count and the LAST Kinesis record's sequence number (KinesisRecordProcessorRecord.java 198-199): no
+    # record may take that number, though the shard holds for all of them.
+    attributes = {**STREAM_RAW_MODE, "record.count": "3"}
     runner = _run(processor, [ndjson([record(7), record(8), record(9)])], attributes=attributes)
     rows = _records(runner, "insert")
     assert len(rows) == 3
     assert [row["kinesisSequenceNumber"] for row in rows] == [None, None, None]
+    assert [row["kinesisPartitionKey"] for row in rows] == [None, None, None]
+    assert [row["kinesisShardId"] for row in rows] == ["shardId-000000000003"] * 3
+
+
+@pytest.mark.parametrize("processor", CLAIM_PROCESSORS)
+def test_processors_claims_raw_mode_attributes_on_many_records(processor: str) -> None:
+    # Content ConsumeKinesisStream's raw mode never writes (several records, no record.count): the decoder sees
+    # them all and gives none the sequence number; a RecordTransform handed record 0 alone cannot know yet, so
+    # record 0 keeps it (docs/change-events.md, "Kinesis position"). Index > 0 always proves several.
+    runner = _run(processor, [ndjson([record(7), record(8), record(9)])], attributes=STREAM_RAW_MODE)
+    rows = _records(runner, "insert")
+    first = "4965000000000000000009" if processor == "ProcessClaimChange" else None
+    assert [row["kinesisSequenceNumber"] for row in rows] == [first, None, None]
     assert [row["kinesisShardId"] for row in rows] == ["shardId-000000000003"] * 3
 
 

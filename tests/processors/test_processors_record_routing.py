@@ -267,20 +267,30 @@ def test_processors_record_routing_kinesis_records_as_decoding_then_routing() ->
     padded["userIdentity"] = None
     records: list[Any] = [*good, key_mismatch(), remove_with_broken_old_image(), unknown_operation(), padded]
     records += [{"eventID": "e", "eventName": "INSERT"}, None]
-    shard = {"aws.kinesis.shard.id": "shardId-000000000001", "aws.kinesis.sequence.number": "7"}
-    one = {**shard, "record.count": "1"}
+    raw_mode = {"aws.kinesis.shard.id": "shardId-000000000001", "aws.kinesis.sequence.number": "7"}
+    one = {**raw_mode, "record.count": "1"}
+    many = {**raw_mode, "record.count": "9"}
     strict = ClaimSettings.from_strings(strict="true")
-    for attributes in (None, shard, one, {"filename": "x"}):
+    for attributes in (None, raw_mode, one, many, {"filename": "x"}):
         for settings in (SETTINGS, strict):
             for index, kinesis_record in enumerate(records):
-                # The decoder's single-record rule, for what a record-at-a-time engine can prove.
-                single = index == 0 and attributes is one
+                # The decoder's single-record rule, for what a record-at-a-time engine can prove: record 0 of a
+                # FlowFile whose attributes say one record (ConsumeKinesisStream raw mode, or record.count 1).
+                single = index == 0 and (attributes is raw_mode or attributes is one)
                 step = decode_record_or_rejection(kinesis_record, index, attributes, single_record=single)
                 (routed,) = route_events([step], settings, INGEST_US, first_index=index)
                 expected = outcome_of(routed)
                 assert route_kinesis_record(kinesis_record, index, settings, INGEST_US, attributes) == expected, index
 
 
+# Attributes as each consumer mode writes them (apache/nifi, nifi-extension-bundles/nifi-aws-bundle, read at
+# 60319e26): ConsumeKinesisStream raw mode (its default: no Record Reader/Writer) writes one FlowFile per Kinesis
+# record with shard, sequence number, partition key and arrival and no record.count (KinesisRecordProcessorRaw.java
+# 41-64; AbstractKinesisRecordProcessor.java 221-231). With a Record Reader/Writer it writes many records per
+# FlowFile, record.count = records written and the LAST Kinesis record's sequence number
+# (KinesisRecordProcessorRecord.java 198-199). ConsumeKinesis's FLOW_FILE strategy writes one record per FlowFile
+# with first = last sequence number and record.count 1 (ConsumeKinesis.java 949-969); RECORD writes a batch with
+# the range and the count (ConsumeKinesis.java 1378-1406).
 STREAM = {"aws.kinesis.shard.id": "shardId-000000000007", "aws.kinesis.sequence.number": "42",
           "aws.kinesis.partition.key": "CLM-00000004",
           "aws.kinesis.approximate.arrival.timestamp": "2025-11-01 00:00:01"}
@@ -291,12 +301,15 @@ CONSUME = {"aws.kinesis.shard.id": "shardId-000000000007", "aws.kinesis.first.se
 @pytest.mark.parametrize(
     ("attributes", "index", "sequence", "shard"),
     [
-        (STREAM, 0, None, "shardId-000000000007"),  # no record.count: cannot know it is the only record
+        (STREAM, 0, "42", "shardId-000000000007"),  # ConsumeKinesisStream raw mode: one record per FlowFile
         (STREAM, 1, None, "shardId-000000000007"),  # index > 0 proves a many-record FlowFile
         (STREAM, 5, None, "shardId-000000000007"),
         ({**STREAM, "record.count": "1"}, 0, "42", "shardId-000000000007"),
         ({**STREAM, "record.count": "1"}, 1, None, "shardId-000000000007"),  # the count contradicts the index
-        ({**STREAM, "record.count": "6"}, 0, None, "shardId-000000000007"),
+        ({**STREAM, "record.count": "6"}, 0, None, "shardId-000000000007"),  # record mode: the last record's
+        ({**STREAM, "record.count": "many"}, 0, None, "shardId-000000000007"),  # a count nobody can read: unknown
+        ({**STREAM, "record.count": "0"}, 0, None, "shardId-000000000007"),
+        ({**CONSUME, "record.count": "1"}, 0, "42", "shardId-000000000007"),  # FLOW_FILE strategy as written
         (CONSUME, 0, "42", "shardId-000000000007"),  # first == last sequence number: one record
         (CONSUME, 2, None, None),  # ConsumeKinesis may mix shards in a FlowFile
         ({**CONSUME, "aws.kinesis.first.sequence.number": "41"}, 0, None, None),
