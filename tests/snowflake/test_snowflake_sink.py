@@ -143,3 +143,43 @@ def test_reading_back_current_state_and_counts(conn: Any) -> None:
     state = fetch_current_state(conn)
     assert set(state) == {"Q1", "Q2"} and state["Q2"]["isDeleted"] is True and state["Q1"]["claimId"] == "Q1"
     assert table_counts(conn) == {"staging": 0, "history": 3, "destination": 2, "live": 1}
+
+
+def test_fakesnow_keeps_every_result_whatever_the_sink_does_so_the_demo_releases_them(
+    conn: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fakesnow caches each statement's result, SQL and parsed tree on the connection (``results_cache``, for
+    RESULT_SCAN) until the connection ends; closing the cursor does not release them, and neither would a cursor
+    per statement. The sink closes its cursor (asserted here); the growth is the emulator's, so the demo clears the
+    cache between batches (demo.reconcile.release_emulator_results). If this starts failing, fakesnow stopped
+    keeping results and the demo's workaround can go."""
+    from claimflow.demo.reconcile import release_emulator_results
+
+    closed: list[bool] = []
+    original_cursor = conn.cursor
+
+    def tracking_cursor(*args: Any, **kwargs: Any) -> Any:
+        cursor = original_cursor(*args, **kwargs)
+        original_close = cursor.close
+
+        def close() -> Any:
+            closed.append(True)
+            return original_close()
+
+        cursor.close = close
+        return cursor
+
+    release_emulator_results(conn)
+    rows = [make_row(f"R{i}", "INSERT", BASE_TIME_US + i) for i in range(50)]
+    monkeypatch.setattr(conn, "cursor", tracking_cursor)
+    SnowflakeSink(conn).write_batch(rows)
+    monkeypatch.undo()
+    assert closed == [True]  # one cursor per batch, closed
+    kept = conn.results_cache
+    assert len(kept) >= 6  # BEGIN, stage, history, update, insert, consume, COMMIT: all still held
+    # What weighs (~1 MB a batch, measured with tracemalloc): each entry keeps the statement's parsed sqlglot tree,
+    # and the sink's statements are wide (one expression per claim column).
+    assert all(entry[4] is not None for entry in kept.values())
+    release_emulator_results(conn)
+    assert conn.results_cache == {}
+    assert _count(conn, T.destination) == 50  # releasing results loses no data
