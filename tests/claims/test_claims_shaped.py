@@ -330,6 +330,25 @@ def test_every_layout_gets_its_own_walker_and_too_many_layouts_fall_back(monkeyp
     assert hits == [0, 1]  # two layouts compiled; the others took the general path
 
 
+def test_no_compile_once_a_group_has_its_layout_quota(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A source that sends ever-new layouts must not make every record pay for a compile it then throws away.
+    monkeypatch.setattr(shaped, "_WALKERS", {group: {} for group in shaped._WALKERS})
+    monkeypatch.setattr(shaped, "_LAYOUTS_PER_GROUP", 0)
+    compiled: list[str] = []
+    real_compile = compile
+
+    def counting_compile(source: str, filename: str, mode: str) -> Any:
+        compiled.append(filename)
+        return real_compile(source, filename, mode)
+
+    monkeypatch.setattr(shaped, "compile", counting_compile, raising=False)
+    data = b"\n".join(claim_records(3, seed=4))
+    assert list(route_records_fused(data, ClaimSettings(), INGEST_US)) == list(
+        route_records(data, ClaimSettings(), INGEST_US)
+    )
+    assert [name for name in compiled if "walker" in name] == []
+
+
 @pytest.mark.parametrize("bad", [{"N": "x"}, {"S": 5}, {"SS": []}, {"M": {"a": {"N": 1.5}}}, {"S": "a", "N": "1"}, 7])
 def test_modify_with_a_bad_old_image_is_rejected_as_the_decoder_rejects_it(bad: Any) -> None:
     records = [orjson.loads(raw) for raw in claim_records(40, seed=5)]

@@ -226,6 +226,9 @@ def _compile(group: str, layout: tuple[str, ...]) -> Any:
     Raises:
         Unusual: an unknown attribute name, or too many layouts already (the general path handles the rest).
     """
+    walkers = _WALKERS[group]
+    if len(walkers) >= _LAYOUTS_PER_GROUP:
+        raise Unusual  # checked before compiling: a stream of ever-new layouts must not cost a compile per record
     namespace: dict[str, Any] = {
         "Unusual": Unusual, "npi_is_valid": _cached_npi, "parse_date": _date, "parse_timestamp": _timestamp,
         "parse_money": _money, "parse_diagnoses": _diagnoses, "parse_lines": _lines, "compile_walker": _compile,
@@ -247,9 +250,6 @@ def _compile(group: str, layout: tuple[str, ...]) -> Any:
     source = "def walker(image, fields, flags):\n" + "".join(body) + "    return written\n"
     exec(compile(source, f"<claimflow.claims.shaped walker: {group}>", "exec"), namespace)
     walker = namespace["walker"]
-    walkers = _WALKERS[group]
-    if len(walkers) >= _LAYOUTS_PER_GROUP:
-        raise Unusual
     walkers[layout] = walker
     return walker
 
