@@ -188,3 +188,36 @@ def test_demo_bridge_emulator_shim_answers_like_moto(aws, monkeypatch) -> None: 
     assert read() == fast
     assert [r["eventName"] for r in fast] == ["INSERT", "MODIFY", "REMOVE"]
     assert fast[0]["dynamodb"]["NewImage"]["scan"] == {"B": b"\x00\x01\xff"}
+
+
+def test_demo_bridge_emulator_retention_frees_what_readers_passed(aws) -> None:  # type: ignore[no-untyped-def]
+    """Trimmed stream records, overwritten item versions and consumed Kinesis records are really freed: moto's
+    dashboard register no longer keeps them alive (it did, so the emulator grew by every change)."""
+    import gc
+    import weakref
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.kinesis.models import kinesis_backends
+
+    from claimflow.demo.aws import trim_emulator_streams
+
+    resources = ensure_resources(aws, "RetainClaims", "RetainStream", shards=1)
+    table = dynamodb_backends[DEFAULT_ACCOUNT_ID][aws.region].tables["RetainClaims"]
+    aws.dynamodb.put_item(TableName="RetainClaims", Item={"claim_id": {"S": "c-1"}, "v": {"N": "1"}})
+    first_version = weakref.ref(next(iter(table.all_items())))
+    for version in range(2, 6):
+        aws.dynamodb.put_item(TableName="RetainClaims", Item={"claim_id": {"S": "c-1"}, "v": {"N": str(version)}})
+    bridge = StreamBridge(aws, resources)
+    assert bridge.pump() == 5
+    stream_record = weakref.ref(table.stream_shard.items[0])
+    kinesis_shard = next(iter(kinesis_backends[DEFAULT_ACCOUNT_ID][aws.region].streams["RetainStream"].shards.values()))
+    kinesis_record = weakref.ref(next(iter(kinesis_shard.records.values())))
+    last = str(max(kinesis_shard.records))
+    dropped = trim_emulator_streams(resources, aws.region, bridge.positions, {kinesis_shard.shard_id: last})
+    gc.collect()
+    assert dropped == 5 + 4  # the whole table stream; Kinesis keeps its last record for the sequence numbers
+    leaked = [name for name, ref in (("item version", first_version), ("stream record", stream_record),
+                                     ("kinesis record", kinesis_record)) if ref() is not None]  # fmt: skip
+    assert leaked == []
+    assert next(iter(table.all_items())).attrs["v"].value == "5"  # the live item itself stays

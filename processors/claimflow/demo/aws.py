@@ -53,6 +53,7 @@ def local_aws() -> Iterator[str]:
     # werkzeug logs every request at INFO; the demo's progress bar is the only output we want.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     install_stream_records_shim()
+    untrack_emulator_records()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
@@ -93,6 +94,33 @@ def install_stream_records_shim() -> None:
     get_records.claimflow_shim = True  # type: ignore[attr-defined]
     get_records.original = DynamoDBStreamsHandler.get_records  # type: ignore[attr-defined]
     DynamoDBStreamsHandler.get_records = get_records  # type: ignore[method-assign,assignment]
+
+
+class _NotRetained(list):
+    """A list that drops what is appended: moto's per-class instance register, for high-volume classes."""
+
+    def append(self, item: object) -> None:
+        pass
+
+
+def untrack_emulator_records() -> None:
+    """Stop moto from keeping every instance of its per-change classes alive.
+
+    moto registers every model instance it ever creates in ``<class>.instances_tracked`` (for its web dashboard)
+    and never lets go: every DynamoDB item version (each PutItem makes a new ``Item``), every DynamoDB Streams
+    record, every stream shard iterator and every Kinesis record. That, not the live table, is what grew the
+    emulator by about 120 KB per claim, and it defeated the emulated retention (dropped records stayed referenced).
+    Only the dashboard register changes; the table, its stream and the Kinesis shards keep what AWS would keep.
+    """
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.table import StreamRecord
+    from moto.dynamodbstreams.models import ShardIterator
+    from moto.kinesis.models import Record
+
+    models: tuple[Any, ...] = (Item, StreamRecord, ShardIterator, Record)
+    for model in models:
+        if not isinstance(model.instances_tracked, _NotRetained):
+            model.instances_tracked = _NotRetained()
 
 
 def trim_emulator_streams(
