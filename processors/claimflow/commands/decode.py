@@ -46,20 +46,26 @@ def parse_attributes(pairs: list[str]) -> dict[str, str]:
     return attributes
 
 
+def read_input(prog: str, path: str) -> bytes | None:
+    """The bytes of FILE, or of stdin for '-'; None (after saying why on stderr) when it cannot be read."""
+    try:
+        if path == "-":
+            return sys.stdin.buffer.read()
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as error:
+        print(f"{prog}: cannot read {path}: {error.strerror}", file=sys.stderr)
+        return None
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         attributes = parse_attributes(args.attributes)
     except ValueError as error:
         print(f"claimflow decode: {error}", file=sys.stderr)
         return 2
-    try:
-        if args.file == "-":
-            data = sys.stdin.buffer.read()
-        else:
-            with open(args.file, "rb") as handle:
-                data = handle.read()
-    except OSError as error:
-        print(f"claimflow decode: cannot read {args.file}: {error.strerror}", file=sys.stderr)
+    data = read_input("claimflow decode", args.file)
+    if data is None:
         return 2
 
     out = sys.stdout.buffer

@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from claimflow.claims import ClaimSettings, PhiMode, route_events, route_records_fused
-from claimflow.commands.decode import parse_attributes
+from claimflow.commands.decode import parse_attributes, read_input
 from claimflow.events import ChangeEvent, DecodeError, Rejection, decode_record, decode_records
 
 KEY_VARIABLE = "CLAIMFLOW_HMAC_KEY"
@@ -130,14 +130,8 @@ def run(args: argparse.Namespace) -> int:
         hint = f" (set ${KEY_VARIABLE})" if args.phi_mode == PhiMode.PSEUDONYMIZE.value else ""
         print(f"claimflow transform: {error}{hint}", file=sys.stderr)
         return 2
-    try:
-        if args.file == "-":
-            data = sys.stdin.buffer.read()
-        else:
-            with open(args.file, "rb") as handle:
-                data = handle.read()
-    except OSError as error:
-        print(f"claimflow transform: cannot read {args.file}: {error.strerror}", file=sys.stderr)
+    data = read_input("claimflow transform", args.file)
+    if data is None:
         return 2
 
     ingest_time_us = args.ingest_time_us if args.ingest_time_us is not None else time.time_ns() // 1000
