@@ -221,3 +221,10 @@ def test_demo_bridge_emulator_retention_frees_what_readers_passed(aws) -> None: 
                                      ("kinesis record", kinesis_record)) if ref() is not None]  # fmt: skip
     assert leaked == []
     assert next(iter(table.all_items())).attrs["v"].value == "5"  # the live item itself stays
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    iterators = dynamodbstreams_backends[DEFAULT_ACCOUNT_ID][aws.region].shard_iterators.values()
+    kept = {it.sequence_number for it in iterators if it.stream_shard is table.stream_shard}
+    assert kept == {table.stream_shard.starting_sequence_number}  # only the bridge's next position is left
+    aws.dynamodb.put_item(TableName="RetainClaims", Item={"claim_id": {"S": "c-1"}, "v": {"N": "6"}})
+    assert bridge.pump() == 1  # the bridge's iterator still works after the trim

@@ -152,6 +152,7 @@ def trim_emulator_streams(
             del shard.items[:count]
             shard.starting_sequence_number += count
             dropped += count
+        _drop_passed_stream_iterators(region, shard)
     stream = kinesis_backends[DEFAULT_ACCOUNT_ID][region].streams.get(resources.kinesis_stream)
     if stream is not None:
         for shard_id, checkpoint in kinesis_checkpoints.items():
@@ -160,6 +161,19 @@ def trim_emulator_streams(
                 del records[next(iter(records))]
                 dropped += 1
     return dropped
+
+
+def _drop_passed_stream_iterators(region: str, shard: Any) -> None:
+    # moto keeps every DynamoDB Streams iterator it ever issued (one per GetRecords); AWS expires them after
+    # 15 minutes. Those before the retained records point at nothing anyone reads again.
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    iterators = dynamodbstreams_backends[DEFAULT_ACCOUNT_ID][region].shard_iterators
+    passed = [arn for arn, it in iterators.items()
+              if it.stream_shard is shard and it.sequence_number < shard.starting_sequence_number]  # fmt: skip
+    for arn in passed:
+        del iterators[arn]
 
 
 def make_clients(endpoint_url: str | None, region: str = DEFAULT_REGION, profile: str | None = None) -> AwsClients:
