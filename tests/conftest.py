@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ import pytest
 from claimflow_offline import install_standin
 
 install_standin()
+# The suite runs MergeClaimsToSnowflake on Snowpark local testing, which production refuses without this variable.
+os.environ["CLAIMFLOW_ALLOW_SNOWPARK_LOCAL_TESTING"] = "1"
 
 from claimflow_offline.runner import TestRunner  # noqa: E402 - after the stand-in is installed
 

@@ -92,3 +92,17 @@ def test_failure_reason_and_log_never_quote_the_rows() -> None:
         assert flowfile.attributes["cdc.error"]
     assert CANARY not in runner.all_attribute_text()
     assert CANARY not in runner.log_text()
+
+
+def test_local_testing_is_refused_without_the_environment_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    # In-memory local testing would route real claims to success and lose them on stop: a flow parameter alone
+    # must never turn it on in a production NiFi.
+    from claimflow.snowflake.service import ALLOW_LOCAL_TESTING_VARIABLE, InvalidSettings, MergeSettings
+
+    monkeypatch.delenv(ALLOW_LOCAL_TESTING_VARIABLE, raising=False)
+    with pytest.raises(InvalidSettings, match=ALLOW_LOCAL_TESTING_VARIABLE):
+        MergeSettings("", "", "", "", "", local_testing=True).validate()
+    runner = _configured(local_testing=True)
+    runner.assert_not_valid()
+    monkeypatch.setenv(ALLOW_LOCAL_TESTING_VARIABLE, "1")
+    MergeSettings("", "", "", "", "", local_testing=True).validate()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import threading
 from collections.abc import Callable
@@ -29,6 +30,8 @@ KEY_PAIR = "KEY_PAIR"
 PASSWORD = "PASSWORD"
 ACCOUNT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
 USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@$-]{0,254}")
+# Local testing keeps rows in memory only: a production NiFi must not be able to turn it on by a property alone.
+ALLOW_LOCAL_TESTING_VARIABLE = "CLAIMFLOW_ALLOW_SNOWPARK_LOCAL_TESTING"
 
 
 class InvalidSettings(ValueError):
@@ -58,6 +61,11 @@ class MergeSettings:
     def validate(self) -> None:
         """Raises InvalidSettings naming the first bad setting."""
         if self.local_testing:
+            if os.environ.get(ALLOW_LOCAL_TESTING_VARIABLE) != "1":
+                raise InvalidSettings(
+                    f"Snowpark Local Testing keeps data in memory only and is refused unless the environment sets "
+                    f"{ALLOW_LOCAL_TESTING_VARIABLE}=1 (tests and demos)"
+                )
             self._check_tables()
             return
         if not ACCOUNT.fullmatch(self.account or ""):
