@@ -510,7 +510,7 @@ class TestRunner:
         try:
             result = self.processor.transformFlowFile(view)
         except Exception as error:
-            self.logger.error("Failed to transform {}", str(view), error)
+            self.logger.framework("error", "Failed to transform {}", str(view), error)
             self._transfer(flowfile, REL_FAILURE.name)
             return
         finally:
@@ -552,7 +552,9 @@ class TestRunner:
                     self.counters["Record Written"] = self.counters.get("Record Written", 0) + 1
             outputs = [self._record_output(flowfile, *group) for group in groups.values()]
         except Exception as error:
-            self.logger.error("Failed to transform {}; routing to failure", str(_InputFlowFile(flowfile)), error)
+            self.logger.framework(
+                "error", "Failed to transform {}; routing to failure", str(_InputFlowFile(flowfile)), error
+            )
             self._transfer(flowfile, REL_FAILURE.name)
             return
         for relationship, _ in outputs:
@@ -582,7 +584,7 @@ class TestRunner:
         try:
             result = self.processor.createFlowFile()
         except Exception as error:
-            self.logger.error("Failed to create FlowFile", error)
+            self.logger.framework("error", "Failed to create FlowFile", error)
             return
         if result is None:
             return

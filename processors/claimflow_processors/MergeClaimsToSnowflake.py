@@ -14,8 +14,6 @@ from nifiapi.properties import (
 from nifiapi.relationship import Relationship
 
 from claimflow.snowflake.service import (
-    KEY_PAIR,
-    PASSWORD,
     InvalidSettings,
     MergeService,
     MergeSettings,
@@ -23,6 +21,14 @@ from claimflow.snowflake.service import (
     default_session_factory,
 )
 from claimflow.snowflake.spec import STRATEGY_NAME, TableNames
+
+# NiFi documents a property from this file's source without importing it, and resolves only string constants
+# defined here: these equal claimflow.snowflake.service's KEY_PAIR / PASSWORD and TableNames() (a test holds them).
+KEY_PAIR = "KEY_PAIR"
+PASSWORD = "PASSWORD"
+STAGING_TABLE_DEFAULT = "CLAIMS_STAGING"
+HISTORY_TABLE_DEFAULT = "CLAIMS_EVENT_HISTORY"
+DESTINATION_TABLE_DEFAULT = "CLAIMS_CURRENT"
 
 REL_SUCCESS = Relationship(
     name="success",
@@ -153,19 +159,19 @@ class MergeClaimsToSnowflake(FlowFileTransform):
         name="Staging Table",
         description="CDC staging table (insert-only landing).",
         required=True,
-        default_value=TableNames().staging,
+        default_value=STAGING_TABLE_DEFAULT,
     )
     HISTORY_TABLE = PropertyDescriptor(
         name="History Table",
         description="Append-only event history table.",
         required=True,
-        default_value=TableNames().history,
+        default_value=HISTORY_TABLE_DEFAULT,
     )
     DESTINATION_TABLE = PropertyDescriptor(
         name="Destination Table",
         description="Current-state table (one row per claim, with tombstones).",
         required=True,
-        default_value=TableNames().destination,
+        default_value=DESTINATION_TABLE_DEFAULT,
     )
     LOCAL_TESTING = PropertyDescriptor(
         name="Snowpark Local Testing",
@@ -241,7 +247,7 @@ class MergeClaimsToSnowflake(FlowFileTransform):
             outcome = classify_error(error)
             if outcome.reconnect and self.service is not None:
                 self.service.reset()
-            self.logger.error("Routing to {}: {}", outcome.relationship, outcome.reason)
+            self.logger.error(f"Routing to {outcome.relationship}: {outcome.reason}")
             return FlowFileTransformResult(relationship=outcome.relationship, attributes={"cdc.error": outcome.reason})
         attributes = {
             "cdc.batch.id": result.batch_id,

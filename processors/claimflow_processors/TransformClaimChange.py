@@ -10,7 +10,6 @@ from claimflow.record_routing import FlowFilePositions, claim_settings_from_prop
 
 PHI_PASS_THROUGH = "Pass Through"
 PHI_PSEUDONYMIZE = "Pseudonymize"
-TRUE_FALSE = ["true", "false"]
 
 REL_INSERT = Relationship(name="insert", description="Claim rows of INSERT events (new claims).")
 REL_MODIFY = Relationship(name="modify", description="Claim rows of MODIFY events (the claim's new state).")
@@ -86,7 +85,7 @@ class TransformClaimChange(RecordTransform):
         description="Keep only the first three digits of the patient ZIP (000 for sparsely populated areas) and "
         "drop the patient city.",
         required=True,
-        allowable_values=TRUE_FALSE,
+        allowable_values=["true", "false"],
         default_value="false",
         validators=[StandardValidators.BOOLEAN_VALIDATOR],
     )
@@ -94,7 +93,7 @@ class TransformClaimChange(RecordTransform):
         name="Generalize Birth Date to Year",
         description="Keep only the year of birth (ages above 89 capped at 90).",
         required=True,
-        allowable_values=TRUE_FALSE,
+        allowable_values=["true", "false"],
         default_value="false",
         validators=[StandardValidators.BOOLEAN_VALIDATOR],
     )
@@ -105,7 +104,7 @@ class TransformClaimChange(RecordTransform):
         "dataQualityFlags. Codes outside ICD-10-CM and NPIs with a bad check digit are always invalid. "
         "A REMOVE always gets through.",
         required=True,
-        allowable_values=TRUE_FALSE,
+        allowable_values=["true", "false"],
         default_value="false",
         validators=[StandardValidators.BOOLEAN_VALIDATOR],
     )
@@ -140,7 +139,7 @@ class TransformClaimChange(RecordTransform):
 
     def onScheduled(self, context):
         self.settings = self.claim_settings(context)
-        self.logger.info("Scheduled with {}", repr(self.settings))
+        self.logger.info(f"Scheduled with {self.settings!r}")
 
     def onStopped(self, context):
         # Forget the settings (and with them the HMAC key) and the FlowFile position: a restart reads them anew.
@@ -160,9 +159,10 @@ class TransformClaimChange(RecordTransform):
     def transform(self, context, record, schema, attributemap):
         position = self.positions.next(attributemap.getAttribute("uuid"))
         outcome = route_change_event_record(record, position.index, self.settings, position.ingest_time_us)
-        if outcome.reason is not None:
-            log = self.logger.error if outcome.unexpected else self.logger.warn
-            log("Routing to invalid: {}", outcome.reason)
+        if outcome.unexpected:
+            self.logger.error(f"Routing to invalid: {outcome.reason}")  # a ClaimFlow bug: loud, as a bulletin
+        elif outcome.reason is not None:
+            self.logger.debug(f"Routing to invalid: {outcome.reason}")  # bad data: per record, so not a bulletin
         return RecordTransformResult(
             record=outcome.record, relationship=outcome.relationship, partition=outcome.partition
         )
