@@ -26,13 +26,23 @@ class ProcessorSourceError(ValueError):
 
 @dataclass(frozen=True)
 class PropertySpec:
+    """A property as NiFi documents it (the processor definition and runtime manifest, from static inspection).
+
+    A value NiFi's inspection cannot resolve is ``None`` here too: a default written as an expression, or allowable
+    values held in a list constant, are missing from NiFi's documentation and from a flow's defaults.
+    """
+
     name: str
     required: bool = False
     sensitive: bool = False
     default: str | None = None
     controller_service: bool = False  # identifies a controller service (value = the service's identifier)
     display_name: str | None = None
-    default_readable: bool = True  # False: the default is an expression (e.g. TableNames().staging), not a literal
+    default_readable: bool = True  # False: NiFi's inspection cannot resolve the default (e.g. TableNames().staging)
+    description: str | None = None
+    allowable_values: tuple[str, ...] | None = None
+    dependencies: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (property name, dependent values)
+    expression_language_scope: str = "NONE"
 
 
 @dataclass(frozen=True)
@@ -57,29 +67,47 @@ class ProcessorSpec:
         return tuple(p.name for p in self.properties)
 
 
-def _constants(tree: ast.Module) -> dict[str, object]:
-    """Module-level and class-level ``NAME = <literal>`` assignments, for names used inside descriptors."""
-    found: dict[str, object] = {}
+def _string_constants(tree: ast.Module) -> dict[str, str]:
+    """``NAME = "text"`` assignments anywhere in the module (module, class or function level): the only names NiFi's
+    ``ProcessorInspection`` resolves inside a descriptor. A name bound to a list, a number, an imported name or an
+    expression resolves to nothing there."""
+    found: dict[str, str] = {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            try:
-                found[node.targets[0].id] = ast.literal_eval(node.value)
-            except ValueError:
-                continue
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    found[target.id] = node.value.value
     return found
 
 
-def _value(node: ast.AST, constants: dict[str, object], where: str) -> object:
-    if isinstance(node, ast.Name) and node.id in constants:
-        return constants[node.id]
-    if isinstance(node, ast.Attribute) and node.attr in constants:
-        return constants[node.attr]
-    try:
-        return ast.literal_eval(node)
-    except ValueError as error:
-        raise ProcessorSourceError(
-            f"{where}: {ast.unparse(node)} is not a literal the flow generator can read"
-        ) from error
+def nifi_static_value(node: ast.AST | None, strings: dict[str, str]) -> object:
+    """What NiFi's static inspection makes of a value in processor source (its rules, as read in
+    ``ProcessorInspection.get_constant_values`` of NiFi 2.9-2.11): a literal is itself, a name is its string constant
+    or nothing, a list is resolved item by item, an attribute is its last name (``ExpressionLanguageScope.NONE`` ->
+    ``"NONE"``), ``a + b`` joins the resolvable sides; anything else (a call, a subscript, a non-string constant's
+    name) is ``None``."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        return strings.get(node.id)
+    if isinstance(node, ast.List):
+        return [nifi_static_value(item, strings) for item in node.elts]
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = nifi_static_value(node.left, strings), nifi_static_value(node.right, strings)
+        if left and right:
+            return left + right  # type: ignore[operator]
+        return left or right
+    return None
+
+
+def _value(node: ast.AST, strings: dict[str, str], where: str) -> object:
+    """A value the flow generator needs: resolvable as NiFi resolves it, or an error naming the place."""
+    value = nifi_static_value(node, strings)
+    if value is None or (isinstance(value, list) and None in value):
+        raise ProcessorSourceError(f"{where}: NiFi's static inspection cannot resolve {ast.unparse(node)}")
+    return value
 
 
 def _call_name(call: ast.Call) -> str | None:
@@ -93,30 +121,43 @@ def _keywords(call: ast.Call, positional: tuple[str, ...]) -> dict[str, ast.AST]
     return arguments
 
 
-def _read_property(call: ast.Call, constants: dict[str, object], where: str) -> PropertySpec:
-    args = _keywords(call, ("name", "description", "required", "sensitive", "display_name", "default_value"))
-    if "name" not in args:
-        raise ProcessorSourceError(f"{where}: PropertyDescriptor without a name")
+def _read_property(call: ast.Call, strings: dict[str, str], known: dict[str, str], where: str) -> PropertySpec:
+    """One ``PropertyDescriptor(...)`` as NiFi documents it. ``known`` maps the variables of descriptors read so far
+    to their property names (NiFi resolves a dependency only on a descriptor of the same class, by variable)."""
+    args = {k.arg: k.value for k in call.keywords if k.arg}
+    if call.args or "name" not in args:
+        raise ProcessorSourceError(f"{where}: PropertyDescriptor needs keyword arguments and a name (NiFi reads those)")
 
-    def flag(key: str) -> bool:
-        return bool(_value(args[key], constants, where)) if key in args else False
+    def resolved(key: str) -> object:
+        return nifi_static_value(args.get(key), strings) if key in args else None
 
-    default: object = None
-    readable = True
-    if "default_value" in args:
-        try:
-            default = _value(args["default_value"], constants, where)
-        except ProcessorSourceError:
-            readable = False  # NiFi evaluates it at runtime; the flow then leaves the property to its default
-    display = _value(args["display_name"], constants, where) if "display_name" in args else None
+    default = resolved("default_value")
+    allowable = resolved("allowable_values")
+    dependencies = []
+    listed = args.get("dependencies")
+    for dependency in listed.elts if isinstance(listed, ast.List) else []:
+        if not isinstance(dependency, ast.Call) or not dependency.args:
+            continue
+        first = dependency.args[0]
+        if not isinstance(first, ast.Name) or first.id not in known:
+            continue  # NiFi logs "Not able to find actual property descriptor" and drops the dependency
+        values = tuple(str(nifi_static_value(v, strings)) for v in dependency.args[1:])
+        dependencies.append((known[first.id], values))
+    display = resolved("display_name")
+    name = str(_value(args["name"], strings, where))
+    description = resolved("description")
     return PropertySpec(
-        name=str(_value(args["name"], constants, where)),
-        required=flag("required"),
-        sensitive=flag("sensitive"),
+        name=name,
+        required=bool(resolved("required")),
+        sensitive=bool(resolved("sensitive")),
         default=None if default is None else str(default),
         controller_service="controller_service_definition" in args,
         display_name=None if display is None else str(display),
-        default_readable=readable,
+        default_readable="default_value" not in args or default is not None,
+        description=None if description is None else str(description),
+        allowable_values=None if not isinstance(allowable, list) else tuple(str(v) for v in allowable),
+        dependencies=tuple(dependencies),
+        expression_language_scope=str(resolved("expression_language_scope") or "NONE"),
     )
 
 
@@ -127,7 +168,7 @@ def read_processor(path: Path) -> ProcessorSpec:
         ProcessorSourceError: no processor class, several, or a detail that is not a readable literal.
     """
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    constants = _constants(tree)
+    constants = _string_constants(tree)
     classes = []
     for node in tree.body:
         if not isinstance(node, ast.ClassDef):
@@ -136,7 +177,7 @@ def read_processor(path: Path) -> ProcessorSpec:
         if java is None:
             continue
         implements = [
-            _value(s.value, constants, f"{path.name}: {node.name}.Java")
+            nifi_static_value(s.value, constants)
             for s in java.body
             if isinstance(s, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "implements" for t in s.targets)
         ]
@@ -154,19 +195,25 @@ def read_processor(path: Path) -> ProcessorSpec:
     detail_values = {
         t.id: s.value for s in details.body if isinstance(s, ast.Assign) for t in s.targets if isinstance(t, ast.Name)
     }
-    version = _value(detail_values["version"], constants, where) if "version" in detail_values else None
+    version = nifi_static_value(detail_values.get("version"), {})  # NiFi resolves no names in ProcessorDetails
     if not isinstance(version, str):
         raise ProcessorSourceError(f"{where}: ProcessorDetails.version must be a string literal, got {version!r}")
     description = detail_values.get("description")
-    described = _value(description, constants, where) if description is not None else ""
+    described = nifi_static_value(description, {}) if description is not None else ""
 
     properties: list[PropertySpec] = []
+    known: dict[str, str] = {}
+    for statement in (n for n in ast.walk(node) if isinstance(n, ast.Assign)):
+        call = statement.value
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "PropertyDescriptor":
+            spec = _read_property(call, constants, known, where)
+            target = statement.targets[0]
+            variable = target.id if isinstance(target, ast.Name) else getattr(target, "attr", "")
+            known[variable] = spec.name
+            properties.append(spec)
     relationships: list[str] = []
     for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
-        name = _call_name(call)
-        if name == "PropertyDescriptor":
-            properties.append(_read_property(call, constants, where))
-        elif name == "Relationship":
+        if _call_name(call) == "Relationship":
             args = _keywords(call, ("name",))
             if "name" in args:
                 relationships.append(str(_value(args["name"], constants, where)))
