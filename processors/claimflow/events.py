@@ -731,7 +731,11 @@ class DecodedLines:
         return self.decoded + self.rejected
 
     def attributes(self) -> dict[str, str]:
-        """The counts as FlowFile attributes (and ``cdc.error`` = the first reason when a record was rejected)."""
+        """The counts as FlowFile attributes, and ``cdc.error`` (the first reason) when no record could be decoded.
+
+        Only such a FlowFile (routed to invalid) carries ``cdc.error``: a FlowFile with good records goes on to the
+        claim stage, whose row FlowFiles inherit its attributes, and a row of an ``insert`` must not carry an error.
+        Its rejected records travel as envelopes and get their own ``cdc.error`` on the claim stage's invalid."""
         attributes = {
             "record.count": str(self.total),
             "cdc.decoded.count": str(self.decoded),
@@ -741,7 +745,7 @@ class DecodedLines:
             "cdc.remove.count": str(self.operations["REMOVE"]),
             "mime.type": "application/x-ndjson",
         }
-        if self.first_error is not None:
+        if self.first_error is not None and not self.decoded:
             attributes["cdc.error"] = self.first_error
         return attributes
 

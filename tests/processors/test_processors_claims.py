@@ -434,3 +434,25 @@ def test_processors_claims_one_records_extra_field_does_not_flag_the_others(stri
         assert results["ProcessClaimChange invalid"] == [0] and flagged == []
     else:
         assert flagged == ["CLM-00000050"]
+
+
+@pytest.mark.parametrize("processor", CLAIM_PROCESSORS)
+def test_processors_claims_bad_data_makes_no_bulletins(processor: str) -> None:
+    # In NiFi every warn is also a bulletin: one per invalid record would bury a real problem at volume.
+    good, _ = mixed_batch()
+    runner = _run(processor, [ndjson([good[0], unknown_operation(), key_mismatch(), good[1]])])
+    assert _counts(runner)["invalid"] == 2
+    assert runner.logger.bulletins() == []
+    assert len([m for m in runner.logger.at("debug") if m.startswith("Routing to invalid: record ")]) == 2
+
+
+@pytest.mark.parametrize("processor", CLAIM_PROCESSORS)
+def test_processors_claims_row_flowfiles_carry_no_error(processor: str) -> None:
+    # Seen in a real NiFi 2.9.0: the claim stage's outputs inherit the input's attributes, so a cdc.error set
+    # upstream rode along on insert FlowFiles.
+    good, _ = mixed_batch()
+    runner = _run(processor, [ndjson([good[0], malformed_line() if processor == "TransformClaimChange"
+                                      else unknown_operation(), *good[1:4]])])
+    rows = [f for rel in ("insert", "modify", "remove") for f in runner.get_flowfiles_for(rel)]
+    assert rows and all("cdc.error" not in f.attributes for f in rows)
+    assert all(f.attributes["cdc.error"] for f in runner.get_flowfiles_for("invalid"))

@@ -88,8 +88,10 @@ def test_processors_decode_batch_keeps_rejections_in_place_and_counts_add_up() -
     assert out.attributes["cdc.insert.count"] == str(expected["insert"])
     assert out.attributes["cdc.modify.count"] == str(expected["modify"])
     assert out.attributes["cdc.remove.count"] == str(expected["remove"])
-    assert out.attributes["cdc.error"] == envelopes[0]["error"]
-    assert out.attributes["cdc.error"].startswith("record 3")
+    # The rejects' reasons travel in their envelopes; an error attribute here would be inherited by the claim
+    # stage's insert/modify/remove FlowFiles (seen in a real NiFi 2.9.0).
+    assert "cdc.error" not in out.attributes
+    assert envelopes[0]["error"].startswith("record 3")
 
 
 def test_processors_decode_keeps_numbers_exact() -> None:
