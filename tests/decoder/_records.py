@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 REPO = Path(__file__).resolve().parents[2]
-SAMPLES = REPO.parent / "shared" / "samples" / "kinesis-dynamodb-public.ndjson"
+SAMPLES = REPO / "tests" / "fixtures" / "kinesis-dynamodb-public.ndjson"  # tests/fixtures/README.md
 
 # A made-up value that stands in for PHI: it must never appear in an error message.
 PHI_SENTINEL = "SENTINEL-PHI-Zelda-Q-Public"
