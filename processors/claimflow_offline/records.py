@@ -4,9 +4,11 @@ Real NiFi (RecordTransformProxy) reads the FlowFile with a Record Reader, hands 
 schema for each record Python returns, and writes each output (one per relationship and partition) with a writer
 whose schema comes from the FIRST record routed there. With the JSON Tree Reader and an inferred schema:
 
-- the reader's schema merges all records: fields a record lacks come back as ``null`` (nested ones too, so a
-  DynamoDB attribute value ``{"S": "x"}`` comes back as ``{"S": "x", "N": null, ...}``), and a field that is
-  integral in one record and fractional in another becomes a double everywhere;
+- the reader's schema merges all records, but RecordTransformProxy hands Python each record with its RAW field
+  names only (``WriteJsonResult.writeRawRecord``, nested records too): a field a record lacks stays absent, an
+  explicit ``null`` stays ``null`` (a real NiFi 2.9.0 run showed no padding: the dead-letter text of a record
+  without ``OldImage`` had none); a field that is integral in one record and fractional in another becomes a
+  double everywhere;
 - fractional numbers are doubles (Python ``float``), never exact decimals;
 - the writer drops fields the first record did not have and coerces later values to the first record's types
   (a field that was null in the first record is typed as a string; an integer field truncates a fraction).
@@ -143,7 +145,7 @@ class ReaderSchema:
         return list(self.type)
 
     def apply(self, record: dict[str, Any]) -> dict[str, Any]:
-        """The record as the reader hands it on: every schema field present (null when absent), numbers widened."""
+        """The record as the reader hands it on: its own fields only, numbers widened to the merged type."""
         return _conform(record, self.type)
 
 
@@ -151,7 +153,7 @@ def _conform(value: Any, kind: DataType) -> Any:
     if value is None:
         return None
     if isinstance(kind, dict) and isinstance(value, dict):
-        return {key: _conform(value.get(key), sub) for key, sub in kind.items()}
+        return {key: _conform(item, kind.get(key)) for key, item in value.items()}
     if kind == "double" and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if _is_array(kind) and isinstance(value, list):

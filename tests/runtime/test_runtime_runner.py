@@ -291,14 +291,15 @@ def test_runtime_record_transform_unreadable_content_goes_to_failure() -> None:
     assert runner.transferred_counts() == {"failure": 1}
 
 
-def test_runtime_nifi_like_inference_fills_absent_fields_and_widens_numbers() -> None:
+def test_runtime_nifi_like_inference_keeps_own_fields_and_widens_numbers() -> None:
     runner = TestRunner(Echo, infer_schema_like_nifi=True)
     runner.enqueue('{"a": {"S": "x"}, "n": 1}\n{"a": {"N": "5"}, "n": 2.5, "extra": true}')
     runner.run()
     first, second = runner.get_flowfiles_for("success")[0].records()
-    assert first == {"a": {"S": "x", "N": None}, "n": 1.0, "extra": None}
-    # extra was null in the first output record, so the writer typed it as a string.
-    assert second == {"a": {"S": None, "N": "5"}, "n": 2.5, "extra": "true"}
+    assert first == {"a": {"S": "x"}, "n": 1.0}  # not padded with the other record's fields
+    # The writer inherits the first record's schema: the second record's fields outside it are dropped, and the
+    # first record's fields it lacks are written as null.
+    assert second == {"a": {"S": None}, "n": 2.5}
 
 
 OUTPUTS = [{"id": 1, "count": 1, "note": None}, {"id": 2, "count": 2.75, "note": 7, "late": "dropped"}]
