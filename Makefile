@@ -4,13 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help venv demo test lint typecheck bench nar clean checkov-venv
+.PHONY: help venv demo test lint typecheck bench nar clean checkov-venv it-nifi
 
 help:
 	@echo "make demo   - run the whole CDC pipeline locally (moto + fakesnow) and reconcile"
 	@echo "make test   - lint, type-check and run the test suite"
 	@echo "make bench  - throughput benchmarks (not part of make test)"
 	@echo "make nar    - build the NiFi NARs into dist/"
+	@echo "make it-nifi NIFI_HOME=... - the integration test against a real NiFi 2.x install"
 
 venv: $(STAMP)
 
@@ -24,8 +25,16 @@ $(STAMP): pyproject.toml
 demo: venv
 	$(BIN)/claimflow demo
 
+# NIFI_HOME is cleared so the real-NiFi test (tests/it_nifi) is reported as not run here: `make it-nifi` runs it.
 test: venv checkov-venv lint typecheck
-	$(BIN)/python -m pytest -n 2 -q
+	NIFI_HOME= $(BIN)/python -m pytest -n 2 -q
+
+# A real NiFi 2.x (NIFI_HOME: an install, e.g. the official binary) started on 127.0.0.1 with a throwaway copy,
+# the freshly built NARs, and the REST API checks of tests/it_nifi. Results: build/it-nifi/results.json.
+it-nifi: venv
+	@test -n "$(NIFI_HOME)" || { echo "make it-nifi needs NIFI_HOME=/path/to/nifi-2.x (an unpacked NiFi install)"; exit 2; }
+	@mkdir -p build/it-nifi
+	NIFI_HOME="$(NIFI_HOME)" CLAIMFLOW_IT_NIFI_RESULTS=build/it-nifi/results.json $(BIN)/python -m pytest -q tests/it_nifi
 
 lint: venv
 	$(BIN)/ruff check processors tests
