@@ -54,7 +54,7 @@ def read_input(prog: str, path: str) -> bytes | None:
         with open(path, "rb") as handle:
             return handle.read()
     except OSError as error:
-        print(f"{prog}: cannot read {path}: {error.strerror}", file=sys.stderr)
+        print(f"{prog}: cannot read {path}: {error.strerror}; give a readable file, or '-' for stdin", file=sys.stderr)
         return None
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date
+from typing import Any
+
+from claimflow.commands.errors import CommandError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +26,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--create-table", action="store_true", help="create the table (and its stream) if missing")
 
 
+def _require_table(dynamodb: Any, table: str, where: str) -> None:
+    """Raises CommandError when ``table`` does not exist (before anything is generated)."""
+    try:
+        dynamodb.describe_table(TableName=table)
+    except dynamodb.exceptions.ResourceNotFoundException:
+        raise CommandError(
+            f"DynamoDB table {table} does not exist at {where}: pass --create-table, or create it with infra/ "
+            "(docs/infrastructure.md)"
+        ) from None
+
+
 def run(args: argparse.Namespace) -> int:
     from claimflow.demo.aws import ensure_resources, make_clients
     from claimflow.demo.generator import DEFAULT_AS_OF, GeneratorConfig, generate
@@ -33,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     clients = make_clients(args.endpoint_url, args.region, args.profile)
     if args.create_table:
         ensure_resources(clients, args.table, shards=1)
+    else:
+        _require_table(clients.dynamodb, args.table, args.endpoint_url or f"AWS {args.region}")
     config = GeneratorConfig(claims=args.claims, seed=args.seed, as_of=args.as_of or DEFAULT_AS_OF)
     try:
         stats = generate(clients.dynamodb, args.table, config)
