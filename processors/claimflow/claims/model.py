@@ -259,11 +259,13 @@ def validate_item(item: dict[str, Any] | MappedItem) -> ClaimModel:
     """Validate an item with the model.
 
     Raises:
-        InvalidClaim: naming the first failing field's location and the error type (never the input value).
+        InvalidClaim: naming every failing field's location and its error type (never the input value).
     """
     try:
         return ClaimModel.model_validate(item)
     except ValidationError as exc:
-        first = exc.errors(include_input=False, include_url=False)[0]
-        location = ".".join(str(part) for part in first["loc"]) or "claim"
-        raise InvalidClaim(location, first["type"]) from None
+        failures = {
+            (".".join(str(part) for part in error["loc"]) or "claim", error["type"]): None
+            for error in exc.errors(include_input=False, include_url=False)
+        }
+        raise InvalidClaim.of(failures) from None

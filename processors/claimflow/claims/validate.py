@@ -1,7 +1,8 @@
 """The fast validated path: mapped item -> normalised claim values, with plain dict access and cached look-ups.
 
 This is what the row builder runs per record. ``claimflow.claims.model`` states the same rules declaratively with
-pydantic; tests hold the two to the same answers on valid and invalid items. Rejections raise ``InvalidClaim``;
+pydantic; tests hold the two to the same answers on valid and invalid items. Rejections raise ``InvalidClaim``
+naming every rule the claim breaks (each column checked on its own, so one record's reason lists them all);
 findings that do not make a claim unusable become data-quality flags (codes listed in docs/claim-rows.md).
 """
 
@@ -21,7 +22,7 @@ from claimflow.claims.codes import (
     npi_is_valid,
     procedure_code_is_valid,
 )
-from claimflow.claims.errors import InvalidClaim
+from claimflow.claims.errors import Failure, InvalidClaim
 from claimflow.claims.mapping import PROCEDURES, MappedItem
 from claimflow.rows import COLUMNS, Group, Kind
 
@@ -94,7 +95,8 @@ def diagnosis_codes(raw: Any) -> list[Diagnosis]:
     """Diagnosis codes as a list (or one comma-separated string), each an ICD-10-CM code in the code set.
 
     Raises:
-        InvalidClaim: not a list of text, too many, or a code not in ICD-10-CM format or not in the code set.
+        InvalidClaim: not a list of text, too many, or codes not in ICD-10-CM format or not in the code set (each
+        bad code named by its position).
     """
     if raw is None:
         return []
@@ -105,13 +107,17 @@ def diagnosis_codes(raw: Any) -> list[Diagnosis]:
     if len(raw) > MAX_DIAGNOSES:
         raise InvalidClaim("diagnosisCodes", f"more than {MAX_DIAGNOSES} codes")
     result = []
+    failures: list[Failure] = []
     for i, code in enumerate(raw):
         if not isinstance(code, str):
-            raise InvalidClaim(f"diagnosisCodes[{i}]", "not text")
+            failures.append((f"diagnosisCodes[{i}]", "not text"))
+            continue
         try:
             result.append(lookup_diagnosis(code))
         except CodeError as exc:
-            raise InvalidClaim(f"diagnosisCodes[{i}]", str(exc)) from None
+            failures.append((f"diagnosisCodes[{i}]", str(exc)))
+    if failures:
+        raise InvalidClaim.of(failures)
     return result
 
 
@@ -122,7 +128,8 @@ def procedure_lines(raw: Any) -> list[dict[str, Any]]:
     as read-only.
 
     Raises:
-        InvalidClaim: not a list of objects, a code not CPT/HCPCS, a bad modifier, charge or units.
+        InvalidClaim: not a list of objects, a code not CPT/HCPCS, a bad modifier, charge or units (every bad
+        field of every line, named by line number).
     """
     if raw is None:
         return []
@@ -131,9 +138,11 @@ def procedure_lines(raw: Any) -> list[dict[str, Any]]:
     if len(raw) > MAX_PROCEDURES:
         raise InvalidClaim(PROCEDURES, f"more than {MAX_PROCEDURES} lines")
     lines = []
+    failures: list[Failure] = []
     for i, line in enumerate(raw):
         if line.__class__ is not dict:
-            raise InvalidClaim(f"{PROCEDURES}[{i}]", "not an object")
+            failures.append((f"{PROCEDURES}[{i}]", "not an object"))
+            continue
         mods = line.get("modifiers")
         if mods.__class__ is list:
             mods = tuple(mods)
@@ -144,25 +153,40 @@ def procedure_lines(raw: Any) -> list[dict[str, Any]]:
             except TypeError:  # an unhashable value (a map where text belongs): validate without the cache
                 lines.append(_procedure_line(*args))
         except InvalidClaim as exc:
-            raise InvalidClaim(f"{PROCEDURES}[{i}].{exc.field}", exc.rule) from None
+            failures.extend(exc.prefixed(f"{PROCEDURES}[{i}].").failures)
+    if failures:
+        raise InvalidClaim.of(failures)
     return lines
 
 
 def _procedure_line(code: Any, description: Any, mods: Any, units: Any, charge: Any) -> dict[str, Any]:
-    """One procedure line; errors name the line's field only (the caller adds the line number)."""
-    code = _text("code", code, 5)
-    if code is None:
-        raise InvalidClaim("code", "missing")
-    code = code.upper()
-    if not procedure_code_is_valid(code):
-        raise InvalidClaim("code", "not a CPT or HCPCS code")
-    return {
-        "code": code,
-        "description": _text("description", description, 512),
-        "modifiers": modifiers(list(mods) if mods.__class__ is tuple else mods, ""),
-        "units": _field("units", v.units, units),
-        "charge": _field("charge", v.money, charge),
-    }
+    """One procedure line; errors name the line's fields only (the caller adds the line number)."""
+    failures: list[Failure] = []
+    line: dict[str, Any] = {}
+    try:
+        code = _text("code", code, 5)
+        if code is None:
+            failures.append(("code", "missing"))
+        elif not procedure_code_is_valid(code.upper()):
+            failures.append(("code", "not a CPT or HCPCS code"))
+        else:
+            line["code"] = code.upper()
+    except InvalidClaim as exc:
+        failures.extend(exc.failures)
+    checks: tuple[tuple[str, Any, tuple[Any, ...]], ...] = (
+        ("description", _text, ("description", description, 512)),
+        ("modifiers", modifiers, (list(mods) if mods.__class__ is tuple else mods, "")),
+        ("units", _field, ("units", v.units, units)),
+        ("charge", _field, ("charge", v.money, charge)),
+    )
+    for name, check, args in checks:
+        try:
+            line[name] = check(*args)
+        except InvalidClaim as exc:
+            failures.extend(exc.failures)
+    if failures:
+        raise InvalidClaim.of(failures)
+    return line
 
 
 # typed: True, 1 and Decimal(1) are equal as keys but not as claim values (units=True is not a number).
@@ -271,20 +295,27 @@ def validate_mapped(mapped: MappedItem, into: dict[str, Any] | None = None) -> V
     passes a row with every column, so no copy is needed), else into a new dict.
 
     Raises:
-        InvalidClaim: the first rule the item breaks (column and rule named; no value).
+        InvalidClaim: every rule the item breaks, in column order (columns and rules named; no value).
     """
     fields = mapped.fields
     get = fields.get
     flags: list[str] = []
+    failures: list[Failure] = []
     values: dict[str, Any] = {} if into is None else into
-    values["claimId"] = claim_id(get("claimId"))
+    try:
+        values["claimId"] = claim_id(get("claimId"))
+    except InvalidClaim as exc:
+        failures.extend(exc.failures)
 
     for name, width in _TEXT_WIDTHS:
         raw = get(name)
         if raw.__class__ is str and raw.strip() is raw and raw and len(raw) <= width:
             values[name] = raw  # the common case inline (see _text)
         else:
-            values[name] = _text(name, raw, width)
+            try:
+                values[name] = _text(name, raw, width)
+            except InvalidClaim as exc:
+                failures.extend(exc.failures)
     for name, cached_parse, parse, flag in _PARSED_CACHED:
         raw = get(name)
         if raw is None:
@@ -294,20 +325,36 @@ def validate_mapped(mapped: MappedItem, into: dict[str, Any] | None = None) -> V
             # Only strings are cached: equal Decimals can differ in text (10 and 10.0), which text columns keep.
             value, ok = cached_parse(raw) if raw.__class__ is str else parse(raw)
         except ValueError as exc:
-            raise InvalidClaim(name, str(exc)) from None
+            failures.append((name, str(exc)))
+            continue
         values[name] = value
         if not ok:
             flags.append(flag)  # type: ignore[arg-type]
-    values["totalCharge"] = _money("totalCharge", get("totalCharge"))
+    try:
+        values["totalCharge"] = _money("totalCharge", get("totalCharge"))
+    except InvalidClaim as exc:
+        failures.extend(exc.failures)
 
-    npi = _text("providerNPI", get("providerNPI"), 10)
-    if npi is not None and not _cached_npi(npi):
-        raise InvalidClaim("providerNPI", "not a valid NPI (format or check digit)")
-    values["providerNPI"] = npi
+    try:
+        npi = _text("providerNPI", get("providerNPI"), 10)
+        if npi is not None and not _cached_npi(npi):
+            failures.append(("providerNPI", "not a valid NPI (format or check digit)"))
+        values["providerNPI"] = npi
+    except InvalidClaim as exc:
+        failures.extend(exc.failures)
 
-    diagnoses = diagnosis_codes(get("diagnosisCodes"))
-    values["diagnosisCodes"] = [d.code for d in diagnoses]
-    values[PROCEDURES] = procedure_lines(get(PROCEDURES))
+    diagnoses: list[Diagnosis] = []
+    try:
+        diagnoses = diagnosis_codes(get("diagnosisCodes"))
+        values["diagnosisCodes"] = [d.code for d in diagnoses]
+    except InvalidClaim as exc:
+        failures.extend(exc.failures)
+    try:
+        values[PROCEDURES] = procedure_lines(get(PROCEDURES))
+    except InvalidClaim as exc:
+        failures.extend(exc.failures)
+    if failures:
+        raise InvalidClaim.of(failures)
 
     flags.extend(quality_flags(mapped, values, diagnoses))
     return ValidatedClaim(values, diagnoses, flags)
