@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from claimflow import rows
+from claimflow import names, rows
 from claimflow.flow import platform as pf
 from claimflow.flow.model import (
     Connection,
@@ -80,7 +80,7 @@ SF_DESTINATION_TABLE = "Snowflake Current-State Table"
 COMMON_PARAMETERS = (
     Parameter(AWS_REGION, "AWS region of the DynamoDB table and its Kinesis stream.", value="us-east-1"),
     Parameter(
-        KINESIS_STREAM, "Kinesis data stream receiving the InsuranceClaims changes.", value="claimflow-insurance-claims"
+        KINESIS_STREAM, "Kinesis data stream receiving the InsuranceClaims changes.", value=names.KINESIS_STREAM
     ),
     Parameter(
         KINESIS_APPLICATION,
