@@ -49,6 +49,13 @@ def report(key: str, value: object) -> None:
     _REPORT[key] = value
 
 
+def _base_python() -> str | None:
+    """The interpreter this virtualenv was made from (same version as the NARs' bundled wheels), else PATH's."""
+    name = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    base = Path(sys.base_prefix) / "bin" / name
+    return str(base) if base.exists() else shutil.which(name)
+
+
 @pytest.fixture(scope="session")
 def nars(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The core and Snowpark NARs for this machine's Python, built as `make nar` builds them."""
@@ -62,7 +69,7 @@ def nars(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def nifi(nars: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[NiFi]:
     install = Path(os.environ["NIFI_HOME"]).resolve()
-    python = os.environ.get("NIFI_PYTHON") or shutil.which(f"python{sys.version_info.major}.{sys.version_info.minor}")
+    python = os.environ.get("NIFI_PYTHON") or _base_python()
     assert python, "no python3.x for NiFi's Python processors (set NIFI_PYTHON)"
     instance = tmp_path_factory.mktemp("nifi") / "nifi"
     running = NiFi.start(install, instance, nars.values(), python)
