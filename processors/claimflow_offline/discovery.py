@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from claimflow.flow.pyprocessors import nifi_static_value, string_constants
+
 PROCESSOR_INTERFACES = (
     "org.apache.nifi.python.processor.FlowFileTransform",
     "org.apache.nifi.python.processor.RecordTransform",
@@ -141,7 +143,13 @@ def _check_decorators(class_node: ast.ClassDef, info: ProcessorInfo, problems: l
                 problems.append(f"{class_node.name}: @{decorator.func.id}({keyword.arg}=...) must be a literal")
 
 
-def _check_descriptors(class_node: ast.ClassDef, info: ProcessorInfo, problems: list[str]) -> None:
+# Descriptor arguments NiFi's documentation shows: each must resolve under NiFi's static rules.
+_DOCUMENTED_ARGUMENTS = ("name", "description", "display_name", "default_value", "allowable_values")
+
+
+def _check_descriptors(
+    class_node: ast.ClassDef, info: ProcessorInfo, problems: list[str], strings: dict[str, str]
+) -> None:
     known: set[str] = set()
     for statement in class_node.body:
         if not (isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Call)):
@@ -162,6 +170,14 @@ def _check_descriptors(class_node: ast.ClassDef, info: ProcessorInfo, problems: 
         for required in ("name", "description"):
             if required not in keywords:
                 problems.append(f"{class_node.name}.{variable}: PropertyDescriptor lacks {required}=")
+        for argument in _DOCUMENTED_ARGUMENTS:
+            node = keywords.get(argument)
+            value = nifi_static_value(node, strings) if node is not None else ""
+            if value is None or (isinstance(value, list) and None in value):
+                problems.append(
+                    f"{class_node.name}.{variable}: NiFi's static inspection cannot resolve {argument}="
+                    f"{ast.unparse(node)} (write a literal or a string constant of this file)"  # type: ignore[arg-type]
+                )
         name_node = keywords.get("name")
         if isinstance(name_node, ast.Constant) and isinstance(name_node.value, str):
             info.property_names.append(name_node.value)
@@ -227,7 +243,7 @@ def inspect_module(path: Path) -> ModuleReport:
         info = ProcessorInfo(class_node.name, interfaces)
         _check_details(class_node, info, report.problems)
         _check_decorators(class_node, info, report.problems)
-        _check_descriptors(class_node, info, report.problems)
+        _check_descriptors(class_node, info, report.problems, string_constants(tree))
         _check_init(class_node, report.problems)
         report.processors.append(info)
     return report

@@ -74,6 +74,18 @@ BREAKAGES = {
                          'implements = ("org.apache.nifi.python.processor.FlowFileTransform",)', "list literal"),
     "undefined dependency": ("PropertyDependency(MODE, MODE_A)", "PropertyDependency(OTHER, MODE_A)",
                              "undefined descriptor"),
+    # Seen in a real NiFi 2.9.0: a list constant or an imported name leaves NiFi's docs without the values.
+    "list constant of values": ("allowable_values=[MODE_A]", "allowable_values=MODES",
+                                "cannot resolve allowable_values=MODES"),
+    "imported default": ("default_value=MODE_A)", "default_value=DEFAULT_MODE)",
+                         "cannot resolve default_value=DEFAULT_MODE"),
+}
+# Lines a breakage needs besides its own change (the constant or import it refers to).
+_SETUP = {
+    "list constant of values": ('MODE_A = "A"\n', 'MODE_A = "A"\nMODES = [MODE_A]\n'),
+    "imported default": ("from nifiapi.properties import PropertyDependency, PropertyDescriptor",
+                         "from nifiapi.properties import PropertyDependency, PropertyDescriptor\n"
+                         "from somewhere import DEFAULT_MODE"),
 }
 
 
@@ -81,6 +93,8 @@ BREAKAGES = {
 def test_runtime_each_breakage_is_reported(tmp_path: Path, breakage: str) -> None:
     old, new, expected = BREAKAGES[breakage]
     source = GOOD.format(name="ClaimflowGoodProcessor")
+    if breakage in _SETUP:
+        source = source.replace(*_SETUP[breakage])
     assert old in source
     folder = _folder(tmp_path, {"ClaimflowGoodProcessor.py": source.replace(old, new)})
     problems = check_folder(folder)

@@ -67,7 +67,7 @@ class ProcessorSpec:
         return tuple(p.name for p in self.properties)
 
 
-def _string_constants(tree: ast.Module) -> dict[str, str]:
+def string_constants(tree: ast.Module) -> dict[str, str]:
     """``NAME = "text"`` assignments anywhere in the module (module, class or function level): the only names NiFi's
     ``ProcessorInspection`` resolves inside a descriptor. A name bound to a list, a number, an imported name or an
     expression resolves to nothing there."""
@@ -168,7 +168,7 @@ def read_processor(path: Path) -> ProcessorSpec:
         ProcessorSourceError: no processor class, several, or a detail that is not a readable literal.
     """
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    constants = _string_constants(tree)
+    constants = string_constants(tree)
     classes = []
     for node in tree.body:
         if not isinstance(node, ast.ClassDef):
