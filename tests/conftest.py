@@ -26,3 +26,12 @@ def runner() -> Callable[..., TestRunner]:
         return TestRunner(processor, **kwargs)
 
     return make
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line for the real-NiFi integration test when it did not run (here, not in tests/it_nifi: under xdist
+    only this conftest reaches the controller's terminal)."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if any(getattr(r, "nodeid", "").startswith("tests/it_nifi/") for r in skipped) and not os.environ.get("NIFI_HOME"):
+        terminalreporter.write_line("real-NiFi integration test (tests/it_nifi): NOT RUN — NIFI_HOME is not set; "
+                                    "run `make it-nifi NIFI_HOME=/path/to/nifi-2.x`")
