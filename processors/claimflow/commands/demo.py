@@ -13,6 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from claimflow import names
+
 
 def _rate(text: str) -> float:
     value = float(text)
@@ -49,8 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     real.add_argument("--endpoint-url", help="AWS endpoint URL (default: start the local moto server)")
     real.add_argument("--aws", action="store_true", help="use real AWS with the normal credential chain")
     real.add_argument("--region", default="us-east-1", help="AWS region (us-east-1)")
-    real.add_argument("--table", default="InsuranceClaims", help="DynamoDB table (InsuranceClaims)")
-    real.add_argument("--stream", default="InsuranceClaimsStream", help="Kinesis stream (InsuranceClaimsStream)")
+    real.add_argument("--table", default=names.DYNAMODB_TABLE, help=f"DynamoDB table ({names.DYNAMODB_TABLE})")
+    real.add_argument("--stream", default=names.KINESIS_STREAM, help=f"Kinesis stream ({names.KINESIS_STREAM})")
     real.add_argument(
         "--no-bridge",
         action="store_true",
@@ -143,9 +145,9 @@ def print_report(console: Any, report: Any) -> None:
             f"sql/ statements the emulator cannot run (streams, tasks, grants, policies): "
             f"{len(report.sql_not_executed)} skipped"
         )
-    for title, (names, rows) in report.views.items():
+    for title, (columns, rows) in report.views.items():
         table = Table(title=title, title_justify="left")
-        for name in names:
+        for name in columns:
             table.add_column(name)
         for row in rows:
             table.add_row(*(_cell(v) for v in row))

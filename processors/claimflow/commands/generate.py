@@ -12,6 +12,7 @@ import sys
 from datetime import date
 from typing import Any
 
+from claimflow import names
 from claimflow.commands.errors import CommandError
 
 
@@ -19,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--claims", type=int, default=100, help="claims to generate (default 100)")
     parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     parser.add_argument("--as-of", type=date.fromisoformat, help="business date the claims lead up to (2026-10-01)")
-    parser.add_argument("--table", default="InsuranceClaims", help="DynamoDB table (InsuranceClaims)")
+    parser.add_argument("--table", default=names.DYNAMODB_TABLE, help=f"DynamoDB table ({names.DYNAMODB_TABLE})")
     parser.add_argument("--region", default="us-east-1", help="AWS region (us-east-1)")
     parser.add_argument("--profile", help="AWS profile for real AWS")
     parser.add_argument("--endpoint-url", help="endpoint URL of an emulator (default: real AWS)")

@@ -21,8 +21,10 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-DEFAULT_TABLE = "InsuranceClaims"
-DEFAULT_STREAM = "InsuranceClaimsStream"
+from claimflow import names
+
+DEFAULT_TABLE = names.DYNAMODB_TABLE
+DEFAULT_STREAM = names.KINESIS_STREAM  # the stream infra/ and the flow definitions use
 DEFAULT_REGION = "us-east-1"
 TTL_ATTRIBUTE = "expires_at"
 EMULATOR_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
