@@ -13,12 +13,24 @@ def test_bench_reports_every_variant_and_both_targets(capsys: pytest.CaptureFixt
     assert bench.main(["--records", "30", "--repeat", "2"]) == 0
     out = capsys.readouterr().out
     labels = ("a claimflow fused", "a' claimflow fused, ConsumeKinesisStream", "a2 claimflow two-step", "b naive",
-              "c floor")
+              "c floor", "n1 ProcessClaimChange as NiFi calls it", "n2 DecodeDynamoDBChange as NiFi calls it",
+              "n3 TransformClaimChange as NiFi calls it")
     for label in labels:
         assert re.search(rf"\| {label}.*\| +[\d,]+ \| +[\d.]+ \| +[\d.]+ - [\d.]+ \|", out), label
     assert re.search(r"\| a/b +\| +[\d.]+ \| +>= 3.0 \| +(PASS|MISS) \|", out)
     assert re.search(r"\| a/c +\| +[\d.]+ \| +>= 0.4 \| +(PASS|MISS) \|", out)
     assert re.search(r"\| a'/b \(production\) +\| +[\d.]+ \| +>= 3.0 \| +(PASS|MISS) \|", out)
+    assert re.search(r"\| n2\+n3/c \(NiFi flow's path\) +\| +[\d.]+ \| +>= 0.5 \| +(PASS|MISS) \|", out)
+    assert re.search(r"\| n1/c \(Openflow flow's path\) +\| +[\d.]+ \| +>= 0.5 \| +(PASS|MISS) \|", out)
+    assert re.search(r"\| a/c \(the core itself\) +\| +[\d.]+ \| +>= 1.0 \| +(PASS|MISS) \|", out)
+
+
+def test_bench_nifi_variants_count_every_record() -> None:
+    # The RecordTransform variants return one result per record across ~1 MB arrays; the decoder's content feeds n3.
+    records = list(bench.claim_records(40, seed=3))
+    runs = bench._variants(records, bench.ClaimSettings(), bench._nifi_processors())
+    assert {name: run() for name, run in runs.items()} == dict.fromkeys(bench.LABELS, 40)
+    assert len(bench._nifi_array_batches([b"x" * 600_000] * 3)) == 2
 
 
 def test_production_variant_fills_the_kinesis_columns() -> None:
