@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from claimflow.flow.definitions import FlowDescriptionError
-from claimflow.flow.export import FLOW_DIRECTORY, stale, write_all
+from claimflow.flow.export import FLOW_DIRECTORY, compared, write_all
 from claimflow.flow.pyprocessors import ProcessorSourceError
 from claimflow.flow.wiring import Destination, load_python_pipeline
 
@@ -34,9 +34,17 @@ def run(args: argparse.Namespace) -> int:
                 print(path)
             return 0
         if args.action == "check":
-            differing = stale(args.dir)
+            results = compared(args.dir)
+            differing = [name for name, same in results.items() if not same]
             for name in differing:
                 print(f"{name}: differs from `claimflow flow export` (re-export and commit)")
+            if not differing:
+                where = args.dir.resolve()
+                shown = where.relative_to(Path.cwd()) if where.is_relative_to(Path.cwd()) else where
+                print(
+                    f"flow definitions up to date: {', '.join(results)} in {shown}/ equal a fresh export from "
+                    "the processor sources (properties, relationships, wiring, parameters)"
+                )
             return 1 if differing else 0
     except (FlowDescriptionError, ProcessorSourceError) as error:
         print(f"cannot describe the flows: {error}")

@@ -36,11 +36,15 @@ def write_all(directory: Path = FLOW_DIRECTORY) -> list[Path]:
     return written
 
 
-def stale(directory: Path = FLOW_DIRECTORY) -> list[str]:
-    """Names of the committed flow files that differ from a fresh export (missing files included)."""
-    differing = []
+def compared(directory: Path = FLOW_DIRECTORY) -> dict[str, bool]:
+    """File name -> whether the committed flow file equals a fresh export (False when it is missing)."""
+    result = {}
     for name, text in rendered().items():
         path = directory / name
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            differing.append(name)
-    return differing
+        result[name] = path.is_file() and path.read_text(encoding="utf-8") == text
+    return result
+
+
+def stale(directory: Path = FLOW_DIRECTORY) -> list[str]:
+    """Names of the committed flow files that differ from a fresh export (missing files included)."""
+    return [name for name, same in compared(directory).items() if not same]

@@ -13,7 +13,9 @@ on the CPython minor version and CPU architecture they were built for. pip's env
 fetch wheels for the target instead of the build machine.
 
 Run: ``python -m claimflow.flow.nar_build [--nar core|snowpark ...] [--target NAME ...] [--out dist]``
-(``make nar``).
+(``make nar``). It prints one line per step of each build (staging, the bundling by hatchling and pip, the
+result), and every 30 s of the bundling, which is silent (the plugin runs pip quietly and keeps its output for
+a failure), a line saying it is still at work.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -252,6 +255,44 @@ _TARGETING_VARIABLES = frozenset(
 )
 
 
+Progress = Callable[[str], None]
+HEARTBEAT_S = 30.0
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def run_with_heartbeat(
+    command: Sequence[str],
+    progress: Progress,
+    what: str,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    heartbeat_s: float = HEARTBEAT_S,
+) -> str:
+    """Run ``command`` with its output captured, calling ``progress`` every ``heartbeat_s`` while it runs.
+
+    Returns its combined stdout and stderr.
+
+    Raises:
+        subprocess.CalledProcessError: it exited non-zero (its output in ``output``).
+    """
+    started = time.monotonic()
+    with subprocess.Popen(
+        list(command), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        while True:
+            try:
+                output, _ = process.communicate(timeout=heartbeat_s)
+                break
+            except subprocess.TimeoutExpired:
+                progress(f"  ... {what}: still at work ({time.monotonic() - started:.0f} s)")
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, list(command), output)
+    return output
+
+
 def build_nar(
     spec: NarSpec,
     target: Target,
@@ -259,8 +300,9 @@ def build_nar(
     work_dir: Path,
     pip_cache: Path | None = None,
     python: str = sys.executable,
+    progress: Progress = _quiet,
 ) -> Path:
-    """Build one NAR into ``out_dir`` and return its path.
+    """Build one NAR into ``out_dir`` and return its path; ``progress`` gets one line per step.
 
     ``pip_cache`` (shared between builds) keeps repeated builds off the network: the plugin passes
     ``--cache-dir <build dir>/pip-cache`` to pip, so that path is linked to the shared cache.
@@ -270,6 +312,9 @@ def build_nar(
     """
     project = project_metadata()
     stage = stage_project(spec, work_dir / f"{spec.key}-{target.name}" / "project", project)
+    requirements = pinned(dependencies_for(spec, project))
+    sources = sum(1 for path in stage.rglob("*.py"))
+    progress(f"  staged {sources} source files and {len(requirements)} pinned dependencies in {stage}")
     build_dir = stage.parent / "build"
     if build_dir.exists():
         shutil.rmtree(build_dir)
@@ -284,19 +329,22 @@ def build_nar(
     env.update(target.pip_environment)
     env["PIP_CONSTRAINT"] = str(constraints_file)
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    cached = pip_cache is not None and any(pip_cache.iterdir())
+    progress(
+        f"  bundling the dependencies for {target.name} with hatchling and pip "
+        f"({'from the pip cache' if cached else 'downloading wheels: the first build takes a few minutes'})"
+    )
+    started = time.monotonic()
     try:
-        subprocess.run(
+        run_with_heartbeat(
             [python, "-m", "hatchling", "build", "-t", "nar", "-d", str(build_dir)],
+            progress,
+            "bundling",
             cwd=stage,
             env=env,
-            check=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
         )
     except subprocess.CalledProcessError as error:
         # The plugin swallows pip's output; a dry run of the same install shows why pip refused.
-        requirements = pinned(dependencies_for(spec, project))
         dry_run = subprocess.run(
             [python, "-m", "pip", "install", "--dry-run", "--target", str(build_dir / "dry-run"), *requirements],
             env=env,
@@ -310,6 +358,7 @@ def build_nar(
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / nar_file_name(spec, project["version"], target)
     shutil.move(built, final)
+    progress(f"  bundled in {time.monotonic() - started:.0f} s")
     return final
 
 
@@ -334,10 +383,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     specs = [NARS[key] for key in (args.nar or NARS)]
     targets = [TARGETS[name] for name in (args.target or DEFAULT_TARGETS)]
+    total = len(specs) * len(targets)
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    step = 0
     for spec in specs:
         for target in targets:
+            step += 1
+            say(f"[{step}/{total}] {spec.key} NAR for {target.name}")
             try:
-                path = build_nar(spec, target, args.out, args.work, args.work / "pip-cache")
+                path = build_nar(spec, target, args.out, args.work, args.work / "pip-cache", progress=say)
             except subprocess.CalledProcessError as error:
                 print(f"building the {spec.key} NAR for {target.name} failed:\n{error.output}", file=sys.stderr)
                 return 1
@@ -345,7 +402,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"cannot build the {spec.key} NAR: {error}", file=sys.stderr)
                 return 1
             shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
-            print(f"{shown}  {path.stat().st_size / 1_048_576:.1f} MiB")
+            say(f"[{step}/{total}] {shown}  {path.stat().st_size / 1_048_576:.1f} MiB")
+    say(f"built {total} NAR{'s' if total != 1 else ''} into {args.out}")
     return 0
 
 
