@@ -184,7 +184,7 @@ def print_report(console: Any, report: Any) -> None:
 
     console.print(f"processors wired from: {report.pipeline.origin}: {' -> '.join(report.pipeline.stages)}")
     if report.sql_not_executed:
-        console.print(skipped_line(report.sql_not_executed))
+        console.print(skipped_line(report.sql_not_executed), soft_wrap=True)  # one line, however long
     for title, (columns, rows) in report.views.items():
         table = Table(title=title, title_justify="left")
         for name in columns:
