@@ -190,6 +190,62 @@ def test_demo_bridge_emulator_shim_answers_like_moto(aws, monkeypatch) -> None: 
     assert fast[0]["dynamodb"]["NewImage"]["scan"] == {"B": b"\x00\x01\xff"}
 
 
+def test_demo_kinesis_emulator_shim_answers_like_moto(aws, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from moto.kinesis.responses import KinesisResponse
+
+    ensure_resources(aws, "KShimClaims", "KShimStream", shards=1)
+    payloads = [b'{"eventName":"INSERT"}', bytes(range(256)), b"x" * 3000]
+    aws.kinesis.put_records(
+        StreamName="KShimStream", Records=[{"Data": d, "PartitionKey": f"pk{i}"} for i, d in enumerate(payloads)]
+    )
+    shard = aws.kinesis.list_shards(StreamName="KShimStream")["Shards"][0]["ShardId"]
+
+    def read(limit: int) -> tuple[list[dict], bool]:
+        iterator = aws.kinesis.get_shard_iterator(
+            StreamName="KShimStream", ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        page = aws.kinesis.get_records(ShardIterator=iterator, Limit=limit)
+        return page["Records"], bool(page["NextShardIterator"])
+
+    shimmed = KinesisResponse.get_records
+    assert getattr(shimmed, "claimflow_shim", False)
+    fast, fast_limited = read(10), read(2)
+    monkeypatch.setattr(KinesisResponse, "get_records", shimmed.original)  # moto's own serializer
+    assert read(10) == fast
+    assert read(2) == fast_limited
+    assert [r["Data"] for r in fast[0]] == payloads
+    assert len(fast_limited[0]) == 2
+    assert fast[0][0]["ApproximateArrivalTimestamp"].tzinfo is not None
+
+
+def test_demo_scan_emulator_shim_answers_like_moto(aws, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from moto.dynamodb.responses import DynamoHandler
+
+    ensure_resources(aws, "ScanShimClaims", "ScanShimStream", shards=1)
+    for index in range(30):
+        aws.dynamodb.put_item(TableName="ScanShimClaims", Item={**IMAGE, "claim_id": {"S": f"c-{index:02d}"}})
+
+    def pages(**kwargs: object) -> list[dict]:
+        out, start = [], {}
+        while True:
+            page = aws.dynamodb.scan(TableName="ScanShimClaims", ConsistentRead=True, Limit=7, **kwargs, **start)
+            page.pop("ResponseMetadata")
+            out.append(page)
+            if "LastEvaluatedKey" not in page:
+                return out
+            start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+    shimmed = DynamoHandler.scan
+    assert getattr(shimmed, "claimflow_shim", False)
+    fast = pages()
+    fast_total = pages(ReturnConsumedCapacity="TOTAL")
+    monkeypatch.setattr(DynamoHandler, "scan", shimmed.original)  # moto's own serializer
+    assert pages() == fast
+    assert pages(ReturnConsumedCapacity="TOTAL") == fast_total
+    assert sum(p["Count"] for p in fast) == 30 and len(fast) == 5
+    assert fast[0]["Items"][0]["scan"] == {"B": b"\x00\x01\xff"}
+
+
 def test_demo_bridge_emulator_retention_frees_what_readers_passed(aws) -> None:  # type: ignore[no-untyped-def]
     """Trimmed stream records, overwritten item versions and consumed Kinesis records are really freed: moto's
     dashboard register no longer keeps them alive (it did, so the emulator grew by every change)."""

@@ -183,3 +183,27 @@ def test_fakesnow_keeps_every_result_whatever_the_sink_does_so_the_demo_releases
     release_emulator_results(conn)
     assert conn.results_cache == {}
     assert _count(conn, T.destination) == 50  # releasing results loses no data
+
+
+def test_a_custom_stager_replaces_only_the_staging_insert(conn: Any) -> None:
+    calls: list[tuple[str, int]] = []
+    json_insert = ddl.batch_insert_sql(T)
+
+    def stage(cursor: Any, batch_id: str, rows: Any) -> int:
+        calls.append((batch_id, len(rows)))
+        cursor.execute(json_insert, (batch_id, json.dumps(list(rows))))
+        return 7  # what the stager reports is what the result says
+
+    sink = SnowflakeSink(conn, stage_rows=stage)
+    result = sink.write_batch([make_row("S1", "INSERT", BASE_TIME_US), make_row("S2", "INSERT", BASE_TIME_US)], "b1")
+    assert calls == [("b1", 2)]
+    assert (result.staged, result.history_appended, result.inserted, result.consumed) == (7, 2, 2, 2)
+    assert set(SinkEngine(conn).destination()) == {"S1", "S2"}
+
+    def broken(cursor: Any, batch_id: str, rows: Any) -> int:
+        cursor.execute(json_insert, (batch_id, json.dumps(list(rows))))
+        raise RuntimeError("stager failed")
+
+    with pytest.raises(RuntimeError, match="stager failed"):
+        SnowflakeSink(conn, stage_rows=broken).write_batch([make_row("S3", "INSERT", BASE_TIME_US)])
+    assert _count(conn, T.staging) == 0 and set(SinkEngine(conn).destination()) == {"S1", "S2"}  # rolled back

@@ -55,6 +55,8 @@ def local_aws() -> Iterator[str]:
     # werkzeug logs every request at INFO; the demo's progress bar is the only output we want.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     install_stream_records_shim()
+    install_kinesis_records_shim()
+    install_scan_shim()
     untrack_emulator_records()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -96,6 +98,66 @@ def install_stream_records_shim() -> None:
     get_records.claimflow_shim = True  # type: ignore[attr-defined]
     get_records.original = DynamoDBStreamsHandler.get_records  # type: ignore[attr-defined]
     DynamoDBStreamsHandler.get_records = get_records  # type: ignore[method-assign,assignment]
+
+
+def install_kinesis_records_shim() -> None:
+    """Make the emulator's Kinesis GetRecords answer with the same JSON, written directly.
+
+    moto builds each Kinesis record's response by decoding the stored base64 data, then its botocore-model
+    serializer walks every record and encodes the data again: about a third of a millisecond per record, the
+    biggest single cost of the emulator in a large demo. moto stores the data as the base64 text the client sent,
+    which is the wire form, so this writes it as it is. Only the emulator's response path changes; tests/demo
+    checks the shim's answer against moto's serializer.
+    """
+    from moto.kinesis.responses import KinesisResponse
+
+    if getattr(KinesisResponse.get_records, "claimflow_shim", False):
+        return
+
+    def get_records(self: Any) -> str:
+        next_iterator, records, millis_behind = self.kinesis_backend.get_records(
+            self._get_param("StreamARN"), self._get_param("ShardIterator"), self._get_param("Limit")
+        )
+        body = {
+            "NextShardIterator": next_iterator,
+            "Records": [
+                {
+                    "Data": r.data if isinstance(r.data, str) else base64.b64encode(r.data).decode("ascii"),
+                    "PartitionKey": r.partition_key,
+                    "SequenceNumber": str(r.sequence_number),
+                    "ApproximateArrivalTimestamp": _wire_value(r.created_at_datetime),
+                }
+                for r in records
+            ],
+            "MillisBehindLatest": millis_behind,
+        }
+        return json.dumps(body)
+
+    get_records.claimflow_shim = True  # type: ignore[attr-defined]
+    get_records.original = KinesisResponse.get_records  # type: ignore[attr-defined]
+    KinesisResponse.get_records = get_records  # type: ignore[method-assign,assignment]
+
+
+def install_scan_shim() -> None:
+    """Make the emulator's DynamoDB Scan answer with the same JSON, written directly.
+
+    moto already holds a Scan page as wire-format attribute values; its botocore-model serializer then walks
+    every nested attribute of every item again (a few milliseconds per claim item, minutes for the reconciliation
+    of a 100,000-claim table). This writes moto's result as JSON. Only the emulator's response path changes;
+    tests/demo checks the shim's pages against moto's serializer.
+    """
+    from moto.dynamodb.responses import DynamoHandler
+
+    if getattr(DynamoHandler.scan, "claimflow_shim", False):
+        return
+    original = DynamoHandler.scan
+
+    def scan(self: Any) -> str:
+        return json.dumps(original(self).result, default=_wire_value)
+
+    scan.claimflow_shim = True  # type: ignore[attr-defined]
+    scan.original = original  # type: ignore[attr-defined]
+    DynamoHandler.scan = scan  # type: ignore[method-assign,assignment]
 
 
 class _NotRetained(list):

@@ -128,6 +128,8 @@ def _snowflake(options: DemoOptions) -> Iterator[tuple[Any, list[str]]]:
         return
     import fakesnow
 
+    from claimflow.demo.snowflake_emulator import install_statement_cache, uninstall_statement_cache
+
     db_dir = options.workdir / "snowflake"
     shutil.rmtree(db_dir, ignore_errors=True)  # a fresh emulator run starts from empty tables
     db_dir.mkdir(parents=True)
@@ -138,11 +140,13 @@ def _snowflake(options: DemoOptions) -> Iterator[tuple[Any, list[str]]]:
                 database=SNOWFLAKE_DATABASE, schema=SNOWFLAKE_SCHEMA, paramstyle="qmark"
             )
             _bound_emulator_memory(conn)
+            install_statement_cache()  # fakesnow translates each of the sink's statements once, not per batch
             try:
                 report = apply_sql_scripts(conn, [sql_directory() / name for name in SCHEMA_SCRIPTS])
                 skipped = [f"{n.script}#{n.index} {n.kind}" for n in report.not_executed]
                 yield conn, skipped
             finally:
+                uninstall_statement_cache()
                 conn.close()
 
 
@@ -155,6 +159,17 @@ def _bound_emulator_memory(conn: Any) -> None:
     if duck is not None:
         duck.execute(f"SET memory_limit = '{EMULATOR_MEMORY_LIMIT}'")
         duck.execute("SET threads = 2")
+
+
+def _sink(options: DemoOptions, connection: Any) -> Any:
+    """The project's sink; on the embedded emulator it stages each batch through DuckDB's bulk path."""
+    from claimflow.snowflake import SnowflakeSink
+
+    if options.snowflake_connection:
+        return SnowflakeSink(connection)
+    from claimflow.demo.snowflake_emulator import DuckDBStager
+
+    return SnowflakeSink(connection, stage_rows=DuckDBStager(connection))
 
 
 def _claim_settings(pipeline: ClaimPipeline) -> Any:
@@ -257,8 +272,6 @@ def run_demo(
     rng = random.Random(options.seed)
 
     with _aws_endpoint(options) as endpoint, _snowflake(options) as (connection, sql_skipped):
-        from claimflow.snowflake import SnowflakeSink
-
         embedded = not (options.use_aws or options.endpoint_url)
         clients = make_clients(endpoint, options.region)
         resources = ensure_resources(clients, options.table_name, options.stream_name, options.shards)
@@ -277,7 +290,7 @@ def run_demo(
             )  # fmt: skip
 
         pipeline = ClaimPipeline(options.flow_path)
-        flow = _ConsumerLoop(options, new_consumer, pipeline, SnowflakeSink(connection), connection, on_landed)
+        flow = _ConsumerLoop(options, new_consumer, pipeline, _sink(options, connection), connection, on_landed)
 
         def after_wave(wave: list[Any]) -> None:
             if options.bridge:

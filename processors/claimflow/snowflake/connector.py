@@ -8,7 +8,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -242,12 +242,22 @@ class SnowflakeSink:
     The merge runs as UPDATE + INSERT (``ddl.upsert_sql``) by default, which works on Snowflake and on fakesnow;
     ``use_merge_statement=True`` runs the single MERGE statement instead (same semantics; Snowflake only, since
     fakesnow cannot run MERGE inside a transaction).
+
+    ``stage_rows(cursor, batch_id, rows) -> staged count`` replaces the JSON ``INSERT`` into staging when given
+    (the demo's embedded emulator bulk-loads through DuckDB, ``claimflow.demo.snowflake_emulator``); it runs
+    inside the batch's transaction, and history, merge and consume stay this class's SQL.
     """
 
     def __init__(
-        self, connection: Any, tables: TableNames = DEFAULT_TABLES, *, use_merge_statement: bool = False
+        self,
+        connection: Any,
+        tables: TableNames = DEFAULT_TABLES,
+        *,
+        use_merge_statement: bool = False,
+        stage_rows: Callable[[Any, str, Sequence[Mapping[str, Any]]], int] | None = None,
     ) -> None:
         self._connection = connection
+        self._stage_rows = stage_rows
         self._tables = tables
         self._insert = ddl.batch_insert_sql(tables)
         self._history = ddl.history_from_staging_sql(tables)
@@ -272,9 +282,12 @@ class SnowflakeSink:
         try:
             cursor.execute("BEGIN TRANSACTION")
             staged = 0
-            for chunk in _json_chunks(rows, MAX_JSON_CHUNK_BYTES):
-                cursor.execute(self._insert, (batch_id, chunk))
-                staged += _rowcount(cursor)
+            if self._stage_rows is not None:
+                staged = self._stage_rows(cursor, batch_id, rows)
+            else:
+                for chunk in _json_chunks(rows, MAX_JSON_CHUNK_BYTES):
+                    cursor.execute(self._insert, (batch_id, chunk))
+                    staged += _rowcount(cursor)
             cursor.execute(self._history, (batch_id,))
             history = _rowcount(cursor)
             if self._merge is not None:
