@@ -246,6 +246,34 @@ def test_demo_scan_emulator_shim_answers_like_moto(aws, monkeypatch) -> None:  #
     assert fast[0]["Items"][0]["scan"] == {"B": b"\x00\x01\xff"}
 
 
+def test_demo_embedded_bridge_forwards_what_the_http_bridge_forwards(aws) -> None:  # type: ignore[no-untyped-def]
+    from claimflow.demo.aws import embedded_bridge_clients
+
+    over_http = ensure_resources(aws, "TwinClaims", "TwinHttpStream", shards=2)
+    in_process = ensure_resources(aws, "TwinClaims", "TwinEmbeddedStream", shards=2)
+    for index in range(12):
+        aws.dynamodb.put_item(TableName="TwinClaims", Item={**IMAGE, "claim_id": {"S": f"c-{index}"}})
+    aws.dynamodb.put_item(TableName="TwinClaims", Item={**IMAGE, "claim_id": {"S": "c-3"}, "flag": {"BOOL": False}})
+    aws.dynamodb.delete_item(TableName="TwinClaims", Key={"claim_id": {"S": "c-5"}})
+    assert StreamBridge(aws, over_http).pump() == 14
+    assert StreamBridge(embedded_bridge_clients(aws), in_process).pump() == 14
+
+    def forwarded(stream: str) -> list[tuple[str, dict]]:
+        out = []
+        for shard in aws.kinesis.list_shards(StreamName=stream)["Shards"]:
+            iterator = aws.kinesis.get_shard_iterator(
+                StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            page = aws.kinesis.get_records(ShardIterator=iterator)
+            out += [(r["PartitionKey"], json.loads(r["Data"])) for r in page["Records"]]
+        return sorted(out, key=lambda pair: (pair[1]["eventID"]))
+
+    http_records, embedded_records = forwarded("TwinHttpStream"), forwarded("TwinEmbeddedStream")
+    assert len(http_records) == 14
+    assert embedded_records == http_records
+    assert [r["eventName"] for _, r in http_records].count("REMOVE") == 1
+
+
 def test_demo_bridge_emulator_retention_frees_what_readers_passed(aws) -> None:  # type: ignore[no-untyped-def]
     """Trimmed stream records, overwritten item versions and consumed Kinesis records are really freed: moto's
     dashboard register no longer keeps them alive (it did, so the emulator grew by every change)."""

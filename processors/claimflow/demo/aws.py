@@ -240,6 +240,67 @@ def _drop_passed_stream_iterators(region: str, shard: Any) -> None:
         del iterators[arn]
 
 
+class _EmbeddedStreams:
+    """The DynamoDB Streams calls the bridge makes, answered by the embedded emulator's backend in process."""
+
+    def __init__(self, region: str) -> None:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+        self._backend = dynamodbstreams_backends[DEFAULT_ACCOUNT_ID][region]
+
+    def describe_stream(self, StreamArn: str, **_: Any) -> dict[str, Any]:
+        return {"StreamDescription": self._backend.describe_stream(StreamArn)}
+
+    def get_shard_iterator(self, StreamArn: str, ShardId: str, ShardIteratorType: str) -> dict[str, Any]:
+        return {"ShardIterator": self._backend.get_shard_iterator(StreamArn, ShardId, ShardIteratorType).arn}
+
+    def get_records(self, ShardIterator: str, Limit: int = 1000) -> dict[str, Any]:
+        page = self._backend.get_records(ShardIterator, Limit)
+        records = []
+        for stored in page["Records"]:
+            record = dict(stored)  # moto's stored record: never change it
+            body = record["dynamodb"] = dict(record["dynamodb"])
+            moment = body["ApproximateCreationDateTime"]  # milliseconds, as the wire carries it
+            body["ApproximateCreationDateTime"] = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+            records.append(record)
+        return {"Records": records, "NextShardIterator": page["NextShardIterator"]}
+
+
+class _EmbeddedKinesisWriter:
+    """Kinesis PutRecords into the embedded emulator's backend in process (what DynamoDB's own streaming
+    destination does inside AWS: no client call)."""
+
+    def __init__(self, region: str) -> None:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.kinesis.models import kinesis_backends
+
+        self._backend = kinesis_backends[DEFAULT_ACCOUNT_ID][region]
+
+    def put_records(self, StreamName: str, Records: list[dict[str, Any]]) -> dict[str, Any]:
+        wire = [{**r, "Data": base64.b64encode(r["Data"]).decode("ascii")} for r in Records]
+        return self._backend.put_records(None, StreamName, wire)  # type: ignore[arg-type]  # by name, as boto3 sends it
+
+
+def embedded_bridge_clients(clients: AwsClients) -> AwsClients:
+    """The bridge's view of the embedded emulator: its DynamoDB Streams reads and Kinesis writes go to moto's
+    backends in process instead of over HTTP.
+
+    The bridge plays AWS's "Kinesis Data Streams for DynamoDB", which is not a client of AWS: inside AWS the table
+    itself feeds Kinesis. Over HTTP every change was serialised and parsed four times (Streams GetRecords out and
+    in, PutRecords out and in), the largest share of a demo run. The generator (BatchWriteItem) and the consumer
+    (ListShards, GetShardIterator, GetRecords) still go through boto3 and the emulator's HTTP endpoint. Only for
+    the embedded emulator (same process); tests/demo checks that both ways forward identical records.
+    """
+    return AwsClients(
+        dynamodb=clients.dynamodb,
+        streams=_EmbeddedStreams(clients.region),
+        kinesis=_EmbeddedKinesisWriter(clients.region),
+        region=clients.region,
+        endpoint_url=clients.endpoint_url,
+    )
+
+
 def make_clients(endpoint_url: str | None, region: str = DEFAULT_REGION, profile: str | None = None) -> AwsClients:
     """boto3 clients for DynamoDB, DynamoDB Streams and Kinesis.
 

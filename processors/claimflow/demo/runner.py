@@ -19,6 +19,7 @@ from claimflow.demo.aws import (
     DEFAULT_REGION,
     DEFAULT_STREAM,
     DEFAULT_TABLE,
+    embedded_bridge_clients,
     ensure_resources,
     local_aws,
     make_clients,
@@ -276,8 +277,9 @@ def run_demo(
         clients = make_clients(endpoint, options.region)
         resources = ensure_resources(clients, options.table_name, options.stream_name, options.shards)
         ledger = EventLedger(event_log)
+        bridge_clients = embedded_bridge_clients(clients) if embedded else clients  # the bridge plays AWS itself
         bridge = StreamBridge(
-            clients, resources, ledger=ledger, duplicate_rate=options.duplicate_rate,
+            bridge_clients, resources, ledger=ledger, duplicate_rate=options.duplicate_rate,
             invalid_rate=options.invalid_rate, rng=random.Random(rng.random())
         )
         store = CheckpointStore(checkpoint_path, options.stream_name)
