@@ -37,11 +37,16 @@ class Kind(StrEnum):
 
 
 class Phi(StrEnum):
-    """HIPAA classification of a column, used for Snowflake tags and masking policies."""
+    """HIPAA classification of a column, used for Snowflake tags and masking policies.
+
+    A derived column is classified by what it can be solved back to, not by its own look: ``claimAgeDays`` is a
+    number, but with any event time it gives the date of service, so it is as sensitive as that date.
+    """
 
     NONE = "none"
     DIRECT_IDENTIFIER = "direct_identifier"  # names, phone, email, street, member id: masked / pseudonymised
-    QUASI_IDENTIFIER = "quasi_identifier"  # DOB, ZIP, city, dates of service: generalisable
+    QUASI_IDENTIFIER = "quasi_identifier"  # DOB, ZIP, city, every date or time of the claim, ages: generalisable
+    RECORD_KEY = "record_key"  # the claim number and what is derived from it: linkable, tokenised for analysts
 
 
 class Group(StrEnum):
@@ -60,10 +65,20 @@ class Column:
     nullable: bool = True
     phi: Phi = Phi.NONE
     in_quickstart: bool = False
+    # What the column can be solved back to, when that is not the column itself (the reason for its ``phi``).
+    reveals: str | None = None
 
 
-def _cdc(name: str, kind: Kind, sf: str, description: str, nullable: bool = True) -> Column:
-    return Column(name, kind, sf, description, Group.CDC, nullable=nullable)
+def _cdc(
+    name: str,
+    kind: Kind,
+    sf: str,
+    description: str,
+    nullable: bool = True,
+    phi: Phi = Phi.NONE,
+    reveals: str | None = None,
+) -> Column:
+    return Column(name, kind, sf, description, Group.CDC, nullable=nullable, phi=phi, reveals=reveals)
 
 
 def _claim(
@@ -74,16 +89,25 @@ def _claim(
     phi: Phi = Phi.NONE,
     quickstart: bool = True,
     nullable: bool = True,
+    reveals: str | None = None,
 ) -> Column:
-    return Column(name, kind, sf, description, Group.CLAIM, nullable=nullable, phi=phi, in_quickstart=quickstart)
+    return Column(
+        name, kind, sf, description, Group.CLAIM, nullable=nullable, phi=phi, in_quickstart=quickstart, reveals=reveals
+    )
 
 
-def _derived(name: str, kind: Kind, sf: str, description: str) -> Column:
-    return Column(name, kind, sf, description, Group.ENRICHMENT)
+def _derived(
+    name: str, kind: Kind, sf: str, description: str, phi: Phi = Phi.NONE, reveals: str | None = None
+) -> Column:
+    return Column(name, kind, sf, description, Group.ENRICHMENT, phi=phi, reveals=reveals)
 
 
 _DI = Phi.DIRECT_IDENTIFIER
 _QI = Phi.QUASI_IDENTIFIER
+_KEY = Phi.RECORD_KEY
+# Event times: when the claim was created or changed. The INSERT's time is the claim's creation (the quickstart's
+# createdTimeStamp), and any of them minus claimAgeDays is the date of service: dates of the claim, not of the pipe.
+_EVENT_TIME = "when the claim was created or changed (INSERT time = creation date; minus claimAgeDays = dateOfService)"
 
 COLUMNS: tuple[Column, ...] = (
     # --- CDC metadata -------------------------------------------------------------------------------------
@@ -95,8 +119,18 @@ COLUMNS: tuple[Column, ...] = (
         "DynamoDB ApproximateCreationDateTime normalised to integer microseconds since the epoch; the merge's "
         "primary ordering key.",
         nullable=False,
+        phi=_QI,
+        reveals=_EVENT_TIME,
     ),
-    _cdc("eventTimeUtc", Kind.TIMESTAMP, "TIMESTAMP_NTZ(6)", "eventCreationUnixTime as a UTC timestamp.", False),
+    _cdc(
+        "eventTimeUtc",
+        Kind.TIMESTAMP,
+        "TIMESTAMP_NTZ(6)",
+        "eventCreationUnixTime as a UTC timestamp.",
+        False,
+        _QI,
+        _EVENT_TIME,
+    ),
     _cdc("eventId", Kind.VARCHAR, "VARCHAR(64)", "DynamoDB eventID of the change.", nullable=False),
     _cdc("ttlDelete", Kind.BOOLEAN, "BOOLEAN", "True when DynamoDB's TTL expiry removed the item.", False),
     _cdc("sourceTable", Kind.VARCHAR, "VARCHAR(255)", "DynamoDB table name."),
@@ -108,11 +142,41 @@ COLUMNS: tuple[Column, ...] = (
         "VARCHAR(128)",
         "Kinesis sequence number (decimal string, up to ~56 digits; compare numerically, never as a float).",
     ),
-    _cdc("kinesisPartitionKey", Kind.VARCHAR, "VARCHAR(256)", "Kinesis partition key (derived from the item key)."),
-    _cdc("kinesisArrivalTime", Kind.TIMESTAMP, "TIMESTAMP_NTZ(6)", "Kinesis approximate arrival time, UTC."),
-    _cdc("ingestTime", Kind.TIMESTAMP, "TIMESTAMP_NTZ(6)", "When ClaimFlow built this row, UTC.", nullable=False),
+    _cdc(
+        "kinesisPartitionKey",
+        Kind.VARCHAR,
+        "VARCHAR(256)",
+        "Kinesis partition key (derived from the item key).",
+        phi=_KEY,
+        reveals="the claim number (claimId): DynamoDB derives it from the item key",
+    ),
+    _cdc(
+        "kinesisArrivalTime",
+        Kind.TIMESTAMP,
+        "TIMESTAMP_NTZ(6)",
+        "Kinesis approximate arrival time, UTC.",
+        phi=_QI,
+        reveals=_EVENT_TIME,
+    ),
+    _cdc(
+        "ingestTime",
+        Kind.TIMESTAMP,
+        "TIMESTAMP_NTZ(6)",
+        "When ClaimFlow built this row, UTC.",
+        nullable=False,
+        phi=_QI,
+        reveals=_EVENT_TIME,
+    ),
     # --- The claim (quickstart columns, with types that keep data) ---------------------------------------
-    _claim("claimId", Kind.VARCHAR, "VARCHAR(64)", "Claim identifier (the DynamoDB key claim_id).", nullable=False),
+    _claim(
+        "claimId",
+        Kind.VARCHAR,
+        "VARCHAR(64)",
+        "Claim identifier (the DynamoDB key claim_id).",
+        _KEY,
+        nullable=False,
+        reveals="the claim in the payer's and provider's systems (an account-like number: Safe Harbor item R)",
+    ),
     _claim("diagnosisCodes", Kind.STRING_ARRAY, "ARRAY", "ICD-10-CM codes, in claim order."),
     _claim("dateOfService", Kind.DATE, "DATE", "First date of service.", _QI),
     _claim("totalCharge", Kind.DECIMAL, "NUMBER(12,2)", "Total billed charge, USD."),
@@ -130,7 +194,14 @@ COLUMNS: tuple[Column, ...] = (
     _claim("patientFirstName", Kind.VARCHAR, "VARCHAR(128)", "Patient given name.", _DI),
     _claim("patientEmail", Kind.VARCHAR, "VARCHAR(256)", "Patient e-mail address.", _DI),
     _claim("claimStatus", Kind.VARCHAR, "VARCHAR(64)", "Claim status as the source wrote it."),
-    _claim("createdTimeStamp", Kind.TIMESTAMP, "TIMESTAMP_NTZ(6)", "When the claim was created, UTC."),
+    _claim(
+        "createdTimeStamp",
+        Kind.TIMESTAMP,
+        "TIMESTAMP_NTZ(6)",
+        "When the claim was created, UTC.",
+        _QI,
+        reveals="a date of the claim (close to billSubmitDate and dateOfService)",
+    ),
     _claim("providerName", Kind.VARCHAR, "VARCHAR(256)", "Rendering/billing provider name."),
     _claim("providerNPI", Kind.VARCHAR, "VARCHAR(10)", "Provider National Provider Identifier (Luhn-checked)."),
     _claim("providerZip", Kind.VARCHAR, "VARCHAR(10)", "Provider ZIP (leading zeros kept)."),
@@ -163,8 +234,22 @@ COLUMNS: tuple[Column, ...] = (
     _derived("diagnosisCount", Kind.INTEGER, "NUMBER(4,0)", "Number of diagnosis codes."),
     _derived("procedureCount", Kind.INTEGER, "NUMBER(4,0)", "Number of procedure lines."),
     _derived("totalUnits", Kind.INTEGER, "NUMBER(9,0)", "Sum of procedure units."),
-    _derived("patientAgeAtService", Kind.INTEGER, "NUMBER(3,0)", "Patient age in whole years on dateOfService."),
-    _derived("claimAgeDays", Kind.INTEGER, "NUMBER(6,0)", "Days from dateOfService to the event time."),
+    _derived(
+        "patientAgeAtService",
+        Kind.INTEGER,
+        "NUMBER(3,0)",
+        "Patient age in whole years on dateOfService.",
+        _QI,
+        "an age over 89 (Safe Harbor: 90 or older is one group); with the DOB year, part of the birth date",
+    ),
+    _derived(
+        "claimAgeDays",
+        Kind.INTEGER,
+        "NUMBER(6,0)",
+        "Days from dateOfService to the event time.",
+        _QI,
+        "dateOfService exactly: DATE(eventTimeUtc) - claimAgeDays",
+    ),
     _derived("chargeBand", Kind.VARCHAR, "VARCHAR(16)", "Charge band of totalCharge (e.g. 0-100, 100-500, ...)."),
     _derived("dataQualityFlags", Kind.STRING_ARRAY, "ARRAY", "Non-fatal data-quality findings (codes)."),
     _derived(

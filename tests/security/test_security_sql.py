@@ -22,13 +22,16 @@ def test_every_phi_column_is_masked_in_every_table_that_stores_it() -> None:
     tables = spec.DEFAULT_TABLES
     for col in (c for c in COLUMNS if c.phi is not Phi.NONE):
         for table in (tables.staging, tables.history, tables.destination):
-            assert re.search(rf"ALTER TABLE {table} MODIFY COLUMN {col.name} SET MASKING POLICY PHI_MASK_\w+ FORCE;",
-                             text), (table, col.name)
+            pattern = (
+                rf"ALTER TABLE CLAIMFLOW_DB\.CDC\.{table} MODIFY COLUMN {col.name} "
+                rf"SET MASKING POLICY CLAIMFLOW_DB\.GOVERNANCE\.PHI_MASK_\w+ FORCE;"
+            )
+            assert re.search(pattern, text), (table, col.name)
 
 
 def test_zip_policy_sends_sparse_zip3_areas_to_000() -> None:
     text = _script("05_governance.sql")
-    policy = text[text.index("CREATE MASKING POLICY IF NOT EXISTS PHI_MASK_ZIP"):]
+    policy = text[text.index("CREATE MASKING POLICY IF NOT EXISTS CLAIMFLOW_DB.GOVERNANCE.PHI_MASK_ZIP "):]
     policy = policy[: policy.index(";")]
     listed = set(re.findall(r"'(\d{3})'", policy))
     assert listed == set(RESTRICTED_ZIP3)
@@ -37,8 +40,8 @@ def test_zip_policy_sends_sparse_zip3_areas_to_000() -> None:
 
 def test_birth_dates_have_a_policy_that_hides_years_meaning_an_age_over_89() -> None:
     text = _script("05_governance.sql")
-    assert "MODIFY COLUMN patientDOB SET MASKING POLICY PHI_MASK_BIRTH_DATE FORCE;" in text
-    policy = text[text.index("CREATE MASKING POLICY IF NOT EXISTS PHI_MASK_BIRTH_DATE"):]
+    assert "MODIFY COLUMN patientDOB SET MASKING POLICY CLAIMFLOW_DB.GOVERNANCE.PHI_MASK_BIRTH_DATE FORCE;" in text
+    policy = text[text.index("CREATE MASKING POLICY IF NOT EXISTS CLAIMFLOW_DB.GOVERNANCE.PHI_MASK_BIRTH_DATE "):]
     assert "YEAR(CURRENT_DATE()) - YEAR(val) > 89 THEN NULL" in policy[: policy.index(";")]
 
 

@@ -83,30 +83,44 @@ def test_phi_columns_are_masked_and_tagged_with_their_class() -> None:
     text = (SQL_DIR / "05_governance.sql").read_text(encoding="utf-8")
     phi = [c for c in COLUMNS if c.phi is not Phi.NONE]
     assert {"patientFirstName", "patientLastName", "patientDOB", "patientPhone", "patientEmail", "patientStreet",
-            "memberId"} <= {c.name for c in phi}  # fmt: skip
+            "memberId", "claimAgeDays", "patientAgeAtService", "createdTimeStamp", "eventTimeUtc",
+            "claimId"} <= {c.name for c in phi}  # fmt: skip
     for col in phi:
-        for table in (spec.DEFAULT_TABLES.destination, spec.DEFAULT_TABLES.history):
-            pattern = rf"ALTER TABLE {table} MODIFY COLUMN {col.name} SET MASKING POLICY PHI_MASK_\w+ FORCE;"
-            assert re.search(pattern, text)
-        assert f"MODIFY COLUMN {col.name} SET TAG PHI_CLASS = '{col.phi.value}';" in text
+        for table in (spec.DEFAULT_TABLES.destination, spec.DEFAULT_TABLES.history, spec.DEFAULT_TABLES.staging):
+            pattern = (
+                rf"ALTER TABLE CLAIMFLOW_DB\.CDC\.{table} MODIFY COLUMN {col.name} "
+                rf"SET MASKING POLICY CLAIMFLOW_DB\.GOVERNANCE\.PHI_MASK_\w+ FORCE;"
+            )
+            assert re.search(pattern, text), (table, col.name)
+        assert f"MODIFY COLUMN {col.name} SET TAG CLAIMFLOW_DB.GOVERNANCE.PHI_CLASS = '{col.phi.value}';" in text
     masked = set(re.findall(r"MODIFY COLUMN (\w+) SET MASKING POLICY", text))
-    assert masked == {c.name for c in phi}  # no non-PHI column masked by accident
-    assert "IS_ROLE_IN_SESSION('CLAIMFLOW_PHI_READER')" in text
+    extras = {e.name for e in (*ddl.STAGING_EXTRA, *ddl.HISTORY_EXTRA, *ddl.DESTINATION_EXTRA) if e.phi is not Phi.NONE}
+    assert extras == {"stagedAt", "loadedAt", "mergedAt"}
+    assert masked == {c.name for c in phi} | extras  # no non-PHI column masked by accident
+    # Unmasked only for the session's primary role: neither secondary roles nor the hierarchy unmask PHI.
+    assert "CURRENT_ROLE() IN ('CLAIMFLOW_PHI_READER', 'CLAIMFLOW_MERGER')" in text
+    assert "IS_ROLE_IN_SESSION('CLAIMFLOW_PHI_READER')" not in text
 
 
 # --- Every statement parses --------------------------------------------------------------------------------------
 
 # Statements sqlglot's Snowflake dialect keeps as a generic Command (not parsed into a tree), by script and kind.
 EXPECTED_COMMANDS = {
-    ("00_setup.sql", "CREATE ROLE"): 5,
+    ("00_setup.sql", "CREATE ROLE"): 7,
     ("00_setup.sql", "CREATE USER"): 1,
-    ("00_setup.sql", "GRANT"): 7,  # GRANT ROLE / OWNERSHIP / EXECUTE TASK ON ACCOUNT / CREATE TASK ON SCHEMA
+    # GRANT ROLE / APPLY ... ON ACCOUNT / CREATE DATABASE / EXECUTE TASK|ALERT ON ACCOUNT / CREATE TASK|ALERT ON SCHEMA
+    ("00_setup.sql", "GRANT"): 5,
     ("03_stream_task.sql", "ALTER TASK"): 1,
     ("03_stream_task.sql", "CREATE STREAM"): 1,
     ("03_stream_task.sql", "CREATE TASK"): 1,
     ("03_stream_task.sql", "GRANT"): 1,  # GRANT SELECT ON STREAM
-    ("05_governance.sql", "ALTER TABLE"): 68,  # SET MASKING POLICY / SET TAG / ROW ACCESS POLICY
-    ("05_governance.sql", "CREATE MASKING POLICY"): 4,
+    ("05_governance.sql", "ALTER TABLE"): 128,  # SET MASKING POLICY (63) / SET TAG (63) / ROW ACCESS POLICY (2)
+    ("05_governance.sql", "CREATE MASKING POLICY"): 10,
+    ("07_alerts.sql", "CREATE NOTIFICATION"): 1,
+    ("07_alerts.sql", "GRANT"): 1,  # GRANT USAGE ON INTEGRATION
+    ("07_alerts.sql", "CREATE ALERT"): 3,
+    ("07_alerts.sql", "ALTER ALERT"): 3,
+    ("99_teardown.sql", "ALTER ALERT"): 3,
     ("99_teardown.sql", "ALTER TASK"): 1,
     ("99_teardown.sql", "DROP USER"): 1,
 }
@@ -114,7 +128,7 @@ EXPECTED_COMMANDS = {
 # checked against the documented Snowflake grammar with a regular expression instead.
 EXPECTED_UNPARSABLE = {("05_governance.sql", "CREATE ROW ACCESS POLICY"): 1}
 ROW_ACCESS_POLICY = re.compile(
-    r"CREATE ROW ACCESS POLICY IF NOT EXISTS \w+ AS \(\w+ VARCHAR\) RETURNS BOOLEAN ->.+COMMENT = '[^']*'\Z", re.S
+    r"CREATE ROW ACCESS POLICY IF NOT EXISTS [\w.]+ AS \(\w+ VARCHAR\) RETURNS BOOLEAN ->.+COMMENT = '[^']*'\Z", re.S
 )
 
 
@@ -186,8 +200,8 @@ def test_scripts_use_real_transactions_and_never_delete_by_claim_id() -> None:
 
 # What fakesnow cannot execute, by script and statement kind: parsed (above), not executed.
 EXPECTED_NOT_EXECUTED = {
-    ("00_setup.sql", "CREATE ROLE"): 5,
-    ("00_setup.sql", "GRANT"): 16,
+    ("00_setup.sql", "CREATE ROLE"): 7,
+    ("00_setup.sql", "GRANT"): 27,
     ("00_setup.sql", "CREATE WAREHOUSE"): 1,
     ("00_setup.sql", "CREATE USER"): 1,
     ("01_tables.sql", "GRANT"): 4,
@@ -196,10 +210,14 @@ EXPECTED_NOT_EXECUTED = {
     ("03_stream_task.sql", "GRANT"): 1,
     ("03_stream_task.sql", "CREATE TASK"): 1,
     ("03_stream_task.sql", "ALTER TASK"): 1,
-    ("04_views.sql", "GRANT"): 7,
-    ("05_governance.sql", "CREATE MASKING POLICY"): 4,
-    ("05_governance.sql", "ALTER TABLE"): 37,  # SET MASKING POLICY (33), DROP ALL / ADD ROW ACCESS POLICY (4)
+    ("04_views.sql", "GRANT"): 8,  # 5 analyst views, 3 monitor views
+    ("05_governance.sql", "CREATE MASKING POLICY"): 10,
+    ("05_governance.sql", "ALTER TABLE"): 67,  # SET MASKING POLICY (63), DROP ALL / ADD ROW ACCESS POLICY (4)
     ("05_governance.sql", "CREATE ROW ACCESS POLICY"): 1,
+    ("07_alerts.sql", "CREATE NOTIFICATION"): 1,
+    ("07_alerts.sql", "GRANT"): 2,
+    ("07_alerts.sql", "CREATE ALERT"): 3,
+    ("07_alerts.sql", "ALTER ALERT"): 3,
 }
 
 
@@ -215,14 +233,14 @@ def test_fakesnow_runs_the_schema_scripts_and_lists_what_it_cannot(fake: tuple[A
     assert dict(got) == EXPECTED_NOT_EXECUTED
     ran = Counter((script, kind) for script, _i, kind in report.executed)
     assert ran[("00_setup.sql", "CREATE DATABASE")] == 1 and ran[("00_setup.sql", "CREATE SCHEMA")] == 1
-    assert ran[("01_tables.sql", "CREATE TABLE")] == 4
-    assert ran[("04_views.sql", "CREATE SECURE VIEW")] == 7
+    assert ran[("01_tables.sql", "CREATE TABLE")] == 3
+    assert ran[("05_governance.sql", "CREATE TABLE")] == 1  # the payer map, in the governor's schema
+    assert ran[("04_views.sql", "CREATE SECURE VIEW")] == 8
     assert ran[("02_merge.sql", "INSERT")] == 1 and ran[("02_merge.sql", "COMMIT")] == 1
     # fakesnow accepts CREATE TAG / SET TAG as no-ops: executed, without effect.
     assert ran[("05_governance.sql", "CREATE TAG")] == 1
     cur = conn.cursor()
-    for view in ("V_CLAIMS", "V_CLAIMS_SUMMARY", "V_RECENT_EVENTS", "V_PENDING_CLAIMS", "V_CLAIM_STATUS_TIMELINE",
-                 "V_DATA_QUALITY", "V_PIPELINE_LAG"):  # fmt: skip
+    for view in ddl.ALL_VIEWS:
         cur.execute(f"SELECT * FROM {view}")
         cur.fetchall()
 
