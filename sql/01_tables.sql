@@ -66,7 +66,7 @@ CREATE TABLE IF NOT EXISTS CLAIMS_STAGING (
     claimAgeDays NUMBER(6,0) COMMENT 'Days from dateOfService to the event time.',
     chargeBand VARCHAR(16) COMMENT 'Charge band of totalCharge (e.g. 0-100, 100-500, ...).',
     dataQualityFlags ARRAY COMMENT 'Non-fatal data-quality findings (codes).',
-    phiMode VARCHAR(16) COMMENT 'passthrough or pseudonymized: how direct identifiers were handled.',
+    phiMode VARCHAR(16) COMMENT 'passthrough, pseudonymized or safe_harbor: how PHI was handled.',
     batchId VARCHAR(64) COMMENT 'Writer batch that landed the row (NULL for Snowpipe-loaded rows).',
     stagedAt TIMESTAMP_NTZ(6) DEFAULT SYSDATE() COMMENT 'When the row landed, UTC.'
 )
@@ -130,7 +130,7 @@ CREATE TABLE IF NOT EXISTS CLAIMS_EVENT_HISTORY (
     claimAgeDays NUMBER(6,0) COMMENT 'Days from dateOfService to the event time.',
     chargeBand VARCHAR(16) COMMENT 'Charge band of totalCharge (e.g. 0-100, 100-500, ...).',
     dataQualityFlags ARRAY COMMENT 'Non-fatal data-quality findings (codes).',
-    phiMode VARCHAR(16) COMMENT 'passthrough or pseudonymized: how direct identifiers were handled.',
+    phiMode VARCHAR(16) COMMENT 'passthrough, pseudonymized or safe_harbor: how PHI was handled.',
     batchId VARCHAR(64) COMMENT 'Writer batch that appended the event (NULL for Snowpipe-loaded rows).',
     loadedAt TIMESTAMP_NTZ(6) DEFAULT SYSDATE() COMMENT 'When the event was appended, UTC.'
 )
@@ -195,7 +195,7 @@ CREATE TABLE IF NOT EXISTS CLAIMS_CURRENT (
     claimAgeDays NUMBER(6,0) COMMENT 'Days from dateOfService to the event time.',
     chargeBand VARCHAR(16) COMMENT 'Charge band of totalCharge (e.g. 0-100, 100-500, ...).',
     dataQualityFlags ARRAY COMMENT 'Non-fatal data-quality findings (codes).',
-    phiMode VARCHAR(16) COMMENT 'passthrough or pseudonymized: how direct identifiers were handled.',
+    phiMode VARCHAR(16) COMMENT 'passthrough, pseudonymized or safe_harbor: how PHI was handled.',
     isDeleted BOOLEAN NOT NULL COMMENT 'Tombstone: TRUE once a REMOVE (or TTL expiry) is the latest event.',
     appliedVersion VARCHAR(200) NOT NULL COMMENT 'Version of the last applied event (time, sequence number, operation, eventId); see docs/snowflake.md.',
     mergedAt TIMESTAMP_NTZ(6) DEFAULT SYSDATE() COMMENT 'When the merge last changed the row, UTC.'

@@ -30,6 +30,10 @@ ERROR_ATTRIBUTE = "cdc.error"
 # The processors' "PHI Handling" allowable values and the core mode each stands for. The processor files repeat
 # the labels as literals (NiFi reads allowable values from the source); tests/processors checks they match.
 PHI_HANDLING_MODES = {"Pass Through": PhiMode.PASSTHROUGH.value, "Pseudonymize": PhiMode.PSEUDONYMIZE.value}
+# HIPAA Safe Harbor de-identification (claimflow.claims.phi.safe_harbor). The core accepts it already; it joins
+# PHI_HANDLING_MODES once the processors list it among their allowable values (with "HMAC Key" depending on it).
+PHI_HANDLING_SAFE_HARBOR = "Safe Harbor"
+ACCEPTED_PHI_HANDLING = {**PHI_HANDLING_MODES, PHI_HANDLING_SAFE_HARBOR: PhiMode.SAFE_HARBOR.value}
 
 
 def claim_settings_from_properties(
@@ -40,17 +44,17 @@ def claim_settings_from_properties(
     strict_validation: str | None,
 ) -> ClaimSettings:
     """The :class:`ClaimSettings` for the claim processors' property values (as NiFi hands them over: strings,
-    None when unset; ``phi_handling`` one of :data:`PHI_HANDLING_MODES`, unset meaning "Pass Through").
+    None when unset; ``phi_handling`` one of :data:`ACCEPTED_PHI_HANDLING`, unset meaning "Pass Through").
 
     Raises:
-        ValueError: an unknown PHI Handling label or flag value, or a missing or short key in pseudonymize mode
-            (the message never repeats the key).
+        ValueError: an unknown PHI Handling label or flag value, or a missing, short or low-variety key in
+            Pseudonymize or Safe Harbor mode (the message never repeats the key).
     """
     phi_mode = None
     if phi_handling is not None:
-        phi_mode = PHI_HANDLING_MODES.get(phi_handling)
+        phi_mode = ACCEPTED_PHI_HANDLING.get(phi_handling)
         if phi_mode is None:
-            raise ValueError(f"PHI Handling must be one of {', '.join(PHI_HANDLING_MODES)}")
+            raise ValueError(f"PHI Handling must be one of {', '.join(ACCEPTED_PHI_HANDLING)}")
     return ClaimSettings.from_strings(
         phi_mode=phi_mode,
         hmac_key=hmac_key,

@@ -253,7 +253,7 @@ COLUMNS: tuple[Column, ...] = (
     _derived("chargeBand", Kind.VARCHAR, "VARCHAR(16)", "Charge band of totalCharge (e.g. 0-100, 100-500, ...)."),
     _derived("dataQualityFlags", Kind.STRING_ARRAY, "ARRAY", "Non-fatal data-quality findings (codes)."),
     _derived(
-        "phiMode", Kind.VARCHAR, "VARCHAR(16)", "passthrough or pseudonymized: how direct identifiers were handled."
+        "phiMode", Kind.VARCHAR, "VARCHAR(16)", "passthrough, pseudonymized or safe_harbor: how PHI was handled."
     ),
 )
 

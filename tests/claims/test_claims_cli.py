@@ -20,7 +20,7 @@ from claimflow.rows import COLUMN_NAMES
 
 from ._claims import event, fixed_item, record_bytes, with_change
 
-KEY = "k" * 40
+KEY = "made-up test key for the CLI: 6Yt3Qp9Wz2"
 
 
 def transform(*args: str, stdin: bytes = b"", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:

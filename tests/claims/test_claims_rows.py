@@ -16,8 +16,9 @@ from claimflow.rows import COLUMN_NAMES, COLUMNS, Kind
 
 from ._claims import EVENT_TIME_US, INGEST_US, event, fixed_item, item, with_change
 
-KEY_A = b"A" * 32
-KEY_B = b"B" * 32
+KEY_A = b"made-up test key A: 3kQ9zLw2Xc7Vb5Nm"
+KEY_B = b"made-up test key B: 8pT4yHs6Jd1Rf0Ga"
+SECRET = "made-up secret key: Zq8Wm3Tx6Lp1Vr9Kc"
 JSON_TYPES: dict[Kind, tuple[type, ...]] = {
     Kind.VARCHAR: (str,),
     Kind.DECIMAL: (str,),
@@ -181,8 +182,8 @@ def test_pseudonymize_refuses_missing_or_short_keys() -> None:
         ClaimSettings(phi_mode=PhiMode.PSEUDONYMIZE, hmac_key=b"k" * 31)
     with pytest.raises(ValueError):
         ClaimSettings.from_strings(phi_mode="pseudonymize", hmac_key="short")
-    settings = ClaimSettings.from_strings(phi_mode="Pseudonymize", hmac_key="s" * 32, generalize_zip3="true")
-    assert settings.generalize_zip3 and "s" * 32 not in repr(settings)
+    settings = ClaimSettings.from_strings(phi_mode="Pseudonymize", hmac_key=SECRET, generalize_zip3="true")
+    assert settings.generalize_zip3 and SECRET not in repr(settings)
 
 
 def test_zip3_and_birth_year_generalisation() -> None:

@@ -22,7 +22,7 @@ STREET_SENTINEL = "4242 Sentinelway Rd"
 MEMBER_SENTINEL = "MBRSENTINEL42"
 DOB_SENTINEL = "1951-07-04"
 ALL_SENTINELS = (*PHI_SENTINELS.values(), STREET_SENTINEL, MEMBER_SENTINEL, DOB_SENTINEL)
-HMAC_KEY = "k" * 40  # a made-up test key of 40 bytes
+HMAC_KEY = "made-up test key 40 bytes: q7Rz2Lw9Xc4Vb"  # a made-up test key of 40 bytes
 START_US = 1_761_955_200_000_000
 
 

@@ -14,7 +14,7 @@ import orjson
 from claimflow.claims.enrich import enrich
 from claimflow.claims.errors import InvalidClaim
 from claimflow.claims.mapping import MappedItem, map_item
-from claimflow.claims.phi import apply_phi
+from claimflow.claims.phi import apply_phi, finish_row
 from claimflow.claims.settings import ClaimSettings
 from claimflow.claims.validate import _WIDTH, PROCEDURES, claim_id, validate_mapped
 from claimflow.rows import COLUMN_NAMES, COLUMNS, Group, Kind
@@ -196,6 +196,7 @@ def build_row_from_mapped(
             raise InvalidClaim("dataQualityFlags", "strict mode: " + ",".join(claim["dataQualityFlags"]))
     _json_ready(claim)
     claim.update(_cdc_columns(event, ingest_time_us))  # the keys exist already: the column order stays
+    finish_row(claim, settings)
     return claim
 
 

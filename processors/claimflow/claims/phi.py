@@ -14,7 +14,8 @@ from hashlib import sha256
 from typing import Any
 
 from claimflow.claims.settings import ClaimSettings, PhiMode
-from claimflow.rows import COLUMNS, Phi
+from claimflow.claims.status import normalise_status
+from claimflow.rows import COLUMNS, Kind, Phi
 
 DIRECT_IDENTIFIERS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.phi is Phi.DIRECT_IDENTIFIER)
 
@@ -66,8 +67,11 @@ def _year_may_mean_age_over_89(birth_year: int) -> bool:
 def apply_phi(row: dict[str, Any], settings: ClaimSettings) -> None:
     """Apply the settings' PHI handling to a row of normalised values, in place.
 
-    Runs after enrichment (age is derived from the exact date of birth first, then capped).
+    Runs after enrichment (age is derived from the exact date of birth first, then capped). In safe-harbor mode it
+    does nothing: :func:`safe_harbor` runs on the finished row, CDC columns included.
     """
+    if settings.phi_mode is PhiMode.SAFE_HARBOR:
+        return
     if settings.phi_mode is PhiMode.PSEUDONYMIZE:
         key = settings.hmac_key
         assert key is not None  # ClaimSettings refuses pseudonymize mode without a key
@@ -89,3 +93,77 @@ def apply_phi(row: dict[str, Any], settings: ClaimSettings) -> None:
             # or a claim old enough that the patient has passed 89 since).
             row["patientDOB"] = None if _year_may_mean_age_over_89(dob.year) else date(dob.year, 1, 1)
     row["phiMode"] = "pseudonymized" if settings.phi_mode is PhiMode.PSEUDONYMIZE else "passthrough"
+
+
+# --- HIPAA Safe Harbor (45 CFR 164.514(b)(2)) ----------------------------------------------------------------
+# What a claim row can carry of the 18 identifiers, and what safe-harbor mode does with each (docs/security.md).
+SAFE_HARBOR_MODE_NAME = "safe_harbor"
+# Removed: names, street, phone, e-mail (A, B, D, E, F) and the health-plan beneficiary number (I).
+SAFE_HARBOR_REMOVED: tuple[str, ...] = (*DIRECT_IDENTIFIERS, "patientCity")
+# Replaced by keyed tokens (the merge needs a stable key and the dedup a stable event id): the claim number (an
+# account-like number, J/R), the partition key DynamoDB derives from it, the DynamoDB event id.
+SAFE_HARBOR_TOKENS: tuple[str, ...] = ("claimId", "kinesisPartitionKey", "eventId")
+# Dates (C): every date and time of the claim keeps its year only.
+SAFE_HARBOR_DATES: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind is Kind.DATE and c.name != "patientDOB")
+SAFE_HARBOR_TIMESTAMPS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind is Kind.TIMESTAMP)
+# Payment statuses kept as written only when they are one of these words (anything else may be free text).
+PAYMENT_STATUSES = frozenset({"pending", "paid", "denied", "approved", "rejected", "partially paid", "unpaid"})
+
+
+def _year_start_us(year: int) -> int:
+    return (date(year, 1, 1).toordinal() - date(1970, 1, 1).toordinal()) * 86_400_000_000
+
+
+def safe_harbor(row: dict[str, Any], key: bytes) -> None:
+    """De-identify a finished, JSON-ready claim row in place by HIPAA's Safe Harbor method.
+
+    All date elements but the year (dates -> "YYYY-01-01", timestamps -> "YYYY-01-01T00:00:00.000000", the event
+    time in microseconds -> the start of its year, claimAgeDays removed); ages over 89 as 90 (the 90-or-older
+    group) and their birth year removed; ZIP3 with the 000 rule, city removed; direct identifiers removed; the claim
+    number, partition key and event id replaced by keyed tokens; free text (procedure descriptions, a status not in
+    the known vocabulary) removed.
+    """
+    for column in SAFE_HARBOR_REMOVED:
+        row[column] = None
+    for column in SAFE_HARBOR_TOKENS:
+        value = row.get(column)
+        if value is not None:
+            row[column] = pseudonym(key, column, value)
+    for column in SAFE_HARBOR_DATES:
+        value = row.get(column)
+        if value is not None:
+            row[column] = f"{value[:4]}-01-01"
+    for column in SAFE_HARBOR_TIMESTAMPS:
+        value = row.get(column)
+        if value is not None:
+            row[column] = f"{value[:4]}-01-01T00:00:00.000000"
+    event_time = row.get("eventTimeUtc")
+    if event_time is not None and row.get("eventCreationUnixTime") is not None:
+        row["eventCreationUnixTime"] = _year_start_us(int(event_time[:4]))
+    row["claimAgeDays"] = None  # an interval between two exact dates
+    age = row.get("patientAgeAtService")
+    dob = row.get("patientDOB")
+    if age is not None and age >= AGE_CAP:
+        row["patientAgeAtService"] = AGE_CAP
+        row["patientDOB"] = None
+    elif dob is not None:
+        year = int(dob[:4])
+        row["patientDOB"] = None if _year_may_mean_age_over_89(year) else f"{year:04d}-01-01"
+    row["patientZip"] = generalise_zip3(row.get("patientZip"))
+    procedures = row.get("procedureDetails")
+    if procedures:
+        row["procedureDetails"] = [{**line, "description": None} for line in procedures]
+    status = row.get("claimStatus")
+    if status is not None:
+        row["claimStatus"] = normalise_status(status).canonical
+    payment = row.get("paymentStatus")
+    if payment is not None and " ".join(payment.split()).casefold() not in PAYMENT_STATUSES:
+        row["paymentStatus"] = None
+    row["phiMode"] = SAFE_HARBOR_MODE_NAME
+
+
+def finish_row(row: dict[str, Any], settings: ClaimSettings) -> None:
+    """The last step of every row builder: Safe Harbor de-identification when the settings ask for it."""
+    if settings.phi_mode is PhiMode.SAFE_HARBOR:
+        assert settings.hmac_key is not None  # ClaimSettings refuses safe-harbor mode without a key
+        safe_harbor(row, settings.hmac_key)

@@ -6,11 +6,32 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 MIN_HMAC_KEY_BYTES = 32
+MIN_HMAC_KEY_DISTINCT = 8  # distinct byte values: 48 random bytes in base64 have about 40; 'password' * 4 has 7
+KEY_GENERATION_HINT = "generate one with: openssl rand -base64 48"
 
 
 class PhiMode(StrEnum):
     PASSTHROUGH = "passthrough"  # direct identifiers kept as written (protect them in Snowflake by masking policy)
     PSEUDONYMIZE = "pseudonymize"  # direct identifiers replaced by keyed HMAC-SHA256 tokens
+    SAFE_HARBOR = "safe-harbor"  # HIPAA Safe Harbor de-identification of the row (claimflow.claims.phi)
+
+
+KEYED_MODES = frozenset({PhiMode.PSEUDONYMIZE, PhiMode.SAFE_HARBOR})
+
+
+def hmac_key_problem(key: bytes | None) -> str | None:
+    """Why ``key`` cannot key the pseudonyms (None: it can). Catches missing, short and low-variety keys (32 spaces,
+    'a' * 32, '0' * 32, 'password' * 4: fewer than 8 distinct bytes); it cannot tell a random key from a guessable
+    phrase, so generate keys (KEY_GENERATION_HINT). The message never repeats the key."""
+    if key is None or len(key) < MIN_HMAC_KEY_BYTES:
+        return f"an HMAC key of at least {MIN_HMAC_KEY_BYTES} bytes is needed (a random secret kept outside the data)"
+    distinct = len(set(key))
+    if distinct < MIN_HMAC_KEY_DISTINCT:
+        return (
+            f"the HMAC key has too little variety ({distinct} distinct characters, at least {MIN_HMAC_KEY_DISTINCT} "
+            "needed): it must be random"
+        )
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,13 +39,15 @@ class ClaimSettings:
     """Row-building settings.
 
     ``hmac_key`` must come from a secret store (a NiFi sensitive property, an environment variable), never from a
-    command-line argument or a plain property. ``generalize_zip3`` keeps only the first three ZIP digits (000 for the
+    command-line argument or a plain property; pseudonymize and safe-harbor modes need one that passes
+    :func:`hmac_key_problem`. Safe-harbor mode implies ``generalize_zip3`` and ``generalize_birth_year``.
+    ``generalize_zip3`` keeps only the first three ZIP digits (000 for the
     sparsely populated ZIP3 areas) and drops the city; ``generalize_birth_year`` keeps only the year of birth and
     caps ages at 90. ``strict`` turns every data-quality finding into a rejection. A key given with passthrough mode
     is accepted and unused (a processor may keep its sensitive key property set while its mode is switched).
 
     Raises:
-        ValueError: pseudonymize mode without a key of at least 32 bytes (or an unknown mode).
+        ValueError: pseudonymize or safe-harbor mode without a usable key (or an unknown mode).
     """
 
     phi_mode: PhiMode = PhiMode.PASSTHROUGH
@@ -35,12 +58,13 @@ class ClaimSettings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "phi_mode", PhiMode(self.phi_mode))
-        short_key = self.hmac_key is None or len(self.hmac_key) < MIN_HMAC_KEY_BYTES
-        if self.phi_mode is PhiMode.PSEUDONYMIZE and short_key:
-            raise ValueError(
-                f"pseudonymize mode needs an HMAC key of at least {MIN_HMAC_KEY_BYTES} bytes "
-                "(a random secret kept outside the data)"
-            )
+        if self.phi_mode in KEYED_MODES:
+            problem = hmac_key_problem(self.hmac_key)
+            if problem is not None:
+                raise ValueError(f"{self.phi_mode.value} mode: {problem}; {KEY_GENERATION_HINT}")
+        if self.phi_mode is PhiMode.SAFE_HARBOR:
+            object.__setattr__(self, "generalize_zip3", True)
+            object.__setattr__(self, "generalize_birth_year", True)
 
     def __repr__(self) -> str:  # never show the key
         key = "set" if self.hmac_key else "unset"
@@ -62,7 +86,7 @@ class ClaimSettings:
         """Settings from property-style strings ("true"/"false", mode names), as NiFi or the CLI hand them over.
 
         Raises:
-            ValueError: an unknown mode or flag value, or a missing or short key in pseudonymize mode.
+            ValueError: an unknown mode or flag value, or a missing or weak key in a keyed mode.
         """
         return cls(
             phi_mode=PhiMode((phi_mode or PhiMode.PASSTHROUGH.value).strip().lower()),

@@ -7,8 +7,9 @@ events as ``claimflow decode`` writes them (a JSON object with ``event_name``). 
 1 when any was rejected, 2 for a usage error.
 
 PHI: ``--phi-mode pseudonymize`` replaces direct identifiers with keyed HMAC-SHA256 tokens. The key is read from
-the environment variable CLAIMFLOW_HMAC_KEY (at least 32 bytes), never from an option, so it stays out of shell
-history and process listings.
+the environment variable CLAIMFLOW_HMAC_KEY (at least 32 random bytes, e.g. ``openssl rand -base64 48``), never
+from an option, so it stays out of shell history and process listings. ``--safe-harbor`` (= ``--phi-mode
+safe-harbor``) de-identifies each row by HIPAA's Safe Harbor method with the same key (docs/security.md).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 import orjson
 
 from claimflow.claims import ClaimSettings, PhiMode, route_events, route_records_fused
+from claimflow.claims.settings import KEYED_MODES
 from claimflow.commands.decode import parse_attributes, read_input
 from claimflow.events import ChangeEvent, DecodeError, Rejection, decode_record, decode_records
 
@@ -38,7 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--phi-mode", choices=[m.value for m in PhiMode], default=PhiMode.PASSTHROUGH.value,
-        help=f"how direct identifiers are written (pseudonymize reads its key from ${KEY_VARIABLE})",
+        help=f"how PHI is written (pseudonymize and safe-harbor read their key from ${KEY_VARIABLE})",
+    )
+    parser.add_argument(
+        "--safe-harbor", dest="phi_mode", action="store_const", const=PhiMode.SAFE_HARBOR.value,
+        help="the HIPAA Safe Harbor preset (= --phi-mode safe-harbor): dates to the year, ages over 89 as 90, "
+        "ZIP3 with the 000 rule, direct identifiers removed, keys as keyed tokens (docs/security.md)",
     )
     parser.add_argument("--zip3", action="store_true", help="keep only ZIP3 of the patient ZIP and drop the city")
     parser.add_argument("--birth-year", action="store_true", help="keep only the year of birth; cap ages at 90")
@@ -121,13 +128,13 @@ def run(args: argparse.Namespace) -> int:
         attributes = parse_attributes(args.attributes) or None
         settings = ClaimSettings.from_strings(
             phi_mode=args.phi_mode,
-            hmac_key=os.environ.get(KEY_VARIABLE) if args.phi_mode == PhiMode.PSEUDONYMIZE.value else None,
+            hmac_key=os.environ.get(KEY_VARIABLE) if args.phi_mode in KEYED_MODES else None,
             generalize_zip3=args.zip3,
             generalize_birth_year=args.birth_year,
             strict=args.strict,
         )
     except ValueError as error:
-        hint = f" (set ${KEY_VARIABLE})" if args.phi_mode == PhiMode.PSEUDONYMIZE.value else ""
+        hint = f" (set ${KEY_VARIABLE})" if args.phi_mode in KEYED_MODES else ""
         print(f"claimflow transform: {error}{hint}", file=sys.stderr)
         return 2
     data = read_input("claimflow transform", args.file)
