@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--claims", type=_positive, default=1000, help="claims to generate (default 1000)")
     parser.add_argument("--seed", type=int, default=42, help="random seed of the generator and the chaos (42)")
     parser.add_argument("--shards", type=_positive, default=4, help="Kinesis shards (default 4)")
-    parser.add_argument("--batch-size", type=_positive, default=500, help="Kinesis records per consumer batch (500)")
+    parser.add_argument("--batch-size", type=_positive, default=2000, help="Kinesis records per consumer batch (2000)")
     chaos = parser.add_argument_group("chaos (the reconciliation must still pass)")
     chaos.add_argument("--duplicate-rate", type=_rate, default=0.0, help="share of records put into Kinesis twice")
     chaos.add_argument(

@@ -41,7 +41,7 @@ class DemoOptions:
     claims: int = 1000
     seed: int = 42
     shards: int = 4
-    batch_size: int = 500
+    batch_size: int = 2000  # per Snowflake transaction; bulk staging makes bigger batches cheaper per row
     duplicate_rate: float = 0.0
     invalid_rate: float = 0.0
     shuffle: bool = False
