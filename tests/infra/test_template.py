@@ -198,7 +198,43 @@ def test_consumer_trust_is_parameterised(source_template: dict[str, Any]) -> Non
     condition = st["Condition"]["Fn::If"]
     assert condition[0] == "HasExternalId"
     assert render(condition[1]["StringEquals"]["sts:ExternalId"]) == "${ConsumerExternalId}"
+    # Without an ExternalId the role admits this account's principals only (never another account's).
+    assert render(condition[2]["StringEquals"]["aws:PrincipalAccount"]) == "${AWS::AccountId}"
     assert source_template["Parameters"]["ConsumerExternalId"]["NoEcho"] is True
+
+
+STACK_ACCOUNT = "111122223333"
+OTHER_ACCOUNT = "444455556666"
+
+
+def _may_assume(template: dict[str, Any], principal: str, external_id: str, caller: str, presented: str | None) -> bool:
+    """Evaluate the consumer role's trust statement for one AssumeRole call (the template's own Fn::If resolved
+    with the given parameters): does the caller ARN match the principal, and do the condition keys hold?"""
+    (st,) = statements(template["Resources"]["ConsumerRole"]["Properties"]["AssumeRolePolicyDocument"])
+    values = {"ConsumerPrincipalArn": principal, "ConsumerExternalId": external_id, "AWS::AccountId": STACK_ACCOUNT}
+    caller_account = caller.split(":")[4]
+    principal_matches = caller == principal or principal == f"arn:aws:iam::{caller_account}:root"
+    condition = st["Condition"]["Fn::If"]
+    branch = condition[1] if external_id else condition[2]
+    context = {"sts:ExternalId": presented, "aws:PrincipalAccount": caller_account}
+    holds = all(context[key] == values[render(value)[2:-1]] for key, value in branch["StringEquals"].items())
+    return principal_matches and holds
+
+
+def test_a_cross_account_principal_is_refused_without_an_external_id(source_template: dict[str, Any]) -> None:
+    other_role = f"arn:aws:iam::{OTHER_ACCOUNT}:role/nifi"
+    other_root = f"arn:aws:iam::{OTHER_ACCOUNT}:root"
+    own_role = f"arn:aws:iam::{STACK_ACCOUNT}:role/nifi"
+    # The confused deputy: another account named, no ExternalId configured -> nobody there can assume the role.
+    assert not _may_assume(source_template, other_role, "", other_role, None)
+    assert not _may_assume(source_template, other_root, "", other_role, None)
+    # With the ExternalId configured, the other account must present it.
+    assert _may_assume(source_template, other_role, "ext-id-42", other_role, "ext-id-42")
+    assert not _may_assume(source_template, other_role, "ext-id-42", other_role, None)
+    assert not _may_assume(source_template, other_role, "ext-id-42", other_role, "wrong")
+    # A principal in the stack's own account needs no ExternalId.
+    assert _may_assume(source_template, own_role, "", own_role, None)
+    assert not _may_assume(source_template, own_role, "", other_role, None)
 
 
 def test_every_alarm_notifies_the_encrypted_topic(source_template: dict[str, Any]) -> None:
