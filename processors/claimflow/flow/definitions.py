@@ -283,6 +283,17 @@ def consume_kinesis() -> Processor:
     )
 
 
+SNOWFLAKE_MANAGED = "SNOWFLAKE_MANAGED"
+KEY_PAIR = "KEY_PAIR"
+PUT_SNOWPIPE_COMMENT = (
+    "UNVERIFIED type: the class name and bundle of PutSnowpipeStreaming are not confirmed by any public source found "
+    "(public Openflow scripts show com.snowflake.openflow.runtime.processors.snowpipe.streaming.PutSnowpipeStreaming2 "
+    "in runtime-snowpipe-streaming-2-processors-nar, with other properties). Replace the processor with the one your "
+    "runtime lists if the import reports it as missing. Authentication Strategy: SNOWFLAKE_MANAGED on SPCS, KEY_PAIR "
+    "on BYOC."
+)
+
+
 def put_snowpipe(key: str, name: str, table_parameter: str) -> Processor:
     return Processor(
         key=key,
@@ -304,6 +315,7 @@ def put_snowpipe(key: str, name: str, table_parameter: str) -> Processor:
         auto_terminated={"success": "rows are in Snowflake: the end of this path"},
         # Transient Snowflake errors are retried with back-off; what still fails is parked in the dead letter.
         retry=Retry(relationships=("failure",), count=5),
+        comments=PUT_SNOWPIPE_COMMENT,
     )
 
 
@@ -343,6 +355,19 @@ SHARED_PARAMETERS: Mapping[str, str] = {
 }
 
 
+# Flow defaults that differ from the processors' own (secure by default): the shipped flows are to pseudonymise
+# direct identifiers before anything reaches NiFi's queues, provenance or the dead letter; the HMAC key is a
+# sensitive parameter without a value, so the processor stays invalid until an operator sets it (docs/security.md).
+# SECURE_DEFAULTS becomes PROPERTY_DEFAULT_OVERRIDES once `make demo` (which runs the shipped NiFi flow offline)
+# supplies a demo key: enabling it now makes the demo's TransformClaimChange invalid ("HMAC Key is required").
+SECURE_DEFAULTS: Mapping[str, str] = {"PHI Handling": "Pseudonymize"}
+PROPERTY_DEFAULT_OVERRIDES: Mapping[str, str] = {}
+REQUIRED_SENSITIVE = {
+    "HMAC Key": "required: a random secret of at least 32 bytes with enough variety, e.g. `openssl rand -base64 48`; "
+    "keep it outside Snowflake and NiFi's flow registry"
+}
+
+
 def python_processor(
     stage: PythonStage, spec: ProcessorSpec, parameters: dict[str, Parameter], services: Mapping[str, Service]
 ) -> Processor:
@@ -367,12 +392,18 @@ def python_processor(
         parameter_name = SHARED_PARAMETERS.get(prop.name, f"ClaimFlow {prop.name}")
         if parameter_name not in parameters and not prop.default_readable:
             continue  # its default is computed in the code: leave the property unset so NiFi applies it
+        default = PROPERTY_DEFAULT_OVERRIDES.get(prop.name, prop.default)
+        if prop.allowable_values is not None and default is not None and default not in prop.allowable_values:
+            raise FlowDescriptionError(f"{spec.class_name}.{prop.name}: flow default {default!r} is not allowed")
+        required = " (required)" if prop.required else ""
+        if prop.name in REQUIRED_SENSITIVE:
+            required = f" ({REQUIRED_SENSITIVE[prop.name]})"
         wanted = Parameter(
             parameter_name,
-            f"{spec.class_name}: {prop.display_name or prop.name}" + (" (required)" if prop.required else ""),
+            f"{spec.class_name}: {prop.display_name or prop.name}{required}",
             sensitive=prop.sensitive,
             # No default: a parameter without a value, so the property stays unset until someone fills it in.
-            value=None if prop.sensitive else prop.default,
+            value=None if prop.sensitive else default,
         )
         known = parameters.setdefault(parameter_name, wanted)
         # NiFi lets a sensitive property reference only sensitive parameters, and a plain one only plain ones.
@@ -456,8 +487,10 @@ def openflow_flow(processors: Mapping[str, ProcessorSpec] | None = None) -> Flow
     parameters = {p.name: p for p in COMMON_PARAMETERS}
     parameters[SF_AUTH_STRATEGY] = Parameter(
         SF_AUTH_STRATEGY,
-        "PutSnowpipeStreaming Authentication Strategy (key pair for BYOC deployments).",
-        value="KEY_PAIR",
+        "PutSnowpipeStreaming Authentication Strategy: SNOWFLAKE_MANAGED (default) for an Openflow runtime on "
+        "Snowpark Container Services, which authenticates as the runtime's Snowflake-managed identity (grant its "
+        "role CLAIMFLOW_LOADER); KEY_PAIR for BYOC deployments (then set the Snowflake private key parameters).",
+        value=SNOWFLAKE_MANAGED,
     )
     services = (AWS_CREDENTIALS, CHANGE_READER, ROW_WRITER, ROW_READER, PRIVATE_KEY)
     by_key = {s.key: s for s in services}
