@@ -10,6 +10,7 @@ from claimflow.record_routing import FlowFilePositions, claim_settings_from_prop
 
 PHI_PASS_THROUGH = "Pass Through"
 PHI_PSEUDONYMIZE = "Pseudonymize"
+PHI_SAFE_HARBOR = "Safe Harbor"
 
 REL_INSERT = Relationship(name="insert", description="Claim rows of INSERT events (new claims).")
 REL_MODIFY = Relationship(name="modify", description="Claim rows of MODIFY events (the claim's new state).")
@@ -66,19 +67,22 @@ class TransformClaimChange(RecordTransform):
         name="PHI Handling",
         description="What happens to direct identifiers (names, street, phone, e-mail, member id). 'Pass Through' "
         "keeps them, to be protected by Snowflake masking policies; 'Pseudonymize' replaces each with a keyed "
-        "HMAC-SHA256 token, stable across records so joins still work.",
+        "HMAC-SHA256 token, stable across records so joins still work; 'Safe Harbor' de-identifies the row by "
+        "HIPAA's Safe Harbor method (every date to its year, ages over 89 as 90, ZIP3 with the 000 rule, direct "
+        "identifiers removed, keys as keyed tokens; see docs/security.md).",
         required=True,
-        allowable_values=[PHI_PASS_THROUGH, PHI_PSEUDONYMIZE],
+        allowable_values=[PHI_PASS_THROUGH, PHI_PSEUDONYMIZE, PHI_SAFE_HARBOR],
         default_value=PHI_PASS_THROUGH,
     )
     HMAC_KEY = PropertyDescriptor(
         name="HMAC Key",
-        description="Secret key of at least 32 bytes for pseudonymisation. Use a sensitive parameter; rotating it "
-        "changes every token.",
+        description="Secret key of at least 32 bytes, with varied bytes, for the keyed tokens of Pseudonymize and "
+        "Safe Harbor. Use a sensitive parameter (generate one: openssl rand -base64 48); rotating it changes every "
+        "token.",
         required=True,
         sensitive=True,
         validators=[StandardValidators.NON_EMPTY_VALIDATOR],
-        dependencies=[PropertyDependency(PHI_HANDLING, PHI_PSEUDONYMIZE)],
+        dependencies=[PropertyDependency(PHI_HANDLING, PHI_PSEUDONYMIZE, PHI_SAFE_HARBOR)],
     )
     GENERALIZE_ZIP = PropertyDescriptor(
         name="Generalize ZIP to 3 Digits",

@@ -456,3 +456,16 @@ def test_processors_claims_row_flowfiles_carry_no_error(processor: str) -> None:
     rows = [f for rel in ("insert", "modify", "remove") for f in runner.get_flowfiles_for(rel)]
     assert rows and all("cdc.error" not in f.attributes for f in rows)
     assert all(f.attributes["cdc.error"] for f in runner.get_flowfiles_for("invalid"))
+
+
+@pytest.mark.parametrize("processor", CLAIM_PROCESSORS)
+def test_processors_claims_safe_harbor_needs_the_key_and_leaves_no_direct_identifier(processor: str) -> None:
+    runner = TestRunner(processor)
+    runner.set_property("PHI Handling", "Safe Harbor")
+    assert any("HMAC Key" in str(r.subject) for r in runner.assert_not_valid())
+    good, _ = mixed_batch()
+    runner = _run(processor, [ndjson(good[:4])], {"PHI Handling": "Safe Harbor", "HMAC Key": HMAC_KEY})
+    rows = [r for rel in ("insert", "modify", "remove") for r in _records(runner, rel)]
+    assert rows
+    text = json.dumps(rows)
+    assert [s for s in ALL_SENTINELS if s in text] == []

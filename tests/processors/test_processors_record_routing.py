@@ -11,10 +11,10 @@ import pytest
 from claimflow.claims import ClaimSettings, PhiMode, Routed, route_events
 from claimflow.events import REJECTION_FIELD, Rejection, decode_record, decode_record_or_rejection, decode_records
 from claimflow.record_routing import (
+    ACCEPTED_PHI_HANDLING,
     ERROR_ATTRIBUTE,
     INVALID,
     OPERATION_ATTRIBUTE,
-    PHI_HANDLING_MODES,
     FlowFilePositions,
     claim_settings_from_properties,
     dead_letter,
@@ -52,8 +52,8 @@ def _change_event_record(kinesis_record: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize("processor", ["TransformClaimChange", "ProcessClaimChange"])
 def test_processors_record_routing_phi_labels_are_the_processors_allowable_values(processor: str) -> None:
     descriptor = TestRunner(processor).processor_class.PHI_HANDLING
-    assert list(descriptor.allowableValues) == list(PHI_HANDLING_MODES)
-    assert descriptor.defaultValue in PHI_HANDLING_MODES
+    assert list(descriptor.allowableValues) == list(ACCEPTED_PHI_HANDLING)
+    assert descriptor.defaultValue in ACCEPTED_PHI_HANDLING
 
 
 def test_processors_record_routing_settings_from_properties() -> None:
