@@ -55,6 +55,12 @@ def _set_property(path: Path, key: str, value: str) -> None:
     path.write_text(text)
 
 
+def still_loading(validation_error: str) -> bool:
+    """A validation error NiFi shows while a Python processor's code is still loading (not a real problem)."""
+    text = validation_error.lower()
+    return any(phrase in text for phrase in ("initializ", "not yet", "in the process of loading"))
+
+
 def java_home() -> str | None:
     for candidate in (os.environ.get("NIFI_JAVA_HOME"), os.environ.get("JAVA_HOME"), *JAVA_CANDIDATES):
         if candidate and (Path(candidate) / "bin" / "java").exists():
@@ -259,8 +265,8 @@ class NiFi:
             component = self.processor(pid)
             descriptors = [d for d in component["config"].get("descriptors", {})
                            if d not in ("Record Reader", "Record Writer")]
-            errors = " ".join(component.get("validationErrors") or []).lower()
-            if component.get("validationStatus") == "VALIDATING" or "initializ" in errors or "not yet" in errors:
+            errors = component.get("validationErrors") or []
+            if component.get("validationStatus") == "VALIDATING" or any(still_loading(e) for e in errors):
                 return None
             return component if len(descriptors) >= own_properties else None
 

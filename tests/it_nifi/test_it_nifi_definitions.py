@@ -12,7 +12,7 @@ import pytest
 from claimflow.flow.pyprocessors import PROCESSOR_FOLDER, read_processors
 
 from .conftest import report
-from .nifi import PYTHON_BUNDLE, NiFi
+from .nifi import PYTHON_BUNDLE, NiFi, still_loading
 
 REPO = Path(__file__).resolve().parents[2]
 SPECS = read_processors(PROCESSOR_FOLDER)
@@ -94,7 +94,7 @@ def _wait_python_loaded(nifi: NiFi, group: str) -> list[dict[str, Any]]:
     def settled() -> list[dict[str, Any]] | None:
         components = _components(nifi, group)
         pending = [c for c in components if c.get("validationStatus") == "VALIDATING" or any(
-            "initializ" in e.lower() for e in c.get("validationErrors") or [])]
+            still_loading(e) for e in c.get("validationErrors") or [])]
         return None if pending else components
 
     return list(nifi.wait_for("the imported flow to validate", settled, 420, 3))
