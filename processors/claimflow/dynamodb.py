@@ -12,14 +12,15 @@ the absent ones as null (``{"S": null, "N": "5", "M": null}`` means ``N``), and 
 but present in another as null. Both are tolerated: the first by picking the one non-null tag, the second by
 skipping the key.
 
-Errors never carry attribute values (they may be PHI); at most a type tag and the name of a top-level attribute the
-claim schema knows (any other name is data too, and is given by its position).
+Errors never carry attribute values (they may be PHI); at most a type tag and the name of a top-level attribute that
+the caller's ``shown_name`` predicate says is a schema name (any other name is data too, and is given by its
+position). This module knows no schema: ``claimflow.events`` passes the claim schema's predicate.
 """
 
 from __future__ import annotations
 
 import binascii
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -264,14 +265,24 @@ def _check_unique(members: list[Any], keys: list[Any], tag: str) -> None:
         raise AttributeValueError(f"{tag} value has duplicate members (DynamoDB sets are unique)")
 
 
-def decode_image(image: object) -> dict[str, Any]:
+def show_no_name(name: str) -> bool:
+    """The default ``shown_name`` of :func:`decode_image`: no attribute name is known to be a schema name."""
+    return False
+
+
+def decode_image(
+    image: object, shown_name: Callable[[str], bool] = show_no_name, schema: str = "item"
+) -> dict[str, Any]:
     """Decode an item image or key map (``{"name": {"S": "x"}, ...}``) into ``{"name": "x", ...}``.
 
     Keys whose value is null (a NiFi reader's way of saying "absent in this record") are left out.
 
+    ``shown_name`` says which top-level attribute names an error may show (names of the caller's schema, such as
+    the claim schema's; by default none); ``schema`` names that schema in the message for the others.
+
     Raises:
         AttributeValueError: the image is not an object, or an attribute is invalid; the message names the
-            top-level attribute (by name when the claim schema knows it, else by position; never its value).
+            top-level attribute (by name when ``shown_name`` accepts it, else by position; never its value).
     """
     if image.__class__ is not dict:
         raise AttributeValueError(f"image must be an object, not {_type_name(image)}")
@@ -286,24 +297,23 @@ def decode_image(image: object) -> dict[str, Any]:
         try:
             decode_value(value)
         except AttributeValueError as error:
-            raise AttributeValueError(f"attribute {_attribute_name(name, position)}: {error}") from None
+            where = _attribute_name(name, position, shown_name, schema)
+            raise AttributeValueError(f"attribute {where}: {error}") from None
         except RecursionError:
-            raise AttributeValueError(f"attribute {_attribute_name(name, position)}: nesting too deep") from None
+            where = _attribute_name(name, position, shown_name, schema)
+            raise AttributeValueError(f"attribute {where}: nesting too deep") from None
     raise AttributeValueError("image could not be decoded")  # unreachable unless decoding is not deterministic
 
 
-def _attribute_name(name: object, position: int) -> str:
-    """How an error names a top-level attribute: by name when the claim schema knows the name, else by position.
+def _attribute_name(name: object, position: int, shown_name: Callable[[str], bool], schema: str) -> str:
+    """How an error names a top-level attribute: by name when ``shown_name`` accepts it, else by position.
 
     A name outside the schema is data as far as the decoder knows (a buggy or hostile writer can put a member id or
     a patient name in an attribute name), so it is never echoed; the position finds it in the dead-letter content.
     """
-    # Imported here: the error path only, and claimflow.claims (which imports this module) is loaded by then.
-    from claimflow.claims.mapping import is_known_item_name
-
-    if isinstance(name, str) and is_known_item_name(name):
+    if isinstance(name, str) and shown_name(name):
         return repr(name)
-    return f"#{position} (name not in the claim schema, not shown)"
+    return f"#{position} (name not in the {schema} schema, not shown)"
 
 
 def item_size(image: Mapping[str, Any]) -> int:

@@ -501,9 +501,18 @@ def _decode(
 
 def _image(raw: object, part: str, index: int, event_id: str) -> dict[str, Any]:
     try:
-        return decode_image(raw)
+        return decode_image(raw, _claim_schema_name, "claim")
     except AttributeValueError as error:
         raise DecodeError(index, event_id, f"dynamodb.{part}: {error}") from None
+
+
+def _claim_schema_name(name: str) -> bool:
+    """The decoder's ``shown_name``: an error may name a top-level attribute the claim schema knows."""
+    # Imported here: claimflow.claims.mapping is a leaf, but importing it runs claimflow/claims/__init__.py, whose
+    # modules import this one; only an error path gets here, and by then claimflow.claims is loaded.
+    from claimflow.claims.mapping import is_known_item_name
+
+    return is_known_item_name(name)
 
 
 def _event_time_us(change: dict[str, Any], index: int, event_id: str) -> int:

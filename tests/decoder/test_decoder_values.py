@@ -340,9 +340,18 @@ def test_malformed_values_are_rejected(value: Any, reason: str) -> None:
 
 
 def test_error_names_the_attribute_but_not_its_value() -> None:
+    image = {"patientFirstName": {"S": "ok"}, "totalCharge": {"N": "SENTINEL-PHI-VALUE"}}
+    with pytest.raises(AttributeValueError) as caught:
+        decode_image(image, lambda name: name == "totalCharge", "claim")
+    assert "'totalCharge'" in str(caught.value)
+    assert "SENTINEL" not in str(caught.value)
+
+
+def test_by_default_no_attribute_name_is_shown() -> None:
     with pytest.raises(AttributeValueError) as caught:
         decode_image({"patientFirstName": {"S": "ok"}, "totalCharge": {"N": "SENTINEL-PHI-VALUE"}})
-    assert "'totalCharge'" in str(caught.value)
+    assert str(caught.value).startswith("attribute #1 (name not in the item schema, not shown): ")
+    assert "totalCharge" not in str(caught.value)
     assert "SENTINEL" not in str(caught.value)
 
 
