@@ -362,13 +362,6 @@ def build_nar(
     return final
 
 
-def build_all(
-    specs: Iterable[NarSpec], targets: Iterable[Target], out_dir: Path, work_dir: Path, pip_cache: Path | None
-) -> list[Path]:
-    targets = list(targets)
-    return [build_nar(spec, target, out_dir, work_dir, pip_cache) for spec in specs for target in targets]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m claimflow.flow.nar_build", description=__doc__.splitlines()[0])
     parser.add_argument("--nar", action="append", choices=sorted(NARS), help="NAR(s) to build (default: all)")

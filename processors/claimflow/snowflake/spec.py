@@ -182,8 +182,3 @@ def apply_events(
     new_state = {k: dict(v) for k, v in (state or {}).items()}
     merge_batch(new_state, rows)
     return new_state
-
-
-def visible_claims(state: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    """The claims the views show: the destination without tombstones."""
-    return {k: v for k, v in state.items() if not v[IS_DELETED]}
