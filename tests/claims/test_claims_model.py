@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from claimflow.claims import InvalidClaim
-from claimflow.claims.codes import lookup_diagnosis, npi_is_valid, procedure_code_is_valid
+from claimflow.claims.codes import lookup_diagnosis, npi_check_digit, npi_is_valid, procedure_code_is_valid
 from claimflow.claims.mapping import map_item
 from claimflow.claims.model import ClaimModel, validate_item
 from claimflow.claims.synthetic import ICD10CM_CODES, PROCEDURES, npi_with_check_digit
@@ -84,6 +84,14 @@ def test_every_synthetic_code_is_real() -> None:
 def test_npi_valid(npi: str) -> None:
     assert npi_is_valid(npi)
     assert both(with_change(fixed_item(), "provider.npi", npi))["providerNPI"] == npi
+
+
+def test_npi_check_digit_is_cms_rule_and_the_one_the_generator_uses() -> None:
+    assert npi_check_digit("123456789") == "3"  # CMS's published example: 1234567893
+    assert npi_with_check_digit("123456789") == "1234567893"
+    for bad in ("12345678", "1234567890", "12345678x", "١٢٣٤٥٦٧٨٩"):
+        with pytest.raises(ValueError):
+            npi_check_digit(bad)
 
 
 @pytest.mark.parametrize("npi", ["1234567894", "0234567893", "123456789", "12345678930", "12345678x3", "3234567893"])

@@ -68,17 +68,33 @@ _ZEROS_IN_NINE_DIGITS = 9 * ord("0")
 
 
 def npi_is_valid(npi: str) -> bool:
-    """True when ``npi`` is 10 ASCII digits starting with 1 or 2 and its check digit is right.
+    """True when ``npi`` is 10 ASCII digits starting with 1 or 2 and its check digit is right (see
+    :func:`npi_check_digit`)."""
+    if len(npi) != 10 or not npi.isascii() or not npi.isdigit() or npi[0] not in "12":
+        return False
+    return _check_digit(npi) == ord(npi[9]) - 48
+
+
+def npi_check_digit(first_nine: str) -> str:
+    """The check digit that completes 9 ASCII digits into an NPI (CMS's example: ``123456789`` -> ``3``).
 
     The check digit is the Luhn check over the 9 leading digits prefixed with the card-issuer prefix 80840,
     which is the same as adding the constant 24 to the Luhn sum of the 9 digits. Counting from the right of the
     9 digits, the 1st, 3rd, ... (positions 0, 2, 4, 6, 8 from the left) are doubled.
+
+    Raises:
+        ValueError: ``first_nine`` is not 9 ASCII digits.
     """
-    if len(npi) != 10 or not npi.isascii() or not npi.isdigit() or npi[0] not in "12":
-        return False
-    digits = npi[0:9:2].translate(_DOUBLED_DIGIT) + npi[1:9:2]
-    total = 24 + sum(digits.encode()) - _ZEROS_IN_NINE_DIGITS  # the bytes of ASCII digits sum to the digits + 48 each
-    return (10 - total % 10) % 10 == ord(npi[9]) - 48
+    if len(first_nine) != 9 or not first_nine.isascii() or not first_nine.isdigit():
+        raise ValueError("an NPI's check digit completes 9 ASCII digits")
+    return chr(48 + _check_digit(first_nine))
+
+
+def _check_digit(digits: str) -> int:
+    """The NPI check digit of ``digits[:9]`` (ASCII digits, not checked here)."""
+    doubled = digits[0:9:2].translate(_DOUBLED_DIGIT) + digits[1:9:2]
+    total = 24 + sum(doubled.encode()) - _ZEROS_IN_NINE_DIGITS  # the bytes of ASCII digits sum to the digits + 48 each
+    return (10 - total % 10) % 10
 
 
 def procedure_code_is_valid(code: str) -> bool:

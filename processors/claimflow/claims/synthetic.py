@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from claimflow.claims.codes import npi_check_digit
+
 ICD10CM_CODES: tuple[str, ...] = (
     "E11.9", "I10", "J06.9", "M54.50", "E78.5", "Z00.00", "K21.9", "F41.1", "J45.909", "N39.0", "R51.9", "E66.9",
     "M17.11", "G43.909", "R10.9", "I25.10", "E03.9", "F32.A", "J02.9", "L03.115", "S93.401A", "Z23", "R05.9", "H52.4",
@@ -47,12 +49,8 @@ PROVIDERS = ("Riverside Family Clinic", "Lakeview Medical Group", "Summit Primar
 
 
 def npi_with_check_digit(first_nine: str) -> str:
-    """Complete 9 digits into a valid NPI (Luhn over 80840 + the 9 digits)."""
-    total = 24
-    for position, char in enumerate(reversed(first_nine)):
-        digit = int(char) * (2 if position % 2 == 0 else 1)
-        total += digit - 9 if digit > 9 else digit
-    return first_nine + str((10 - total % 10) % 10)
+    """Complete 9 digits into a valid NPI (:func:`claimflow.claims.codes.npi_check_digit`)."""
+    return first_nine + npi_check_digit(first_nine)
 
 
 def claim_item(rng: random.Random, number: int) -> dict[str, Any]:
