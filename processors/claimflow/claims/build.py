@@ -16,7 +16,7 @@ from claimflow.claims.errors import InvalidClaim
 from claimflow.claims.mapping import MappedItem, map_item
 from claimflow.claims.phi import apply_phi, finish_row
 from claimflow.claims.settings import ClaimSettings
-from claimflow.claims.validate import _WIDTH, PROCEDURES, claim_id, validate_mapped
+from claimflow.claims.validate import COLUMN_WIDTHS, PROCEDURES, claim_id, validate_mapped
 from claimflow.rows import COLUMN_NAMES, COLUMNS, Group, Kind
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 Relationship = Literal["insert", "modify", "remove", "invalid"]
 _RELATIONSHIP: dict[str, Relationship] = {"INSERT": "insert", "MODIFY": "modify", "REMOVE": "remove"}
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_KEY_WIDTH = _WIDTH["claimId"]
+KEY_WIDTH = COLUMN_WIDTHS["claimId"]
 _ROW_TEMPLATE: dict[str, Any] = dict.fromkeys(COLUMN_NAMES)  # copied per row: every column, in order
 
 
@@ -46,7 +46,7 @@ class Routed:
 
 
 @lru_cache(maxsize=64)  # ingestTime repeats for a whole batch
-def _cached_timestamp(epoch_us: int) -> str:
+def cached_timestamp(epoch_us: int) -> str:
     return timestamp_from_us(epoch_us)
 
 
@@ -111,7 +111,7 @@ def _cdc_columns(event: ChangeEvent, ingest_time_us: int) -> dict[str, Any]:
         "kinesisSequenceNumber": kinesis.get("sequence_number"),
         "kinesisPartitionKey": kinesis.get("partition_key"),
         "kinesisArrivalTime": None if arrival_ms is None else timestamp_from_us(int(arrival_ms) * 1000),
-        "ingestTime": _cached_timestamp(ingest_time_us),
+        "ingestTime": cached_timestamp(ingest_time_us),
     }
 
 
@@ -120,7 +120,7 @@ def _event_key(event: ChangeEvent) -> str | None:
     if not event.keys:
         return None
     key = event.keys.get("claim_id")
-    if key.__class__ is str and len(event.keys) == 1 and key.strip() is key and 0 < len(key) <= _KEY_WIDTH:
+    if key.__class__ is str and len(event.keys) == 1 and key.strip() is key and 0 < len(key) <= KEY_WIDTH:
         return key  # the table's own key attribute: the common case
     raw = map_item(event.keys).fields.get("claimId")
     return None if raw is None else claim_id(raw)

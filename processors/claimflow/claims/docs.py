@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from claimflow.claims.mapping import _FLAT_PREFIXES, _TABLES, GROUPS, IGNORED, PROCEDURE_KEYS
+from claimflow.claims.mapping import FLAT_PREFIXES, GROUPS, IGNORED, MAPPING_TABLES, PROCEDURE_KEYS
 from claimflow.claims.status import STATUSES
 from claimflow.rows import COLUMNS
 
@@ -39,7 +39,7 @@ def render_aliases() -> str:
         where = (
             "top level of the item"
             if group == "claim"
-            else f"nested object; flat prefixes {_keys(list(_FLAT_PREFIXES[group]))}"
+            else f"nested object; flat prefixes {_keys(list(FLAT_PREFIXES[group]))}"
         )
         parts.append(f"**{group}** ({where})\n\n| Target | Accepted keys (normalised) |\n|---|---|")
         for target, keys in targets.items():
@@ -56,7 +56,7 @@ def render_aliases() -> str:
     )
     for field, keys in fields.items():
         parts[-1] += f"\n| `{field}` | {_keys(keys)} |"
-    derived = sorted(key for key in _TABLES["claim"] if key not in GROUPS["claim"])
+    derived = sorted(key for key in MAPPING_TABLES["claim"] if key not in GROUPS["claim"])
     parts.append(f"Flat top-level keys derived from the nested groups ({len(derived)}): {_keys(derived)}.")
     return "\n\n".join(parts)
 

@@ -18,21 +18,21 @@ import orjson
 
 from claimflow.claims import shaped
 from claimflow.claims.build import (
-    _KEY_WIDTH,
+    KEY_WIDTH,
     Routed,
-    _cached_timestamp,
     build_row_from_mapped,
+    cached_timestamp,
     route_events,
     timestamp_from_us,
 )
 from claimflow.claims.errors import InvalidClaim
 from claimflow.claims.mapping import (
-    _TABLES,
     IGNORED,
+    MAPPING_TABLES,
     PROCEDURE_KEYS,
     PROCEDURES,
     MappedItem,
-    _map_procedure,
+    map_procedure,
     normalise_key,
 )
 from claimflow.claims.settings import ClaimSettings, PhiMode
@@ -79,12 +79,12 @@ _MALFORMED = object()  # a line that is not JSON (a line ``null`` parses to None
 # What a raw key (as written) is in a group: (kind, target). Saves normalising and classifying the same keys on every
 # record. Kinds: a column, a nested group, the procedure lines, unknown, or known and ignored (the TTL attribute).
 _COLUMN, _GROUP, _LINES, _UNKNOWN, _IGNORED = 0, 1, 2, 3, 4
-_RAW_TARGETS: dict[str, dict[str, tuple[int, str]]] = {group: {} for group in _TABLES}
+_RAW_TARGETS: dict[str, dict[str, tuple[int, str]]] = {group: {} for group in MAPPING_TABLES}
 _RAW_PROCEDURE_KEYS: dict[str, str | None] = {}
 
 
 def _classify(group: str, key: str) -> tuple[int, str]:
-    target = _TABLES[group].get(normalise_key(key))
+    target = MAPPING_TABLES[group].get(normalise_key(key))
     if target is None:
         found = (_UNKNOWN, "")
     elif target == IGNORED:
@@ -148,16 +148,16 @@ def _map_av_group(
 
 
 def _av_procedures(av: Any, depth: int, unknown: list[str]) -> Any:
-    """Procedure lines straight from DynamoDB JSON, mapped as mapping._map_procedure maps decoded ones."""
+    """Procedure lines straight from DynamoDB JSON, mapped as mapping.map_procedure maps decoded ones."""
     lines = av.get("L") if av.__class__ is dict and len(av) == 1 else None
     if lines.__class__ is not list or depth + 2 > MAX_NESTING_DEPTH:
         value = decode_value(av, depth)
-        return [_map_procedure(line, i, unknown) for i, line in enumerate(value)] if value.__class__ is list else value
+        return [map_procedure(line, i, unknown) for i, line in enumerate(value)] if value.__class__ is list else value
     result = []
     for i, line_av in enumerate(lines):
         line = line_av.get("M") if line_av.__class__ is dict and len(line_av) == 1 else None
         if line.__class__ is not dict:
-            result.append(_map_procedure(decode_value(line_av, depth + 1), i, unknown))
+            result.append(map_procedure(decode_value(line_av, depth + 1), i, unknown))
             continue
         mapped: dict[str, Any] = {}
         for key, value_av in line.items():
@@ -326,7 +326,7 @@ def _fast(
     key = key_av["S"]
     if len(raw_keys) != 1 or len(key_av) != 1 or key.__class__ is not str:
         raise shaped.Unusual
-    if not key or len(key) > _KEY_WIDTH or key.strip() is not key:
+    if not key or len(key) > KEY_WIDTH or key.strip() is not key:
         raise shaped.Unusual
     is_remove = name == "REMOVE"
     image, other = (raw_old, raw_new) if is_remove else (raw_new, raw_old)
@@ -359,7 +359,7 @@ def _fast(
     )
     row["sourceTable"] = table_name if table_name.__class__ is str and table_name else None
     row["awsRegion"] = region if region.__class__ is str and region else None
-    row["ingestTime"] = _cached_timestamp(ingest_time_us)
+    row["ingestTime"] = cached_timestamp(ingest_time_us)
     if kinesis_columns is not None:
         row.update(kinesis_columns)
     return Routed(_RELATIONSHIP[name], row, None, index, event_id, None)  # type: ignore[arg-type]

@@ -165,7 +165,7 @@ PROCEDURE_KEYS: dict[str, str] = {
 }
 
 # A flat item's prefixes for each nested group: patient_first_name, patientZip, provider_npi, payer_contact_number.
-_FLAT_PREFIXES: dict[str, tuple[str, ...]] = {
+FLAT_PREFIXES: dict[str, tuple[str, ...]] = {
     "patient": ("patient", "member"),
     "patient.name": ("patient",),
     "patient.address": ("patient", "patientaddress"),
@@ -177,7 +177,7 @@ _FLAT_PREFIXES: dict[str, tuple[str, ...]] = {
 
 def _derive_flat_aliases() -> dict[str, str]:
     top = dict(GROUPS["claim"])
-    for group, prefixes in _FLAT_PREFIXES.items():
+    for group, prefixes in FLAT_PREFIXES.items():
         for prefix in prefixes:
             for key, target in GROUPS[group].items():
                 if target.startswith("@"):
@@ -188,7 +188,7 @@ def _derive_flat_aliases() -> dict[str, str]:
 
 
 # The tables used at run time: group -> normalised key -> target.
-_TABLES: dict[str, dict[str, str]] = {**GROUPS, "claim": _derive_flat_aliases()}
+MAPPING_TABLES: dict[str, dict[str, str]] = {**GROUPS, "claim": _derive_flat_aliases()}
 
 _normalised_keys: dict[str, str] = {}
 
@@ -206,7 +206,7 @@ def normalise_key(key: str) -> str:
 def is_known_item_name(name: str) -> bool:
     """True when ``name`` (any spelling) is a top-level field name of an item the mapping accepts, such as
     ``claim_id`` or ``patientFirstName``: a schema name, never data, so error messages may show it."""
-    return normalise_key(name) in _TABLES["claim"]
+    return normalise_key(name) in MAPPING_TABLES["claim"]
 
 
 class MappedItem(NamedTuple):
@@ -226,7 +226,7 @@ def map_item(item: Mapping[str, Any]) -> MappedItem:
     fields: dict[str, Any] = {}
     unknown: list[str] = []
     conflicts: list[str] = []
-    _map_group(item, _TABLES["claim"], "", fields, unknown, conflicts)
+    _map_group(item, MAPPING_TABLES["claim"], "", fields, unknown, conflicts)
     return MappedItem(fields, unknown, conflicts)
 
 
@@ -247,14 +247,14 @@ def _map_group(
             continue
         if target[0] == "@":
             if isinstance(value, dict):
-                _map_group(value, _TABLES[target[1:]], f"{path}{key}.", fields, unknown, conflicts)
+                _map_group(value, MAPPING_TABLES[target[1:]], f"{path}{key}.", fields, unknown, conflicts)
             elif target == "@patient.name" and isinstance(value, str):
                 unknown.append(path + key)  # a one-string name cannot be split safely into given/family
             elif value is not None:
                 unknown.append(path + key)
             continue
         if target == PROCEDURES and isinstance(value, list):
-            value = [_map_procedure(line, i, unknown) for i, line in enumerate(value)]
+            value = [map_procedure(line, i, unknown) for i, line in enumerate(value)]
         if target in fields:
             if fields[target] != value and value is not None:
                 if fields[target] is None:
@@ -265,7 +265,7 @@ def _map_group(
             fields[target] = value
 
 
-def _map_procedure(line: Any, index: int, unknown: list[str]) -> Any:
+def map_procedure(line: Any, index: int, unknown: list[str]) -> Any:
     if isinstance(line, str):
         return {"code": line}
     if not isinstance(line, dict):
@@ -283,7 +283,7 @@ def _map_procedure(line: Any, index: int, unknown: list[str]) -> Any:
 def alias_table() -> list[tuple[str, str, str]]:
     """Every accepted normalised key as (group, key, target), for documentation."""
     rows = []
-    for group, table in _TABLES.items():
+    for group, table in MAPPING_TABLES.items():
         for key, target in sorted(table.items()):
             rows.append((group, key, target))
     for key, target in sorted(PROCEDURE_KEYS.items()):

@@ -23,7 +23,7 @@ from claimflow.claims import values as v
 from claimflow.claims.codes import CodeError, lookup_diagnosis, npi_is_valid
 from claimflow.claims.errors import InvalidClaim
 from claimflow.claims.mapping import PROCEDURES, MappedItem, map_item
-from claimflow.claims.validate import _WIDTH, MAX_DIAGNOSES, MAX_MODIFIERS, MAX_PROCEDURES
+from claimflow.claims.validate import COLUMN_WIDTHS, MAX_DIAGNOSES, MAX_MODIFIERS, MAX_PROCEDURES
 
 
 def _text(width: int) -> Any:
@@ -50,7 +50,7 @@ def _comma_list(value: Any) -> Any:
 def _claim_key(value: Any) -> Any:
     if isinstance(value, Decimal):
         raise ValueError("not text")
-    key = v.text(value, _WIDTH["claimId"])
+    key = v.text(value, COLUMN_WIDTHS["claimId"])
     if key is None:
         raise ValueError("missing")
     return key
@@ -77,7 +77,7 @@ Modifier = Annotated[str, AfterValidator(lambda m: m.strip().upper()), Field(pat
 
 
 def _t(column: str) -> Any:
-    return Annotated[str | None, _text(_WIDTH[column]), Field(default=None)]
+    return Annotated[str | None, _text(COLUMN_WIDTHS[column]), Field(default=None)]
 
 
 class _Strict(BaseModel):

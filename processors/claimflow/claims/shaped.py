@@ -24,20 +24,20 @@ from typing import Any
 from claimflow.claims import values as v
 from claimflow.claims.codes import Diagnosis, lookup_diagnosis
 from claimflow.claims.enrich import AGE_IMPLAUSIBLE, CHARGE_BANDS, TOP_BAND, age_in_years
-from claimflow.claims.mapping import _TABLES, IGNORED, PROCEDURE_KEYS, PROCEDURES, normalise_key
+from claimflow.claims.mapping import IGNORED, MAPPING_TABLES, PROCEDURE_KEYS, PROCEDURES, normalise_key
 from claimflow.claims.phi import apply_phi
 from claimflow.claims.settings import ClaimSettings, PhiMode
 from claimflow.claims.status import UNKNOWN, normalise_status
 from claimflow.claims.validate import (
-    _PARSED_CACHED,
-    _WIDTH,
     CHECKED_TEXT_COLUMNS,
+    COLUMN_WIDTHS,
     DATE_COLUMNS,
     MAX_DIAGNOSES,
     MAX_PROCEDURES,
+    PARSED_CACHED,
     TEXT_COLUMNS,
-    _cached_npi,
     _procedure_line,
+    cached_npi,
 )
 from claimflow.dynamodb import decode_value, parse_number
 from claimflow.rows import COLUMN_NAMES
@@ -53,11 +53,11 @@ class Unusual(Exception):
 _TEXT, _CHECKED, _PARSED, _GROUP, _DATE, _MONEY, _TIMESTAMP, _NPI, _DIAGNOSES, _LINES, _IGNORED = range(11)
 
 _COLUMN_HANDLERS: dict[str, tuple[int, Any]] = {
-    "claimId": (_TEXT, _WIDTH["claimId"]),
-    **{name: (_TEXT, _WIDTH[name]) for name in TEXT_COLUMNS},
+    "claimId": (_TEXT, COLUMN_WIDTHS["claimId"]),
+    **{name: (_TEXT, COLUMN_WIDTHS[name]) for name in TEXT_COLUMNS},
     # Plausibility checks on values that rarely repeat (phones, e-mails): checked directly, not cached.
-    **{name: (_CHECKED, (_WIDTH[name], check, flag)) for name, (check, flag) in CHECKED_TEXT_COLUMNS.items()},
-    **{name: (_PARSED, (cached, flag)) for name, cached, _, flag in _PARSED_CACHED
+    **{name: (_CHECKED, (COLUMN_WIDTHS[name], check, flag)) for name, (check, flag) in CHECKED_TEXT_COLUMNS.items()},
+    **{name: (_PARSED, (cached, flag)) for name, cached, _, flag in PARSED_CACHED
        if flag is not None and name not in CHECKED_TEXT_COLUMNS},
     **{name: (_DATE, None) for name in DATE_COLUMNS},
     "createdTimeStamp": (_TIMESTAMP, None),
@@ -75,7 +75,7 @@ def _handler(group: str, key: str) -> tuple[int, str, Any]:
     Raises:
         Unusual: an unknown name (a data-quality finding the general path reports).
     """
-    target = _TABLES[group].get(normalise_key(key))
+    target = MAPPING_TABLES[group].get(normalise_key(key))
     if target is None:
         raise Unusual
     if target == IGNORED:
@@ -217,7 +217,7 @@ _BLOCKS: dict[int, str] = {
     _IGNORED: "    decode_value(image[K{i}])\n    written -= 1\n",
 }
 _LAYOUTS_PER_GROUP = 256
-_WALKERS: dict[str, dict[tuple[str, ...], Any]] = {group: {} for group in _TABLES}
+_WALKERS: dict[str, dict[tuple[str, ...], Any]] = {group: {} for group in MAPPING_TABLES}
 
 
 def _compile(group: str, layout: tuple[str, ...]) -> Any:
@@ -230,7 +230,7 @@ def _compile(group: str, layout: tuple[str, ...]) -> Any:
     if len(walkers) >= _LAYOUTS_PER_GROUP:
         raise Unusual  # checked before compiling: a stream of ever-new layouts must not cost a compile per record
     namespace: dict[str, Any] = {
-        "Unusual": Unusual, "npi_is_valid": _cached_npi, "parse_date": _date, "parse_timestamp": _timestamp,
+        "Unusual": Unusual, "npi_is_valid": cached_npi, "parse_date": _date, "parse_timestamp": _timestamp,
         "parse_money": _money, "parse_diagnoses": _diagnoses, "parse_lines": _lines, "compile_walker": _compile,
         "decode_value": decode_value,
     }

@@ -27,7 +27,7 @@ from claimflow.claims.mapping import PROCEDURES, MappedItem
 from claimflow.rows import COLUMNS, Group, Kind
 
 # Width of each varchar claim column, from rows.COLUMNS ("VARCHAR(64)" -> 64).
-_WIDTH: dict[str, int] = {
+COLUMN_WIDTHS: dict[str, int] = {
     c.name: int(m[1])
     for c in COLUMNS
     if c.group is Group.CLAIM and c.kind is Kind.VARCHAR and (m := re.match(r"VARCHAR\((\d+)\)", c.snowflake_type))
@@ -85,7 +85,7 @@ def claim_id(raw: Any) -> str:
     """
     if isinstance(raw, Decimal):
         raise InvalidClaim("claimId", "not text")
-    key = _field("claimId", v.text, raw, _WIDTH["claimId"])
+    key = _field("claimId", v.text, raw, COLUMN_WIDTHS["claimId"])
     if key is None:
         raise InvalidClaim("claimId", "missing")
     return key
@@ -216,9 +216,9 @@ def modifiers(raw: Any, where: str = "") -> list[str]:
     return result
 
 
-_TEXT_WIDTHS: tuple[tuple[str, int], ...] = tuple((name, _WIDTH[name]) for name in TEXT_COLUMNS)
+_TEXT_WIDTHS: tuple[tuple[str, int], ...] = tuple((name, COLUMN_WIDTHS[name]) for name in TEXT_COLUMNS)
 _CHECKED_TEXT: tuple[tuple[str, int, Any, str], ...] = tuple(
-    (name, _WIDTH[name], check, flag) for name, (check, flag) in CHECKED_TEXT_COLUMNS.items()
+    (name, COLUMN_WIDTHS[name], check, flag) for name, (check, flag) in CHECKED_TEXT_COLUMNS.items()
 )
 
 
@@ -233,7 +233,7 @@ def _text(name: str, raw: Any, width: int) -> str | None:
 
 
 @lru_cache(maxsize=4096)
-def _cached_npi(raw: str) -> bool:
+def cached_npi(raw: str) -> bool:
     return npi_is_valid(raw)
 
 
@@ -276,7 +276,7 @@ def _always_ok(parse: Any) -> Any:
 # Columns parsed by one function each: (column, parse(raw) -> (value, well_formed), flag when not well formed).
 # Text input is cached per distinct string (claim streams repeat values: dates, states, ZIPs, statuses).
 _PARSED: tuple[tuple[str, Any, str | None], ...] = (
-    *((name, _checked_text(_WIDTH[name], check), flag) for name, (check, flag) in CHECKED_TEXT_COLUMNS.items()),
+    *((name, _checked_text(COLUMN_WIDTHS[name], check), flag) for name, (check, flag) in CHECKED_TEXT_COLUMNS.items()),
     *((name, _always_ok(v.iso_date), None) for name in DATE_COLUMNS),
     ("createdTimeStamp", _always_ok(v.timestamp), None),
     ("patientGender", _gender, "PATIENT_GENDER_UNRECOGNISED"),
@@ -285,7 +285,7 @@ _PARSED: tuple[tuple[str, Any, str | None], ...] = (
     ("patientState", v.state_code, "PATIENT_STATE_MALFORMED"),
     ("providerState", v.state_code, "PROVIDER_STATE_MALFORMED"),
 )
-_PARSED_CACHED: tuple[tuple[str, Any, Any, str | None], ...] = tuple(
+PARSED_CACHED: tuple[tuple[str, Any, Any, str | None], ...] = tuple(
     (name, lru_cache(maxsize=8192)(parse), parse, flag) for name, parse, flag in _PARSED
 )
 
@@ -316,7 +316,7 @@ def validate_mapped(mapped: MappedItem, into: dict[str, Any] | None = None) -> V
                 values[name] = _text(name, raw, width)
             except InvalidClaim as exc:
                 failures.extend(exc.failures)
-    for name, cached_parse, parse, flag in _PARSED_CACHED:
+    for name, cached_parse, parse, flag in PARSED_CACHED:
         raw = get(name)
         if raw is None:
             values[name] = None
@@ -337,7 +337,7 @@ def validate_mapped(mapped: MappedItem, into: dict[str, Any] | None = None) -> V
 
     try:
         npi = _text("providerNPI", get("providerNPI"), 10)
-        if npi is not None and not _cached_npi(npi):
+        if npi is not None and not cached_npi(npi):
             failures.append(("providerNPI", "not a valid NPI (format or check digit)"))
         values["providerNPI"] = npi
     except InvalidClaim as exc:
