@@ -35,7 +35,9 @@ SETTINGS = [
     ClaimSettings(),
     ClaimSettings(strict=True),
     ClaimSettings(generalize_zip3=True, generalize_birth_year=True),
-    ClaimSettings(phi_mode=PhiMode.PSEUDONYMIZE, hmac_key=b"made-up key: 5hG2wQ8zLx4Nc7Tv", generalize_birth_year=True),
+    ClaimSettings(
+        phi_mode=PhiMode.PSEUDONYMIZE, hmac_key=b"made-up test key: 5hG2wQ8zLx4Nc7Tv9pRk", generalize_birth_year=True
+    ),
 ]
 
 
