@@ -151,10 +151,10 @@ def _record_transform(processor: Any, lines: list[bytes], attributes: dict[str, 
 
 
 def _flowfile_transform(processor: Any, data: bytes, attributes: dict[str, str], count: int) -> Callable[[], int]:
-    from claimflow_offline.runner import MockFlowFile, _InputFlowFile
+    from claimflow_offline.runner import InputFlowFile, MockFlowFile
 
     def run() -> int:
-        result = processor.transformFlowFile(_InputFlowFile(MockFlowFile(data, attributes)))
+        result = processor.transformFlowFile(InputFlowFile(MockFlowFile(data, attributes)))
         if result.getRelationship() != "success":
             raise RuntimeError(f"DecodeDynamoDBChange routed the bench FlowFile to {result.getRelationship()}")
         return count
@@ -164,9 +164,9 @@ def _flowfile_transform(processor: Any, data: bytes, attributes: dict[str, str],
 
 def _decoded_lines(processor: Any, data: bytes, attributes: dict[str, str]) -> list[bytes]:
     """DecodeDynamoDBChange's output lines for ``data``: what TransformClaimChange reads in the NiFi flow."""
-    from claimflow_offline.runner import MockFlowFile, _InputFlowFile
+    from claimflow_offline.runner import InputFlowFile, MockFlowFile
 
-    result = processor.transformFlowFile(_InputFlowFile(MockFlowFile(data, attributes)))
+    result = processor.transformFlowFile(InputFlowFile(MockFlowFile(data, attributes)))
     return bytes(result.getContents()).splitlines()
 
 

@@ -145,7 +145,7 @@ class MockFlowFile:
         return f"MockFlowFile(id={self.id}, size={self.size})"
 
 
-class _InputFlowFile:
+class InputFlowFile:
     """What ``transform`` receives (NiFi's StandardInputFlowFile); valid only during the call."""
 
     def __init__(self, flowfile: MockFlowFile) -> None:
@@ -506,7 +506,7 @@ class TestRunner:
         self._transfers.setdefault(relationship, []).append(flowfile)
 
     def _trigger_flowfile_transform(self, flowfile: MockFlowFile) -> None:
-        view = _InputFlowFile(flowfile)
+        view = InputFlowFile(flowfile)
         try:
             result = self.processor.transformFlowFile(view)
         except Exception as error:
@@ -553,7 +553,7 @@ class TestRunner:
             outputs = [self._record_output(flowfile, *group) for group in groups.values()]
         except Exception as error:
             self.logger.framework(
-                "error", "Failed to transform {}; routing to failure", str(_InputFlowFile(flowfile)), error
+                "error", "Failed to transform {}; routing to failure", str(InputFlowFile(flowfile)), error
             )
             self._transfer(flowfile, REL_FAILURE.name)
             return
