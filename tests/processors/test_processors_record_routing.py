@@ -127,7 +127,7 @@ def test_processors_record_routing_positions_are_unique_across_threads() -> None
 
     def work() -> None:
         for _ in range(500):
-            index = positions.next("shared").index
+            index = positions.next("one-flowfile-uuid").index
             with lock:
                 seen.append(index)
 
