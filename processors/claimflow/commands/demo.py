@@ -4,11 +4,16 @@ moto (DynamoDB, DynamoDB Streams, Kinesis) behind a real HTTP endpoint -> bridge
 DynamoDB format -> checkpointing consumer -> ClaimFlow's NiFi processors (offline runtime, wired as the shipped
 flow definition) -> Snowflake emulated by fakesnow on a DuckDB file under .demo/ -> reconciliation.
 Exit status 0 and a last line ``reconciled`` when DynamoDB and Snowflake agree; 1 otherwise; 2 for a usage error.
+
+PHI: the shipped flow pseudonymises; the demo keys it with a demo-only HMAC key generated for the run, or with
+``$CLAIMFLOW_DEMO_HMAC_KEY`` (never an option: it would show in shell history and process listings).
+``--pass-through`` runs the flow with PHI Handling "Pass Through" instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from collections import Counter
 from decimal import Decimal
@@ -16,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from claimflow import names
+
+DEMO_KEY_VARIABLE = "CLAIMFLOW_DEMO_HMAC_KEY"
 
 
 def _rate(text: str) -> float:
@@ -67,6 +74,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--workdir", type=Path, default=Path(".demo"), help="checkpoints and the DuckDB file (.demo)")
     parser.add_argument("--flow", type=Path, help="flow definition to wire the processors (claimflow-nifi.json)")
+    parser.add_argument(
+        "--pass-through",
+        dest="phi_handling",
+        action="store_const",
+        const="Pass Through",
+        help="run the flow with PHI Handling 'Pass Through' (identifiers as written) instead of its default "
+        f"'Pseudonymize' (keyed by a demo-only key generated per run, or ${DEMO_KEY_VARIABLE})",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,9 +111,12 @@ def run(args: argparse.Namespace) -> int:
         snowflake_connection=args.snowflake_connection,
         flow_path=args.flow,
         bridge=not args.no_bridge,
+        phi_handling=args.phi_handling,
+        hmac_key=os.environ.get(DEMO_KEY_VARIABLE) or None,
     )
     try:
         check_options(options)
+        _check_key(options.hmac_key)
     except ValueError as exc:
         console.print(f"claimflow demo: {exc}")
         return 2
@@ -124,6 +142,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     console.print("NOT reconciled")
     return 1
+
+
+def _check_key(key: str | None) -> None:
+    """Raises ValueError (naming the variable, never the key) for a given key the processors would refuse."""
+    from claimflow.claims.settings import KEY_GENERATION_HINT, hmac_key_problem
+
+    problem = None if key is None else hmac_key_problem(key.encode())
+    if problem is not None:
+        raise ValueError(f"${DEMO_KEY_VARIABLE}: {problem}; {KEY_GENERATION_HINT}")
 
 
 def _cell(value: Any) -> str:
@@ -183,6 +210,8 @@ def print_report(console: Any, report: Any) -> None:
     from rich.table import Table
 
     console.print(f"processors wired from: {report.pipeline.origin}: {' -> '.join(report.pipeline.stages)}")
+    if report.pipeline.phi:
+        console.print(f"PHI Handling: {report.pipeline.phi}")
     if report.sql_not_executed:
         console.print(skipped_line(report.sql_not_executed), soft_wrap=True)  # one line, however long
     for title, (columns, rows) in report.views.items():

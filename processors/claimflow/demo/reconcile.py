@@ -4,7 +4,9 @@
    processors use (``claimflow.claims.build_row``, as an INSERT stamped with the destination row's event time, so
    time-derived enrichment such as ``claimAgeDays`` is comparable) and is compared column by column with the
    destination's live (non-tombstoned) row, CDC metadata columns excluded. Counts must match too, so a claim alive
-   in Snowflake but gone from DynamoDB (a resurrection) is caught.
+   in Snowflake but gone from DynamoDB (a resurrection) is caught. With PHI Handling Pseudonymize (the shipped
+   flows' default) each direct identifier is expected as the keyed token of the source's value, computed here with
+   the core's ``claims.phi.pseudonym`` and the run's key, so a wrong, missing or unkeyed token is a difference.
 2. History: the distinct event ids in the history table must be exactly the events the bridge produced (count and
    an order-independent digest; on a mismatch the ids are listed from the bridge's event log). Without the bridge
    (the table streams to Kinesis itself) the ids are not known here, so only their count is compared with the
@@ -19,7 +21,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -89,11 +91,21 @@ def compare_rows(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> list
 def expected_row(item: Mapping[str, Any], region: str, table: str, event_time_us: int, settings: Any) -> dict[str, Any]:
     """The row the pipeline should hold for a DynamoDB item (boto3 attribute values), built by the core builder.
 
+    Pseudonymize: the row the builder makes with ``settings``, and each direct identifier the keyed token of the
+    value the builder keeps with Pass Through, computed by ``claims.phi.pseudonym`` itself rather than taken from
+    the builder's pseudonymising step, so a fault in that step (a column left raw, another value or key hashed)
+    shows as a difference.
+
     Raises:
         claimflow.claims.InvalidClaim, claimflow.events.DecodeError: the item cannot become a claim row.
+        ValueError: Safe Harbor settings (it tokenises the claim and event ids the reconciliation matches by).
     """
-    from claimflow.claims import build_row
+    from claimflow.claims import PhiMode, build_row
+    from claimflow.claims.phi import DIRECT_IDENTIFIERS, pseudonym
     from claimflow.events import decode_record
+
+    if settings.phi_mode is PhiMode.SAFE_HARBOR:
+        raise ValueError("the reconciliation recomputes Pass Through and Pseudonymize rows only")
 
     image = encode_image(item)
     record = {
@@ -112,7 +124,14 @@ def expected_row(item: Mapping[str, Any], region: str, table: str, event_time_us
         },
         "eventSource": "aws:dynamodb",
     }
-    return build_row(decode_record(record), settings, event_time_us)
+    event = decode_record(record)
+    row = build_row(event, settings, event_time_us)
+    if settings.phi_mode is PhiMode.PSEUDONYMIZE:
+        as_written = build_row(event, replace(settings, phi_mode=PhiMode.PASSTHROUGH), event_time_us)
+        for column in DIRECT_IDENTIFIERS:
+            value = as_written.get(column)
+            row[column] = None if value is None else pseudonym(settings.hmac_key, column, value)
+    return row
 
 
 def _scan(dynamodb: Any, table: str) -> Iterator[list[dict[str, Any]]]:
@@ -171,12 +190,17 @@ def reconcile(
     """Compare DynamoDB with the destination and the bridge's events with the history (see the module docstring).
 
     ``ledger`` None (no bridge): ``expected_events`` is the number of changes written, compared by count only.
+    ``settings``: the claim processor's (``ClaimPipeline.claim_settings``), with the run's HMAC key.
 
     Raises:
-        ValueError: when neither ``ledger`` nor ``expected_events`` is given.
+        ValueError: when neither ``ledger`` nor ``expected_events`` is given, or for Safe Harbor settings.
     """
+    from claimflow.claims import PhiMode
+
     if ledger is None and expected_events is None:
         raise ValueError("reconcile needs the bridge's ledger or the expected number of events")
+    if settings.phi_mode is PhiMode.SAFE_HARBOR:  # checked here: per item it would read as "unbuildable"
+        raise ValueError("the reconciliation recomputes Pass Through and Pseudonymize rows only")
     result = Reconciliation(bridge_events=ledger.count if ledger is not None else int(expected_events or 0))
     cursor = connection.cursor()
     try:

@@ -54,6 +54,8 @@ class DemoOptions:
     stream_name: str = DEFAULT_STREAM
     snowflake_connection: str | None = None  # a name in ~/.snowflake/connections.toml; None: embedded emulator
     flow_path: Path | None = None
+    phi_handling: str | None = None  # a PHI Handling label instead of the flow's (Pseudonymize); --pass-through
+    hmac_key: str | None = field(default=None, repr=False)  # None: a demo-only key generated for the run
     # False: the table already streams to Kinesis (Kinesis Data Streams for DynamoDB, infra/), so the demo's bridge
     # must not write a second copy; the consumer waits up to ``arrival_wait_s`` of silence for the changes.
     bridge: bool = True
@@ -174,19 +176,9 @@ def _sink(options: DemoOptions, connection: Any) -> Any:
 
 
 def _claim_settings(pipeline: ClaimPipeline) -> Any:
-    """The row-building settings of the flow's TransformClaimChange, for the reconciliation's expected rows."""
-    from claimflow.claims import ClaimSettings
-
-    properties: dict[str, str] = {}
-    for stage_properties in pipeline.description.properties.values():
-        properties.update(stage_properties)
-    phi = (properties.get("PHI Handling") or "Pass Through").lower()
-    return ClaimSettings.from_strings(
-        phi_mode="pseudonymize" if "pseudo" in phi else "passthrough",
-        generalize_zip3=properties.get("Generalize ZIP to 3 Digits"),
-        generalize_birth_year=properties.get("Generalize Birth Date to Year"),
-        strict=properties.get("Strict Validation"),
-    )
+    """The row-building settings of the flow's TransformClaimChange (with the run's HMAC key), for the
+    reconciliation's expected rows."""
+    return pipeline.claim_settings()
 
 
 def reason_kind(reason: str) -> str:
@@ -291,7 +283,7 @@ def run_demo(
                 shuffle=options.shuffle, rng=consumer_rng,
             )  # fmt: skip
 
-        pipeline = ClaimPipeline(options.flow_path)
+        pipeline = ClaimPipeline(options.flow_path, phi_handling=options.phi_handling, hmac_key=options.hmac_key)
         flow = _ConsumerLoop(options, new_consumer, pipeline, _sink(options, connection), connection, on_landed)
 
         def after_wave(wave: list[Any]) -> None:
