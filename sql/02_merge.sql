@@ -139,13 +139,15 @@ FROM (
         s.phiMode,
         LPAD(TO_VARCHAR(s.eventCreationUnixTime), 20, '0') || '.'
             || LPAD(COALESCE(s.kinesisSequenceNumber, ''), 64, '0') || '.'
-            || CASE s.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END || '.'
+            || CASE WHEN STARTSWITH(s.eventId, 'snapshot:') THEN '0'
+                    ELSE CASE s.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END END || '.'
             || s.eventId AS appliedVersion
     FROM CLAIMS_STAGING AS s
     WHERE s.batchId = 'MERGE_PENDING'
     QUALIFY ROW_NUMBER() OVER (PARTITION BY s.claimId ORDER BY LPAD(TO_VARCHAR(s.eventCreationUnixTime), 20, '0') || '.'
             || LPAD(COALESCE(s.kinesisSequenceNumber, ''), 64, '0') || '.'
-            || CASE s.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END || '.'
+            || CASE WHEN STARTSWITH(s.eventId, 'snapshot:') THEN '0'
+                    ELSE CASE s.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END END || '.'
             || s.eventId DESC, s.ingestTime ASC) = 1
 ) AS src
 WHERE dst.claimId = src.claimId AND src.appliedVersion > dst.appliedVersion;
@@ -284,13 +286,15 @@ FROM (
         s.phiMode,
         LPAD(TO_VARCHAR(s.eventCreationUnixTime), 20, '0') || '.'
             || LPAD(COALESCE(s.kinesisSequenceNumber, ''), 64, '0') || '.'
-            || CASE s.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END || '.'
+            || CASE WHEN STARTSWITH(s.eventId, 'snapshot:') THEN '0'
+                    ELSE CASE s.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END END || '.'
             || s.eventId AS appliedVersion
     FROM CLAIMS_STAGING AS s
     WHERE s.batchId = 'MERGE_PENDING'
     QUALIFY ROW_NUMBER() OVER (PARTITION BY s.claimId ORDER BY LPAD(TO_VARCHAR(s.eventCreationUnixTime), 20, '0') || '.'
             || LPAD(COALESCE(s.kinesisSequenceNumber, ''), 64, '0') || '.'
-            || CASE s.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END || '.'
+            || CASE WHEN STARTSWITH(s.eventId, 'snapshot:') THEN '0'
+                    ELSE CASE s.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END END || '.'
             || s.eventId DESC, s.ingestTime ASC) = 1
 ) AS src
 WHERE NOT EXISTS (SELECT 1 FROM CLAIMS_CURRENT AS d WHERE d.claimId = src.claimId);

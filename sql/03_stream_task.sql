@@ -91,13 +91,15 @@ USING (
         s.phiMode,
         LPAD(TO_VARCHAR(s.eventCreationUnixTime), 20, '0') || '.'
             || LPAD(COALESCE(s.kinesisSequenceNumber, ''), 64, '0') || '.'
-            || CASE s.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END || '.'
+            || CASE WHEN STARTSWITH(s.eventId, 'snapshot:') THEN '0'
+                    ELSE CASE s.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END END || '.'
             || s.eventId AS appliedVersion
     FROM CLAIMS_STAGING_STREAM AS s
     WHERE s.METADATA$ACTION = 'INSERT'
     QUALIFY ROW_NUMBER() OVER (PARTITION BY s.claimId ORDER BY LPAD(TO_VARCHAR(s.eventCreationUnixTime), 20, '0') || '.'
             || LPAD(COALESCE(s.kinesisSequenceNumber, ''), 64, '0') || '.'
-            || CASE s.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END || '.'
+            || CASE WHEN STARTSWITH(s.eventId, 'snapshot:') THEN '0'
+                    ELSE CASE s.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END END || '.'
             || s.eventId DESC, s.ingestTime ASC) = 1
 ) AS src
 ON dst.claimId = src.claimId
@@ -205,10 +207,12 @@ ALTER TASK CLAIMS_MERGE_TASK RESUME;
 -- SELECT h.*, (h.eventName = 'REMOVE') AS isDeleted,
 --     LPAD(TO_VARCHAR(h.eventCreationUnixTime), 20, '0') || '.'
 --             || LPAD(COALESCE(h.kinesisSequenceNumber, ''), 64, '0') || '.'
---             || CASE h.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END || '.'
+--             || CASE WHEN STARTSWITH(h.eventId, 'snapshot:') THEN '0'
+--                     ELSE CASE h.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END END || '.'
 --             || h.eventId AS appliedVersion
 -- FROM CLAIMS_EVENT_HISTORY AS h
 -- QUALIFY ROW_NUMBER() OVER (PARTITION BY h.claimId ORDER BY LPAD(TO_VARCHAR(h.eventCreationUnixTime), 20, '0') || '.'
 --             || LPAD(COALESCE(h.kinesisSequenceNumber, ''), 64, '0') || '.'
---             || CASE h.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END || '.'
+--             || CASE WHEN STARTSWITH(h.eventId, 'snapshot:') THEN '0'
+--                     ELSE CASE h.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END END || '.'
 --             || h.eventId DESC, h.ingestTime ASC) = 1;

@@ -140,7 +140,8 @@ SELECT
 FROM (
     SELECT h.*, LPAD(TO_VARCHAR(h.eventCreationUnixTime), 20, '0') || '.'
             || LPAD(COALESCE(h.kinesisSequenceNumber, ''), 64, '0') || '.'
-            || CASE h.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END || '.'
+            || CASE WHEN STARTSWITH(h.eventId, 'snapshot:') THEN '0'
+                    ELSE CASE h.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END END || '.'
             || h.eventId AS eventVersion
     FROM CLAIMS_EVENT_HISTORY AS h
     QUALIFY ROW_NUMBER() OVER (PARTITION BY h.eventId ORDER BY h.ingestTime, h.loadedAt) = 1
@@ -175,7 +176,8 @@ FROM (
     FROM (
         SELECT h.*, LPAD(TO_VARCHAR(h.eventCreationUnixTime), 20, '0') || '.'
             || LPAD(COALESCE(h.kinesisSequenceNumber, ''), 64, '0') || '.'
-            || CASE h.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END || '.'
+            || CASE WHEN STARTSWITH(h.eventId, 'snapshot:') THEN '0'
+                    ELSE CASE h.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END END || '.'
             || h.eventId AS eventVersion
         FROM CLAIMS_EVENT_HISTORY AS h
     ) AS v

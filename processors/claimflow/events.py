@@ -27,6 +27,18 @@ from claimflow.dynamodb import MAX_ITEM_BYTES, AttributeValueError, decode_image
 
 EVENT_NAMES = frozenset({"INSERT", "MODIFY", "REMOVE"})
 
+# A snapshot (backfill) item travels as an INSERT whose event id starts with this prefix: "the item held this image
+# at the snapshot's time". The merge ranks such a row below every stream event of the same time (see
+# docs/backfill.md and claimflow.snowflake.spec); everything else treats it as the INSERT it is. Stream event ids
+# (DynamoDB's hex ids, Kinesis UUIDs) never contain a colon.
+SNAPSHOT_EVENT_PREFIX = "snapshot:"
+
+
+def is_snapshot_event_id(event_id: object) -> bool:
+    """True for the event id of a snapshot (backfill) row."""
+    return isinstance(event_id, str) and event_id.startswith(SNAPSHOT_EVENT_PREFIX)
+
+
 # FlowFile attributes written by NiFi's ConsumeKinesisStream (nifi-aws-nar; AbstractKinesisRecordProcessor).
 # The arrival timestamp is formatted with the processor's "Timestamp Format" in the JVM's default time zone.
 ATTR_SHARD_ID = "aws.kinesis.shard.id"

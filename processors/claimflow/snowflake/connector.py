@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from claimflow.snowflake import ddl
-from claimflow.snowflake.spec import DEFAULT_TABLES, TableNames, latest_per_claim, validate_row
+from claimflow.snowflake.spec import (
+    DEFAULT_TABLES,
+    RefreshResult,
+    TableNames,
+    latest_per_claim,
+    refresh_tombstones,
+    utc_now_iso,
+    validate_row,
+    version_floor,
+)
 
 # --- Splitting and running scripts -------------------------------------------------------------------------
 
@@ -307,6 +316,32 @@ class SnowflakeSink:
         finally:
             cursor.close()
         return BatchResult(batch_id, len(rows), staged, history, claims, inserted, updated, consumed)
+
+
+    def full_refresh(
+        self,
+        snapshot_time_us: int,
+        source: str,
+        *,
+        keep: frozenset[str] = frozenset(),
+        batch_size: int = 2000,
+    ) -> RefreshResult:
+        """Tombstone every live claim last changed before ``snapshot_time_us`` (a complete snapshot at that time,
+        already merged, does not hold it): key-only REMOVE rows at the snapshot's time, merged as batches like any
+        other rows, so a newer stream event that arrives meanwhile still wins. ``keep``: claim ids never to
+        tombstone (the snapshot's rejected items). See docs/backfill.md."""
+        cursor = self._connection.cursor()
+        try:
+            cursor.execute(ddl.refresh_candidates_sql(self._tables), (version_floor(snapshot_time_us),))
+            candidates = [(str(r[0]), r[1], r[2]) for r in cursor.fetchall()]
+        finally:
+            cursor.close()
+        rows, kept = refresh_tombstones(candidates, snapshot_time_us, source, utc_now_iso(), keep)
+        applied = 0
+        for start in range(0, len(rows), batch_size):
+            result = self.write_batch(rows[start : start + batch_size])
+            applied += result.inserted + result.updated
+        return RefreshResult(len(candidates), kept, len(rows), applied)
 
 
 def _json_chunks(rows: Sequence[Mapping[str, Any]], limit: int) -> Iterable[str]:

@@ -28,6 +28,8 @@ from claimflow.snowflake.spec import (
     MERGED_AT,
     OP_RANK,
     SEQUENCE_WIDTH,
+    SNAPSHOT_EVENT_PREFIX,
+    SNAPSHOT_RANK,
     STAGED_AT,
     STRATEGY_NAME,
     TIME_WIDTH,
@@ -266,7 +268,9 @@ def version_sql(alias: str) -> str:
     return (
         f"LPAD(TO_VARCHAR({alias}.eventCreationUnixTime), {TIME_WIDTH}, '0') || {sep}\n"
         f"            || LPAD(COALESCE({alias}.kinesisSequenceNumber, ''), {SEQUENCE_WIDTH}, '0') || {sep}\n"
-        f"            || CASE {alias}.eventName {ranks} ELSE '0' END || {sep}\n"
+        f"            || CASE WHEN STARTSWITH({alias}.eventId, {_quote(SNAPSHOT_EVENT_PREFIX)}) THEN "
+        f"{_quote(SNAPSHOT_RANK)}\n"
+        f"                    ELSE CASE {alias}.eventName {ranks} ELSE '0' END END || {sep}\n"
         f"            || {alias}.eventId"
     )
 
@@ -386,6 +390,15 @@ def merge_source_sql(source: str, where: str | None = None) -> str:
     return (
         f"SELECT s.{KEY_COLUMN}, {version_sql('s')} AS {APPLIED_VERSION}\nFROM {source} AS s{where_clause}\n"
         f"{_dedup_clause('s')}"
+    )
+
+
+def refresh_candidates_sql(tables: TableNames) -> str:
+    """The claims a full refresh tombstones (bound parameter: ``spec.version_floor`` of the snapshot's time): live,
+    last changed before the snapshot. Run after the complete snapshot was merged (docs/backfill.md)."""
+    return (
+        f"SELECT {KEY_COLUMN}, sourceTable, awsRegion FROM {tables.destination}\n"
+        f"WHERE NOT {IS_DELETED} AND {APPLIED_VERSION} < ?\nORDER BY {KEY_COLUMN}"
     )
 
 

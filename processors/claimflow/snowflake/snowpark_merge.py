@@ -50,9 +50,13 @@ from claimflow.snowflake.spec import (
     LOADED_AT,
     MERGED_AT,
     STAGED_AT,
+    RefreshResult,
     TableNames,
     latest_per_claim,
+    refresh_tombstones,
+    utc_now_iso,
     validate_row,
+    version_floor,
 )
 
 _NUMBER = re.compile(r"NUMBER\((\d+),(\d+)\)")
@@ -235,6 +239,28 @@ class SnowparkMerger:
             self._transaction.rollback()
             raise
         return BatchResult(batch_id, len(rows), len(rows), len(rows), claims, inserted, updated, consumed)
+
+    def full_refresh(
+        self,
+        snapshot_time_us: int,
+        source: str,
+        *,
+        keep: frozenset[str] = frozenset(),
+        batch_size: int = 2000,
+    ) -> RefreshResult:
+        """SnowflakeSink.full_refresh with the DataFrame API: the live claims last changed before the snapshot get
+        key-only REMOVE rows at the snapshot's time, merged as batches (a newer stream event still wins)."""
+        target = self._session.table(self._tables.destination)
+        candidates_df = target.filter(
+            (~target[_upper(IS_DELETED)]) & (target[_upper(APPLIED_VERSION)] < F.lit(version_floor(snapshot_time_us)))
+        ).select(_upper(KEY_COLUMN), "SOURCETABLE", "AWSREGION")
+        candidates = sorted((r[0], r[1], r[2]) for r in candidates_df.collect())
+        rows, kept = refresh_tombstones(candidates, snapshot_time_us, source, utc_now_iso(), keep)
+        applied = 0
+        for start in range(0, len(rows), batch_size):
+            result = self.write_batch(rows[start : start + batch_size])
+            applied += result.inserted + result.updated
+        return RefreshResult(len(candidates), kept, len(rows), applied)
 
     def _merge(self, batch: Any, row_cols: list[str], now: dt.datetime) -> tuple[int, int]:
         version = _upper(APPLIED_VERSION)

@@ -12,9 +12,12 @@ VARCHAR under the default collation) in the order the events happened to the ite
    with zeros to a fixed width of 64 makes text order equal numeric order, in SQL (``LPAD``) and in Python
    (``str.rjust``). A missing sequence number pads to all zeros (sorts first). Longer values are rejected up
    front (``LPAD`` would silently truncate them).
-3. The operation, ranked INSERT < MODIFY < REMOVE: when two events of one claim share a timestamp and have no
-   usable sequence number, the item's lifecycle order is the best guess, and a delete wins a true tie (never
-   resurrect).
+3. The operation, ranked SNAPSHOT < INSERT < MODIFY < REMOVE: when two events of one claim share a timestamp and
+   have no usable sequence number, the item's lifecycle order is the best guess, and a delete wins a true tie
+   (never resurrect). A snapshot (backfill) row is an INSERT whose eventId starts with ``snapshot:``
+   (``claimflow.events.SNAPSHOT_EVENT_PREFIX``); it carries no sequence number and ranks ``0``, so every stream
+   event of the same microsecond beats it: a change stamped at the snapshot's time may or may not be in the
+   snapshot, and letting the stream event win is right in both cases (docs/backfill.md).
 4. ``eventId`` — a final, arbitrary but deterministic tie-break.
 
 Merging a batch:
@@ -37,7 +40,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from claimflow.rows import COLUMN_NAMES
+from claimflow.events import SNAPSHOT_EVENT_PREFIX, is_snapshot_event_id
+from claimflow.rows import COLUMN_NAMES, empty_row
 
 STRATEGY_NAME = "versioned upsert with tombstones (last writer wins by event version)"
 
@@ -45,6 +49,9 @@ OPERATIONS = ("INSERT", "MODIFY", "REMOVE")
 # Rank of each operation in the version string; anything else ranks "0" (it cannot reach Snowflake through the
 # writer, which validates eventName, but Snowpipe-loaded rows are not validated).
 OP_RANK: dict[str, str] = {"INSERT": "1", "MODIFY": "2", "REMOVE": "3"}
+# Rank of a snapshot row (eventId starting with SNAPSHOT_EVENT_PREFIX), whatever its eventName: below every stream
+# event of the same time (the full refresh's tombstones are snapshot rows too).
+SNAPSHOT_RANK = "0"
 TIME_WIDTH = 20
 SEQUENCE_WIDTH = 64
 VERSION_SEPARATOR = "."
@@ -92,7 +99,7 @@ def event_version(row: Mapping[str, Any]) -> str:
     event_id = row.get("eventId")
     if not isinstance(event_id, str) or not event_id:
         raise InvalidRow("eventId must be a non-empty string")
-    rank = OP_RANK.get(row.get("eventName") or "", "0")
+    rank = SNAPSHOT_RANK if is_snapshot_event_id(event_id) else OP_RANK.get(row.get("eventName") or "", "0")
     sep = VERSION_SEPARATOR
     return f"{time_us:0{TIME_WIDTH}d}{sep}{sequence.rjust(SEQUENCE_WIDTH, '0')}{sep}{rank}{sep}{event_id}"
 
@@ -182,3 +189,104 @@ def apply_events(
     new_state = {k: dict(v) for k, v in (state or {}).items()}
     merge_batch(new_state, rows)
     return new_state
+
+
+# --- Full refresh: tombstones for claims a complete snapshot no longer holds ----------------------------------
+
+
+def version_floor(time_us: int) -> str:
+    """The smallest version of any event at ``time_us`` or later: ``version < version_floor(t)`` exactly when the
+    version's event time is before ``t`` (the time field is fixed-width and followed by the separator)."""
+    if time_us < 0 or len(str(time_us)) > TIME_WIDTH:
+        raise InvalidRow("a snapshot time must be a non-negative integer of microseconds")
+    return f"{time_us:0{TIME_WIDTH}d}{VERSION_SEPARATOR}"
+
+
+def refresh_candidates(state: Mapping[str, Mapping[str, Any]], snapshot_time_us: int) -> list[str]:
+    """Claims a full refresh at ``snapshot_time_us`` tombstones (reference): live, and last changed before the
+    snapshot. Run after EVERY row of the complete snapshot was merged: a claim the snapshot holds then carries the
+    snapshot row's version (or a newer stream event's), which is not below the floor."""
+    floor = version_floor(snapshot_time_us)
+    return sorted(k for k, v in state.items() if not v[IS_DELETED] and v[APPLIED_VERSION] < floor)
+
+
+def snapshot_tombstone(
+    claim_id: str,
+    snapshot_time_us: int,
+    event_id: str,
+    ingest_time: str,
+    source_table: str | None = None,
+    aws_region: str | None = None,
+) -> dict[str, Any]:
+    """The REMOVE row a full refresh merges for a claim the complete snapshot does not hold.
+
+    A key-only tombstone (like a REMOVE whose old image is unknown): the claim columns are null, the CDC columns
+    say what happened: ``eventName`` REMOVE at the snapshot's time, a snapshot ``eventId`` (so it ranks below any
+    stream event of that time), no Kinesis position. It goes through the normal merge, so a stream event newer
+    than the snapshot that arrived meanwhile keeps the claim, and history records the deletion.
+    """
+    if not is_snapshot_event_id(event_id):
+        raise InvalidRow(f"a snapshot tombstone's eventId must start with {SNAPSHOT_EVENT_PREFIX!r}")
+    from datetime import UTC, datetime, timedelta
+
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=snapshot_time_us)
+    row = empty_row()
+    row.update(
+        eventName="REMOVE",
+        eventCreationUnixTime=snapshot_time_us,
+        eventTimeUtc=moment.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+        eventId=event_id,
+        ttlDelete=False,
+        sourceTable=source_table,
+        awsRegion=aws_region,
+        ingestTime=ingest_time,
+        dataQualityFlags=[ABSENT_FROM_SNAPSHOT],
+    )
+    row[KEY_COLUMN] = claim_id
+    return row
+
+
+# The data-quality flag of a full refresh's tombstone: why a claim was deleted without a REMOVE from the stream.
+ABSENT_FROM_SNAPSHOT = "ABSENT_FROM_SNAPSHOT"
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    """What a full refresh did: ``candidates`` live claims last changed before the snapshot, ``kept`` of them
+    spared (the snapshot held them but could not land them: rejected items), ``written`` tombstones merged, of which
+    ``applied`` won (the rest lost to a newer stream event that arrived meanwhile)."""
+
+    candidates: int
+    kept: int
+    written: int
+    applied: int
+
+
+def refresh_tombstones(
+    candidates: Iterable[tuple[str, str | None, str | None]],
+    snapshot_time_us: int,
+    source: str,
+    ingest_time: str,
+    keep: frozenset[str] = frozenset(),
+) -> tuple[list[dict[str, Any]], int]:
+    """The tombstone rows of a full refresh, from (claimId, sourceTable, awsRegion) candidates, and how many were
+    kept: claims in ``keep`` (the snapshot's rejected items) are never tombstoned. Each tombstone gets its own
+    random snapshot event id (``snapshot:<source>:<32 hex>``), never derived from the claim."""
+    import uuid
+
+    if not re.fullmatch(r"[0-9a-f]{16}", source):
+        raise InvalidRow("a snapshot source id is 16 lower-case hex digits")
+    rows, kept = [], 0
+    for claim_id, table, region in candidates:
+        if claim_id in keep:
+            kept += 1
+            continue
+        event_id = f"{SNAPSHOT_EVENT_PREFIX}{source}:{uuid.uuid4().hex}"
+        rows.append(snapshot_tombstone(claim_id, snapshot_time_us, event_id, ingest_time, table, region))
+    return rows, kept
+
+
+def utc_now_iso() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
