@@ -1,0 +1,169 @@
+"""Property: any interleaving of snapshot rows and stream events ends in DynamoDB's final state, on every merge
+path (the pure-Python reference, SnowflakeSink on fakesnow, the MERGE statement on fakesnow, Snowpark local
+testing); and a full refresh after a complete snapshot tombstones exactly the claims DynamoDB no longer holds.
+
+The model (docs/backfill.md): each claim has a true history of changes at strictly increasing times (ties with the
+snapshot's time on purpose: times are drawn from a small range). The stream holds every change from its start S;
+the snapshot reflects every change up to its point in time T and carries the version time V = T - margin, with
+S <= V <= T (the stream is consumed from before the snapshot). A snapshot row is the item as of T, stamped V.
+Optionally Snowflake already holds an older load (rows of changes before S, as a previous pipeline left them):
+claims deleted before S are live there and only the full refresh can end them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from claimflow.events import is_snapshot_event_id
+from claimflow.snowflake import spec
+
+from ._harness import (
+    BASE_TIME_US,
+    MergeStatementEngine,
+    ReferenceEngine,
+    SinkEngine,
+    SnowparkEngine,
+    fakesnow_connection,
+    live_state,
+    local_session,
+    make_row,
+    refresh,
+    reset_tables,
+    snapshot_row,
+    write_all,
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore:Arrow output:UserWarning")
+
+T0 = BASE_TIME_US
+
+
+@st.composite
+def scenarios(draw: st.DrawFn, max_claims: int = 4, max_changes: int = 5, stale: bool = False) -> dict[str, Any]:
+    claims = draw(st.integers(1, max_claims))
+    stream_start = draw(st.integers(0, 12))
+    version = stream_start + draw(st.integers(0, 6))  # V >= S
+    point = version + draw(st.sampled_from([0, 0, 1, 3]))  # T >= V: the clock margin
+    histories: dict[str, list[tuple[int, str, str, str]]] = {}
+    for c in range(claims):
+        time = draw(st.integers(0, 10))
+        changes, live = [], False
+        for i in range(draw(st.integers(1, max_changes))):
+            if i:
+                time += draw(st.integers(1, 6))
+            op = "INSERT" if not live else draw(st.sampled_from(["MODIFY", "MODIFY", "REMOVE"]))
+            live = op != "REMOVE"
+            changes.append((time, op, f"{c + 1}{i}.00", "paid" if i % 2 else "submitted"))
+        histories[f"C{c}"] = changes
+    seq = 10**20
+    stream, stale_rows, snapshot = [], [], []
+    for claim_id, changes in histories.items():
+        for time, op, charge, status in changes:
+            seq += draw(st.integers(1, 10**6))
+            row = make_row(claim_id, op, T0 + time, seq=str(seq), event_id=f"ev-{claim_id}-{time}-{op}",
+                           totalCharge=charge, claimStatus=status, ttlDelete=False)  # fmt: skip
+            if time >= stream_start:
+                stream.append(row)
+            elif stale and draw(st.booleans()):
+                stale_rows.append(row)  # an earlier load caught this change (and maybe not the later ones)
+        as_of_point = [c for c in changes if c[0] <= point]
+        if as_of_point and as_of_point[-1][1] != "REMOVE":
+            _time, _op, charge, status = as_of_point[-1]
+            snapshot.append(snapshot_row(claim_id, T0 + version, charge, status, len(snapshot)))
+    final = {
+        claim_id: (changes[-1][2], changes[-1][3]) for claim_id, changes in histories.items()
+        if changes[-1][1] != "REMOVE"
+    }  # fmt: skip
+    rows = stream + snapshot
+    copies = [dict(r) for r in draw(st.lists(st.sampled_from(rows), max_size=3))] if rows else []  # redeliveries
+    deliveries = draw(st.permutations([*rows, *copies]))
+    # The full refresh runs once the snapshot is completely merged: after the last snapshot row's batch.
+    last_snapshot = max((i for i, r in enumerate(deliveries) if is_snapshot_event_id(r["eventId"])), default=-1)
+    cut = draw(st.integers(last_snapshot + 1, len(deliveries)))
+    before, after = deliveries[:cut], deliveries[cut:]
+    return {"stale": stale_rows, "before": _batches(draw, before), "after": _batches(draw, after),
+            "final": final, "version_us": T0 + version}  # fmt: skip
+
+
+def _batches(draw: st.DrawFn, rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    cuts = sorted(draw(st.sets(st.integers(1, max(1, len(rows) - 1)), max_size=3)))
+    out, start = [], 0
+    for cut in [*cuts, len(rows)]:
+        if cut > start:
+            out.append(rows[start:cut])
+            start = cut
+    return out
+
+
+def run(engine: Any, case: dict[str, Any], full_refresh: bool) -> dict[str, tuple[str, str]]:
+    write_all(engine, [case["stale"]])
+    write_all(engine, case["before"])
+    if full_refresh:
+        refresh(engine, case["version_us"])
+    write_all(engine, case["after"])
+    return live_state(engine)
+
+
+@settings(max_examples=300, deadline=None)
+@given(scenarios())
+def test_reference_any_interleaving_ends_in_dynamodbs_state(case: dict[str, Any]) -> None:
+    assert run(ReferenceEngine(), case, full_refresh=False) == case["final"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(scenarios(stale=True))
+def test_reference_full_refresh_ends_stale_claims(case: dict[str, Any]) -> None:
+    assert run(ReferenceEngine(), case, full_refresh=True) == case["final"]
+
+
+def test_without_the_full_refresh_a_stale_claim_stays_live() -> None:
+    """Why the mode exists: a claim deleted while nobody streamed stays live until a full refresh."""
+    engine = ReferenceEngine()
+    engine.write_batch([make_row("GONE", "INSERT", T0 + 1, seq="1", event_id="ev-gone")])
+    engine.write_batch([snapshot_row("KEPT", T0 + 50, "1.00", "paid", 0)])
+    assert set(live_state(engine)) == {"GONE", "KEPT"}
+    result = refresh(engine, T0 + 50)
+    assert (result.candidates, result.written, result.applied) == (1, 1, 1)
+    assert set(live_state(engine)) == {"KEPT"}
+    tombstone = engine.state["GONE"]
+    assert tombstone["eventName"] == "REMOVE" and tombstone[spec.IS_DELETED]
+    assert tombstone["dataQualityFlags"] == [spec.ABSENT_FROM_SNAPSHOT]
+    assert refresh(engine, T0 + 50).candidates == 0  # idempotent
+
+
+@pytest.fixture(scope="module")
+def fake_conn() -> Iterator[Any]:
+    with fakesnow_connection() as (conn, _report):
+        yield conn
+
+
+@pytest.fixture(scope="module")
+def snowpark_session() -> Iterator[Any]:
+    session = local_session()
+    yield session
+    session.close()
+
+
+# With an earlier load, only the full refresh ends the claims it left live: the engines get one with it.
+CASES_ON_EVERY_PATH = st.booleans().flatmap(
+    lambda full_refresh: scenarios(max_claims=3, max_changes=4, stale=full_refresh).map(lambda c: (full_refresh, c))
+)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(CASES_ON_EVERY_PATH)
+def test_every_merge_path_ends_in_dynamodbs_state(
+    fake_conn: Any, snowpark_session: Any, drawn: tuple[bool, dict[str, Any]]
+) -> None:
+    full_refresh, case = drawn
+    for make in (SinkEngine, MergeStatementEngine):
+        reset_tables(fake_conn)
+        engine = make(fake_conn)
+        assert run(engine, case, full_refresh) == case["final"], engine.name
+    snowpark = SnowparkEngine(snowpark_session)  # create_tables: empty tables each time
+    assert run(snowpark, case, full_refresh) == case["final"], snowpark.name
