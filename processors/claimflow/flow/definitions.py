@@ -355,13 +355,12 @@ SHARED_PARAMETERS: Mapping[str, str] = {
 }
 
 
-# Flow defaults that differ from the processors' own (secure by default): the shipped flows are to pseudonymise
-# direct identifiers before anything reaches NiFi's queues, provenance or the dead letter; the HMAC key is a
-# sensitive parameter without a value, so the processor stays invalid until an operator sets it (docs/security.md).
-# SECURE_DEFAULTS becomes PROPERTY_DEFAULT_OVERRIDES once `make demo` (which runs the shipped NiFi flow offline)
-# supplies a demo key: enabling it now makes the demo's TransformClaimChange invalid ("HMAC Key is required").
+# Flow defaults that differ from the processors' own (secure by default): the shipped flows pseudonymise direct
+# identifiers before anything reaches NiFi's queues, provenance or the dead letter; the HMAC key is a sensitive
+# parameter without a value, so the claim processor stays invalid until an operator sets it (docs/security.md).
+# `make demo` runs the shipped NiFi flow offline and supplies a demo-only key per run (claimflow.demo.pipeline).
 SECURE_DEFAULTS: Mapping[str, str] = {"PHI Handling": "Pseudonymize"}
-PROPERTY_DEFAULT_OVERRIDES: Mapping[str, str] = {}
+PROPERTY_DEFAULT_OVERRIDES: Mapping[str, str] = SECURE_DEFAULTS
 REQUIRED_SENSITIVE = {
     "HMAC Key": "required: a random secret of at least 32 bytes with enough variety, e.g. `openssl rand -base64 48`; "
     "keep it outside Snowflake and NiFi's flow registry"
