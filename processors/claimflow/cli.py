@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, str] = {
     "transform": "Turn change records or change events into validated, enriched claim rows (NDJSON).",
     "generate": "Write realistic synthetic claims (with a lifecycle) into a DynamoDB table.",
     "demo": "Run the whole CDC pipeline locally (moto + fakesnow) and reconcile source and destination.",
+    "backfill": "Load a table's existing items (DynamoDB export to S3, or a parallel Scan) through the same merge.",
     "flow": "Export the NiFi / Openflow flow definitions.",
 }
 

@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("dynamodb",),
     ("events",),
     ("claims",),
-    ("record_routing", "snowflake"),
+    ("record_routing", "snowflake", "backfill"),
     ("flow",),
     ("demo", "bench"),
     ("commands",),
