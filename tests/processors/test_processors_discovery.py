@@ -13,7 +13,7 @@ from claimflow_offline.discovery import check_folder, inspect_module
 from claimflow_offline.runner import PROCESSORS_DIR, TestRunner, load_processor_class
 
 REPO = PROCESSORS_DIR.parent.parent
-OURS = ("DecodeDynamoDBChange", "TransformClaimChange", "ProcessClaimChange")
+OURS = ("DecodeDynamoDBChange", "TransformClaimChange", "ProcessClaimChange", "DecodeDynamoDBExport")
 RUNTIME_DEPENDENCIES = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
 
 

@@ -72,6 +72,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="a connection in ~/.snowflake/connections.toml (key-pair) instead of the embedded emulator",
     )
+    backfill = parser.add_argument_group("an existing table (docs/backfill.md)")
+    backfill.add_argument("--existing", type=_positive, default=None, metavar="N",
+                          help="write N claims before streaming starts, backfill them, then stream")  # fmt: skip
+    backfill.add_argument("--backfill-source", choices=["export", "scan"], default="export",
+                          help="export (moto's ExportTableToPointInTime to S3, the default) or a parallel Scan")
     parser.add_argument("--workdir", type=Path, default=Path(".demo"), help="checkpoints and the DuckDB file (.demo)")
     parser.add_argument("--flow", type=Path, help="flow definition to wire the processors (claimflow-nifi.json)")
     parser.add_argument(
@@ -113,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
         bridge=not args.no_bridge,
         phi_handling=args.phi_handling,
         hmac_key=os.environ.get(DEMO_KEY_VARIABLE) or None,
+        existing=args.existing or 0,
+        backfill_source=args.backfill_source,
     )
     try:
         check_options(options)
@@ -246,6 +253,14 @@ def print_report(console: Any, report: Any) -> None:
     summary.add_row("invalid records (dead letter)", f"{invalid:,}")
     for reason, count in report.dead_letters.most_common(10):
         summary.add_row(f"  {reason[:90]}", f"{count:,}")
+    backfilled = getattr(report, "backfill", None)
+    if backfilled is not None:  # --existing (claimflow.demo.backfill)
+        summary.add_row(f"existing claims backfilled ({backfilled.source})",
+                        f"{backfilled.rows:,} rows / {backfilled.items:,} items")  # fmt: skip
+        summary.add_row("  changed before / after the snapshot, deleted after",
+                        f"{backfilled.changed_before} / {backfilled.changed_after}, {backfilled.deleted_after}")
+        summary.add_row("  full refresh: claims tombstoned", f"{backfilled.refreshed:,}")
+        summary.add_row("  snapshot read + landed", f"{backfilled.snapshot_s:,.1f} s")
     summary.add_row("elapsed", f"{report.elapsed_s:,.1f} s")
     summary.add_row("events/s (end to end)", f"{report.events / report.elapsed_s:,.0f}" if report.elapsed_s else "-")
     console.print(summary)

@@ -60,6 +60,8 @@ class DemoOptions:
     # must not write a second copy; the consumer waits up to ``arrival_wait_s`` of silence for the changes.
     bridge: bool = True
     arrival_wait_s: float = 120.0
+    existing: int = 0  # claims written before streaming starts, then backfilled (claimflow.demo.backfill)
+    backfill_source: str = "export"  # "export" (moto's ExportTableToPointInTime) or "scan"
 
 
 def check_options(options: DemoOptions) -> None:
@@ -92,6 +94,7 @@ class DemoReport:
     sql_not_executed: list[str]
     elapsed_s: float
     views: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = field(default_factory=dict)
+    backfill: Any = None  # claimflow.demo.backfill.BackfillReport with --existing
 
     @property
     def events(self) -> int:
@@ -203,6 +206,7 @@ class _ConsumerLoop:
         self._new_consumer = new_consumer
         self._pipeline = pipeline
         self._sink = sink
+        self.sink = sink  # the backfill hook writes through the same sink
         self._sink_connection = sink_connection
         self._on_landed = on_landed
         self.consumer = new_consumer()
@@ -267,6 +271,11 @@ def run_demo(
     with _aws_endpoint(options) as endpoint, _snowflake(options) as (connection, sql_skipped):
         embedded = not (options.use_aws or options.endpoint_url)
         clients = make_clients(endpoint, options.region)
+        existing = None
+        if options.existing:  # hook: the table holds claims before streaming starts (claimflow.demo.backfill)
+            from claimflow.demo.backfill import write_existing
+
+            existing = write_existing(clients, options.table_name, options.existing, options.seed)
         resources = ensure_resources(clients, options.table_name, options.stream_name, options.shards)
         ledger = EventLedger(event_log)
         bridge_clients = embedded_bridge_clients(clients) if embedded else clients  # the bridge plays AWS itself
@@ -285,6 +294,14 @@ def run_demo(
 
         pipeline = ClaimPipeline(options.flow_path, phi_handling=options.phi_handling, hmac_key=options.hmac_key)
         flow = _ConsumerLoop(options, new_consumer, pipeline, _sink(options, connection), connection, on_landed)
+        backfilled = None
+        if existing is not None:  # hook: snapshot them through the merge, then stream (claimflow.demo.backfill)
+            from claimflow.demo.backfill import backfill_existing
+
+            backfilled = backfill_existing(
+                clients, resources.table_name, existing, flow.sink, connection, pipeline.claim_settings(), ledger,
+                workdir, options.backfill_source, options.seed,
+            )  # fmt: skip
 
         def after_wave(wave: list[Any]) -> None:
             if options.bridge:
@@ -344,6 +361,7 @@ def run_demo(
         sql_not_executed=sql_skipped,
         elapsed_s=time.monotonic() - started,
         views=views,
+        backfill=backfilled,
     )
 
 
