@@ -16,7 +16,7 @@ from claimflow.claims.errors import InvalidClaim
 from claimflow.claims.mapping import MappedItem, map_item
 from claimflow.claims.phi import apply_phi, finish_row
 from claimflow.claims.settings import ClaimSettings
-from claimflow.claims.validate import COLUMN_WIDTHS, PROCEDURES, claim_id, validate_mapped
+from claimflow.claims.validate import COLUMN_WIDTHS, PROCEDURES, ValidatedClaim, claim_id, validate_mapped
 from claimflow.rows import COLUMN_NAMES, COLUMNS, Group, Kind
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ Relationship = Literal["insert", "modify", "remove", "invalid"]
 _RELATIONSHIP: dict[str, Relationship] = {"INSERT": "insert", "MODIFY": "modify", "REMOVE": "remove"}
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 KEY_WIDTH = COLUMN_WIDTHS["claimId"]
-_ROW_TEMPLATE: dict[str, Any] = dict.fromkeys(COLUMN_NAMES)  # copied per row: every column, in order
+ROW_TEMPLATE: dict[str, Any] = dict.fromkeys(COLUMN_NAMES)  # copied per row: every column, in order
 
 
 @dataclass(slots=True)
@@ -96,23 +96,57 @@ def _json_ready(values: dict[str, Any]) -> None:
         ]
 
 
-def _cdc_columns(event: ChangeEvent, ingest_time_us: int) -> dict[str, Any]:
-    kinesis: Mapping[str, Any] = event.kinesis or {}
-    arrival_ms = kinesis.get("arrival_time_ms")
+def kinesis_columns(position: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The row's Kinesis columns for a record's position (``claimflow.events.KinesisPosition``; None: all null)."""
+    if not position:
+        return dict.fromkeys(_KINESIS_COLUMNS)
+    arrival_ms = position.get("arrival_time_ms")
     return {
-        "eventName": event.event_name,
-        "eventCreationUnixTime": event.event_time_us,
-        "eventTimeUtc": timestamp_from_us(event.event_time_us),
-        "eventId": event.event_id,
-        "ttlDelete": bool(event.ttl_delete),
-        "sourceTable": event.table_name,
-        "awsRegion": event.aws_region,
-        "kinesisShardId": kinesis.get("shard_id"),
-        "kinesisSequenceNumber": kinesis.get("sequence_number"),
-        "kinesisPartitionKey": kinesis.get("partition_key"),
+        "kinesisShardId": position.get("shard_id"),
+        "kinesisSequenceNumber": position.get("sequence_number"),
+        "kinesisPartitionKey": position.get("partition_key"),
         "kinesisArrivalTime": None if arrival_ms is None else timestamp_from_us(int(arrival_ms) * 1000),
+    }
+
+
+_KINESIS_COLUMNS = ("kinesisShardId", "kinesisSequenceNumber", "kinesisPartitionKey", "kinesisArrivalTime")
+
+
+def cdc_columns(
+    event_name: str,
+    event_time_us: int,
+    event_id: str,
+    ttl_delete: bool,
+    table_name: str | None,
+    aws_region: str | None,
+    kinesis: dict[str, Any],
+    ingest_time_us: int,
+) -> dict[str, Any]:
+    """The CDC columns of a row, in row order; ``kinesis`` from :func:`kinesis_columns`."""
+    return {
+        "eventName": event_name,
+        "eventCreationUnixTime": event_time_us,
+        "eventTimeUtc": timestamp_from_us(event_time_us),
+        "eventId": event_id,
+        "ttlDelete": ttl_delete,
+        "sourceTable": table_name,
+        "awsRegion": aws_region,
+        **kinesis,
         "ingestTime": cached_timestamp(ingest_time_us),
     }
+
+
+def _cdc_columns(event: ChangeEvent, ingest_time_us: int) -> dict[str, Any]:
+    return cdc_columns(
+        event.event_name,
+        event.event_time_us,
+        event.event_id,
+        bool(event.ttl_delete),
+        event.table_name,
+        event.aws_region,
+        kinesis_columns(event.kinesis),
+        ingest_time_us,
+    )
 
 
 def _event_key(event: ChangeEvent) -> str | None:
@@ -131,16 +165,29 @@ def _claim_row(
 ) -> dict[str, Any]:
     if mapped.fields.get("claimId") is None and key is not None:
         mapped.fields["claimId"] = key
-    claim = validate_mapped(mapped, _ROW_TEMPLATE.copy())  # every column present, in order, from the start
+    claim = validate_mapped(mapped, ROW_TEMPLATE.copy())  # every column present, in order, from the start
     if key is not None and claim.values["claimId"] != key:
         raise InvalidClaim("claimId", "differs from the event key")
+    return claim_row_of(claim, event_time_us, settings)
+
+
+def claim_row_of(claim: ValidatedClaim, event_time_us: int, settings: ClaimSettings) -> dict[str, Any]:
+    """The claim columns of a validated claim: enriched (flags final) and PHI-handled, in place. Every row
+    builder ends with this and then :func:`complete_row`: the rules after validation live here only."""
     row = enrich(claim, event_time_us, in_place=True)
     apply_phi(row, settings)
     return row
 
 
+def complete_row(row: dict[str, Any], cdc: dict[str, Any], settings: ClaimSettings) -> None:
+    """Finish a claim row in place: JSON-ready values, the CDC columns (from :func:`cdc_columns`), Safe Harbor."""
+    _json_ready(row)
+    row.update(cdc)  # the keys exist already: the column order stays
+    finish_row(row, settings)
+
+
 def _key_only_row(key: str, reason: str, settings: ClaimSettings) -> dict[str, Any]:
-    row = _ROW_TEMPLATE.copy()
+    row = ROW_TEMPLATE.copy()
     row["claimId"] = key
     row["dataQualityFlags"] = [reason]
     row["phiMode"] = "pseudonymized" if settings.phi_mode.value == "pseudonymize" else "passthrough"
@@ -194,9 +241,7 @@ def build_row_from_mapped(
         claim = _claim_row(mapped, key, event.event_time_us, settings)
         if settings.strict and claim["dataQualityFlags"]:
             raise InvalidClaim("dataQualityFlags", "strict mode: " + ",".join(claim["dataQualityFlags"]))
-    _json_ready(claim)
-    claim.update(_cdc_columns(event, ingest_time_us))  # the keys exist already: the column order stays
-    finish_row(claim, settings)
+    complete_row(claim, _cdc_columns(event, ingest_time_us), settings)
     return claim
 
 

@@ -1,83 +1,74 @@
-"""The claim-shaped fast path: one clean Kinesis DynamoDB record -> its JSON-ready claim row, in one walk.
+"""The claim-shaped fast path: a clean DynamoDB image -> its validated claim, read in one walk.
 
-The general fused path (``claimflow.claims.fused``) maps the DynamoDB JSON onto columns, then validates the
-mapped values, then enriches, then converts to JSON text: four passes over Python objects. This module knows the
-claim schema: each layout of a group (its DynamoDB attribute names in order, any spelling the mapping table
-accepts) gets a generated function that, attribute by attribute, unwraps the type tag, validates and stores the
-JSON-ready value in its column at once. Dates, money, procedure lines and diagnosis codes are validated by the same
-functions as everywhere else, cached by their raw text (claim streams repeat them), so the fast path cannot
-disagree with the rules.
+The general path decodes every attribute of the image into Python values (``claimflow.dynamodb``), maps them onto
+columns (``claims.mapping``) and validates the mapped values (``claims.validate``). This module is a *compilation*
+of those same rules for the common case, not a second copy of them: each layout of a group (its DynamoDB attribute
+names in writer order, any spelling the mapping table accepts) gets a generated function that, attribute by
+attribute, unwraps the type tag and hands the payload to the column's own rule from ``claims.validate`` (cached by
+raw text where claim streams repeat values). What it returns is exactly what ``validate.validate_mapped`` returns
+for that image - a :class:`~claimflow.claims.validate.ValidatedClaim` - and the rest of the row (quality flags,
+enrichment, PHI, CDC columns) is built by the one row builder (``claims.build``) for both paths.
 
-It handles only the clean common case: every attribute known, the usual type tags (S, N, M, L), each column given
-once, every rule passed. Anything else raises :class:`Unusual` and the caller takes the general path, which also
-produces any rejection or data-quality finding this path does not compute itself (tests hold the two to the same
-rows on clean and mutated records).
+It reads NiFi's padded records as the decoder does: a null attribute (a key only another record of the FlowFile
+has) is absent, and a value padded with null sibling tags (``{"M": {...}, "NULL": null}``) is its one non-null tag.
+
+Anything outside the clean common case raises :class:`Unusual` - the only signal by which a caller may leave this
+path - and the general path then produces the outcome, including every rejection and the unknown-field and
+conflict findings, which need the general mapping: an unknown attribute, a column given twice, an odd type tag, a
+broken rule, more than 256 layouts of one group. Any other exception is a bug and propagates.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import date
-from functools import lru_cache
 from typing import Any
 
-from claimflow.claims import values as v
-from claimflow.claims.codes import Diagnosis, lookup_diagnosis
-from claimflow.claims.enrich import AGE_IMPLAUSIBLE, CHARGE_BANDS, TOP_BAND, age_in_years
+from claimflow.claims.codes import Diagnosis
+from claimflow.claims.errors import InvalidClaim
 from claimflow.claims.mapping import IGNORED, MAPPING_TABLES, PROCEDURE_KEYS, PROCEDURES, normalise_key
-from claimflow.claims.phi import apply_phi
-from claimflow.claims.settings import ClaimSettings, PhiMode
-from claimflow.claims.status import UNKNOWN, normalise_status
 from claimflow.claims.validate import (
     CHECKED_TEXT_COLUMNS,
     COLUMN_WIDTHS,
-    DATE_COLUMNS,
-    MAX_DIAGNOSES,
     MAX_PROCEDURES,
     PARSED_CACHED,
     TEXT_COLUMNS,
-    _procedure_line,
+    ValidatedClaim,
+    cached_money,
     cached_npi,
+    cached_procedure_line,
+    diagnosis_codes,
+    quality_flags,
 )
-from claimflow.dynamodb import decode_value, parse_number
-from claimflow.rows import COLUMN_NAMES
+from claimflow.dynamodb import AttributeValueError, decode_value, parse_number
 
-__all__ = ["Unusual", "claim_row"]
+__all__ = ["Unusual", "claim_values"]
 
 
 class Unusual(Exception):
-    """The record is outside the clean common case: the general path handles it."""
+    """The image is outside the clean common case: the general path handles it."""
 
 
 # Handler kinds.
-_TEXT, _CHECKED, _PARSED, _GROUP, _DATE, _MONEY, _TIMESTAMP, _NPI, _DIAGNOSES, _LINES, _IGNORED = range(11)
+_TEXT, _CHECKED, _PARSED, _GROUP, _MONEY, _NPI, _DIAGNOSES, _LINES, _IGNORED, _UNKNOWN = range(10)
 
 _COLUMN_HANDLERS: dict[str, tuple[int, Any]] = {
     "claimId": (_TEXT, COLUMN_WIDTHS["claimId"]),
     **{name: (_TEXT, COLUMN_WIDTHS[name]) for name in TEXT_COLUMNS},
     # Plausibility checks on values that rarely repeat (phones, e-mails): checked directly, not cached.
     **{name: (_CHECKED, (COLUMN_WIDTHS[name], check, flag)) for name, (check, flag) in CHECKED_TEXT_COLUMNS.items()},
-    **{name: (_PARSED, (cached, flag)) for name, cached, _, flag in PARSED_CACHED
-       if flag is not None and name not in CHECKED_TEXT_COLUMNS},
-    **{name: (_DATE, None) for name in DATE_COLUMNS},
-    "createdTimeStamp": (_TIMESTAMP, None),
+    # Dates, the created timestamp, gender, ZIPs, states: validate's cached parse of the raw text.
+    **{name: (_PARSED, (cached, flag)) for name, cached, _, flag in PARSED_CACHED if name not in CHECKED_TEXT_COLUMNS},
     "totalCharge": (_MONEY, None),
     "providerNPI": (_NPI, 10),
     "diagnosisCodes": (_DIAGNOSES, None),
     PROCEDURES: (_LINES, None),
 }
-_MISSING = object()
 
 
 def _handler(group: str, key: str) -> tuple[int, str, Any]:
-    """(kind, column or group target, argument) of a raw attribute name in a mapping group.
-
-    Raises:
-        Unusual: an unknown name (a data-quality finding the general path reports).
-    """
+    """(kind, column or group target, argument) of a raw attribute name in a mapping group."""
     target = MAPPING_TABLES[group].get(normalise_key(key))
     if target is None:
-        raise Unusual
+        return (_UNKNOWN, "", None)
     if target == IGNORED:
         return (_IGNORED, target, None)
     if target[0] == "@":
@@ -86,100 +77,58 @@ def _handler(group: str, key: str) -> tuple[int, str, Any]:
     return (kind, target, argument)
 
 
-def _line_field(key: str) -> str:
-    name = PROCEDURE_KEYS.get(normalise_key(key))
-    if name is None:
+def _unpadded(av: Any) -> dict[str, Any]:
+    """A value with NiFi's null sibling tags removed: a dict with its one non-null tag.
+
+    Raises:
+        Unusual: not an object, or not exactly one non-null tag (the decoder words the rejection, if any).
+    """
+    if av.__class__ is not dict:
         raise Unusual
-    return name
+    tags = [(tag, inner) for tag, inner in av.items() if inner is not None]
+    if len(tags) != 1:
+        raise Unusual
+    return dict(tags)
 
 
-_DATES: dict[str, tuple[str, date] | None] = {}
-_DATES_LIMIT = 40_000  # every day of 110 years: dates of birth repeat across a population, but widely
-
-
-def _date(raw: str) -> tuple[str, date] | None:
-    """(ISO text, date) of a claim date, by values.iso_date (cached by text, bounded, never evicted).
-
-    Raises:
-        ValueError: as values.iso_date.
-    """
-    found = _DATES.get(raw, _MISSING)
-    if found is _MISSING:
-        parsed = v.iso_date(raw)
-        found = None if parsed is None else (parsed.isoformat(), parsed)
-        if len(_DATES) < _DATES_LIMIT:
-            _DATES[raw] = found
-    return found  # type: ignore[return-value]
-
-
-@lru_cache(maxsize=4096)
-def _is_calendar_date(text: str) -> bool:
+def _validated_attribute(av: Any) -> None:
+    """A known attribute outside the row (the TTL): checked as the decoder checks any attribute, then dropped."""
     try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
+        decode_value(av, 0)
+    except AttributeValueError:
+        raise Unusual from None
 
 
-# "YYYY-MM-DDTHH:MM:SS" with an optional "Z", in ASCII digits: already UTC, whole seconds.
-_PLAIN_UTC_TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z?")
-
-
-def _timestamp(raw: str) -> str | None:
-    """values.timestamp's result as row text. The usual form is checked by shape (only its date part can be
-    impossible); every other form goes through values.timestamp itself."""
-    if _PLAIN_UTC_TIMESTAMP.fullmatch(raw) is not None and _is_calendar_date(raw[:10]):
-        return raw[:19] + ".000000"
-    parsed = v.timestamp(raw)
-    return None if parsed is None else parsed.isoformat(timespec="microseconds")
-
-
-@lru_cache(maxsize=16384)
-def _money(raw: str) -> tuple[str, int]:
-    """(row text, cents) of a DynamoDB N money value, by the decoder's parse_number and values.money.
-
-    Raises:
-        ValueError: the decoder or the money rule rejects it (the general path then reports it).
-    """
-    amount = v.money(parse_number(raw))
-    assert amount is not None
-    return str(amount), int(amount * 100)
-
-
-@lru_cache(maxsize=16384)
-def _line(code: str, description: str | None, mods: tuple[str, ...] | None, units: str | None,
-          charge: str | None) -> tuple[str, str | None, tuple[str, ...], int, str | None, int | None]:
-    """One procedure line from its raw DynamoDB texts, by validate._procedure_line (the same rules).
-
-    Raises:
-        ValueError: the decoder or a line rule rejects it.
-    """
-    charge_value = None if charge is None else parse_number(charge)
-    line = _procedure_line(code, description, mods, None if units is None else parse_number(units), charge_value)
-    amount = line["charge"]
-    return (line["code"], line["description"], tuple(line["modifiers"]), line["units"],
-            None if amount is None else str(amount), None if amount is None else int(amount * 100))
+def _money(text: str) -> Any:
+    try:
+        return cached_money(parse_number(text))
+    except ValueError:  # the decoder's or the money rule's rejection (AttributeValueError is a ValueError)
+        raise Unusual from None
 
 
 def _strings(av: Any) -> list[str]:
-    """An L of one-tag S values -> the strings."""
-    items = av["L"]
-    if len(av) != 1 or items.__class__ is not list:
+    """An L of S values (NiFi padding allowed) -> the strings."""
+    if av.__class__ is not dict or len(av) != 1:
+        av = _unpadded(av)
+    items = av.get("L")
+    if items.__class__ is not list:
         raise Unusual
     result = []
     for element in items:
-        text = element["S"]
-        if len(element) != 1 or text.__class__ is not str:
+        if element.__class__ is not dict or len(element) != 1:
+            element = _unpadded(element)
+        text = element.get("S")
+        if text.__class__ is not str:
             raise Unusual
         result.append(text)
     return result
 
 
 def _diagnoses(av: Any) -> list[Diagnosis]:
-    codes = _strings(av)
-    if len(codes) > MAX_DIAGNOSES:
-        raise Unusual
-    return [lookup_diagnosis(code) for code in codes]
+    try:
+        return diagnosis_codes(_strings(av))
+    except InvalidClaim:
+        raise Unusual from None
 
 
 # --- the walk: one generated function per group layout -------------------------------------------------------
@@ -188,33 +137,43 @@ def _diagnoses(av: Any) -> list[Diagnosis]:
 # the same way every time. So each (group, attribute names in order) gets a plain function with one block per
 # attribute: no name look-up, no dispatch on the kind, no loop. The source is built from the blocks below; the
 # attribute names (data) never enter it: they are passed in as constants (K0, K1, ...), like every other value.
+# Every block starts at "av = ...": a null attribute is NiFi's padding for a key this item does not have.
 
-def _one_tag(tag: str, var: str, cls: str, container: str = "image") -> str:
-    """Block start: attribute K{i} must be a one-tag value whose payload (in ``var``) has the class ``cls``."""
-    return (f"    av = {container}[K{{i}}]\n    {var} = av[{tag!r}]\n"
-            f"    if len(av) != 1 or {var}.__class__ is not {cls}:\n        raise Unusual\n")
+def _tagged(tag: str, var: str, cls: str, container: str = "image") -> str:
+    """Block start: attribute K{i}, when not null, is a one-tag value whose payload (in ``var``) has class ``cls``."""
+    return (f"    av = {container}[K{{i}}]\n    if av is not None:\n"
+            "        if av.__class__ is not dict or len(av) != 1:\n            av = unpadded(av)\n"
+            f"        {var} = av.get({tag!r})\n"
+            f"        if {var}.__class__ is not {cls}:\n            raise Unusual\n")
 
 
-# A clean text payload: a non-empty str within the column's width that needs no trimming. Only a str has .strip()
-# here (JSON gives no bytes), and len() of anything but a str, list or dict raises, so the class needs no check.
-_CLEAN_TEXT = ("    av = image[K{i}]\n    text = av['S']\n"
-               "    if len(av) != 1 or not text or len(text) > A{i} or text.strip() is not text:\n"
-               "        raise Unusual\n")
-_S, _N, _M = _one_tag("S", "text", "str"), _one_tag("N", "text", "str"), _one_tag("M", "inner", "dict")
+def _indent(block: str) -> str:
+    return "".join("    " + line + "\n" for line in block.splitlines())
+
+
+_S, _N, _M = _tagged("S", "text", "str"), _tagged("N", "text", "str"), _tagged("M", "inner", "dict")
+# A clean text payload: non-empty, within the column's width, needing no trimming (values.text's common case;
+# anything else is values.text's to judge, on the general path).
+_CLEAN = "    if not text or len(text) > A{i} or text.strip() is not text:\n        raise Unusual\n"
+_ABSENT = "    else:\n        written -= 1\n"
 _BLOCKS: dict[int, str] = {
-    _TEXT: _CLEAN_TEXT + "    fields[C{i}] = text\n",
-    _NPI: _CLEAN_TEXT + "    if not npi_is_valid(text):\n        raise Unusual\n    fields[C{i}] = text\n",
-    _CHECKED: _CLEAN_TEXT + "    fields[C{i}] = text\n    if not P{i}(text):\n        flags.append(F{i})\n",
-    _PARSED: _S + "    fields[C{i}], ok = P{i}(text)\n    if not ok:\n        flags.append(F{i})\n",
-    _DATE: _S + "    fields[C{i}] = parse_date(text)\n",
-    _TIMESTAMP: _S + "    fields[C{i}] = parse_timestamp(text)\n",
-    _MONEY: _N + "    fields[C{i}] = parse_money(text)\n",
-    _GROUP: _M + "    layout = tuple(inner)\n"
-    "    written += (W{i}.get(layout) or compile_walker(A{i}, layout))(inner, fields, flags) - 1\n",
-    _DIAGNOSES: "    fields[C{i}] = parse_diagnoses(image[K{i}])\n",
-    _LINES: "    fields[C{i}] = parse_lines(image[K{i}])\n",
-    # A known attribute outside the row (the TTL): validated as the decoder would, then not counted as written.
-    _IGNORED: "    decode_value(image[K{i}])\n    written -= 1\n",
+    _TEXT: _S + _indent(_CLEAN + "    fields[C{i}] = text") + _ABSENT,
+    _NPI: _S + _indent(_CLEAN + "    if not npi_is_valid(text):\n        raise Unusual\n    fields[C{i}] = text")
+    + _ABSENT,
+    _CHECKED: _S + _indent(_CLEAN + "    fields[C{i}] = text\n    if not P{i}(text):\n        flags.append(F{i})")
+    + _ABSENT,
+    # A rule's ValueError is its rejection of the value: the general path reports it.
+    _PARSED: _S + _indent("    try:\n        fields[C{i}], ok = P{i}(text)\n    except ValueError:\n"
+                          "        raise Unusual from None\n    if not ok:\n        flags.append(F{i})") + _ABSENT,
+    _MONEY: _N + _indent("    fields[C{i}] = parse_money(text)") + _ABSENT,
+    _GROUP: _M + _indent("    written += (W{i}.get(tuple(inner)) or compile_walker(A{i}, tuple(inner)))"
+                         "(inner, fields, flags) - 1") + _ABSENT,
+    _DIAGNOSES: "    av = image[K{i}]\n    if av is not None:\n        fields[C{i}] = parse_diagnoses(av)\n" + _ABSENT,
+    _LINES: "    av = image[K{i}]\n    if av is not None:\n        fields[C{i}] = parse_lines(av)\n" + _ABSENT,
+    # Known, outside the row (the TTL): validated as the decoder would, never counted as written.
+    _IGNORED: "    av = image[K{i}]\n    if av is not None:\n        validate_attribute(av)\n    written -= 1\n",
+    # Unknown: the general path counts it as a finding. As null padding it is just absent.
+    _UNKNOWN: "    if image[K{i}] is not None:\n        raise Unusual\n    written -= 1\n",
 }
 _LAYOUTS_PER_GROUP = 256
 _WALKERS: dict[str, dict[tuple[str, ...], Any]] = {group: {} for group in MAPPING_TABLES}
@@ -224,15 +183,15 @@ def _compile(group: str, layout: tuple[str, ...]) -> Any:
     """The walker of one group layout: fn(image, fields, flags) -> columns written (nested groups included).
 
     Raises:
-        Unusual: an unknown attribute name, or too many layouts already (the general path handles the rest).
+        Unusual: too many layouts already (the general path handles the rest).
     """
     walkers = _WALKERS[group]
     if len(walkers) >= _LAYOUTS_PER_GROUP:
         raise Unusual  # checked before compiling: a stream of ever-new layouts must not cost a compile per record
     namespace: dict[str, Any] = {
-        "Unusual": Unusual, "npi_is_valid": cached_npi, "parse_date": _date, "parse_timestamp": _timestamp,
-        "parse_money": _money, "parse_diagnoses": _diagnoses, "parse_lines": _lines, "compile_walker": _compile,
-        "decode_value": decode_value,
+        "Unusual": Unusual, "unpadded": _unpadded, "npi_is_valid": cached_npi, "parse_money": _money,
+        "parse_diagnoses": _diagnoses, "parse_lines": _lines, "compile_walker": _compile,
+        "validate_attribute": _validated_attribute,
     }
     body = [f"    written = {len(layout)}\n"]
     for i, key in enumerate(layout):
@@ -259,183 +218,78 @@ _LINE_ARGUMENTS = ("code", "description", "modifiers", "units", "charge")
 
 
 def _compile_line(layout: tuple[str, ...]) -> Any:
-    """The reader of one procedure-line layout: fn(attributes) -> the line tuple of :func:`_line`.
+    """The reader of one procedure-line layout: fn(attributes) -> the arguments of validate's line rule, exactly as
+    validate.procedure_lines passes them for the decoded line (absent fields None, modifiers a tuple).
 
     Raises:
-        Unusual: an unknown or repeated field, no code, or too many layouts already.
+        Unusual: an unknown or repeated field, or too many layouts already.
     """
-    names = [_line_field(key) for key in layout]
-    if len(set(names)) != len(names) or "code" not in names or len(_LINE_READERS) >= _LAYOUTS_PER_GROUP:
+    names = [PROCEDURE_KEYS.get(normalise_key(key)) for key in layout]
+    if None in names or len(set(names)) != len(names) or len(_LINE_READERS) >= _LAYOUTS_PER_GROUP:
         raise Unusual  # the general path maps these (first of a repeated field wins there)
-    namespace: dict[str, Any] = {"Unusual": Unusual, "line": _line, "strings": _strings}
+    namespace: dict[str, Any] = {"Unusual": Unusual, "unpadded": _unpadded, "strings": _strings,
+                                 "number": parse_number}
     body = []
     for i, (key, name) in enumerate(zip(layout, names, strict=True)):
         namespace[f"K{i}"] = key
         if name == "modifiers":
-            body.append(f"    modifiers = tuple(strings(attributes[K{i}]))\n")
-        else:
-            body.append(_one_tag("N" if name in ("units", "charge") else "S", name, "str", "attributes").format(i=i))
+            body.append(f"    av = attributes[K{i}]\n    modifiers = None if av is None else tuple(strings(av))\n")
+            continue
+        tag = "N" if name in ("units", "charge") else "S"
+        value = "number(payload)" if tag == "N" else "payload"
+        body.append(_tagged(tag, "payload", "str", "attributes").format(i=i)
+                    + f"        {name} = {value}\n    else:\n        {name} = None\n")
     arguments = ", ".join(name if name in names else "None" for name in _LINE_ARGUMENTS)
-    source = "def reader(attributes):\n" + "".join(body) + f"    return line({arguments})\n"
+    source = "def reader(attributes):\n" + "".join(body) + f"    return ({arguments},)\n"
     exec(compile(source, "<claimflow.claims.shaped procedure line reader>", "exec"), namespace)
     reader = namespace["reader"]
     _LINE_READERS[layout] = reader
     return reader
 
 
-def _lines(av: Any) -> list[tuple[Any, ...]]:
-    items = av["L"]
-    if len(av) != 1 or items.__class__ is not list or len(items) > MAX_PROCEDURES:
+def _lines(av: Any) -> list[dict[str, Any]]:
+    if av.__class__ is not dict or len(av) != 1:
+        av = _unpadded(av)
+    items = av.get("L")
+    if items.__class__ is not list or len(items) > MAX_PROCEDURES:
         raise Unusual
     result = []
-    for element in items:
-        attributes = element["M"]
-        if len(element) != 1 or attributes.__class__ is not dict:
-            raise Unusual
-        layout = tuple(attributes)
-        result.append((_LINE_READERS.get(layout) or _compile_line(layout))(attributes))
+    try:
+        for element in items:
+            if element.__class__ is not dict or len(element) != 1:
+                element = _unpadded(element)
+            attributes = element.get("M")
+            if attributes.__class__ is not dict:
+                raise Unusual
+            layout = tuple(attributes)
+            result.append(cached_procedure_line(*(_LINE_READERS.get(layout) or _compile_line(layout))(attributes)))
+    except (InvalidClaim, AttributeValueError):  # a line rule's or the decoder's rejection of a line value
+        raise Unusual from None
     return result
 
 
-def _walk(image: dict[str, Any], group: str, fields: dict[str, Any], flags: list[str]) -> int:
-    """Store the group's columns, JSON-ready (dates, money, lines and diagnoses as tuples the caller finishes).
-    Returns how many columns the group (with its nested groups) wrote: fewer distinct ones means a column was
-    given twice."""
-    layout = tuple(image)
-    walker = _WALKERS[group].get(layout) or _compile(group, layout)
-    return walker(image, fields, flags)
-
-
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_US_PER_DAY = 86_400_000_000
-_MAX_ORDINAL = date.max.toordinal()
-_BAND_CENTS: tuple[tuple[int, str], ...] = tuple((int(bound * 100), band) for bound, band in CHARGE_BANDS)
-_ROW_TEMPLATE: dict[str, Any] = dict.fromkeys(COLUMN_NAMES)
-
-
-def _band(cents: int) -> str:
-    for bound, band in _BAND_CENTS:
-        if cents < bound:
-            return band
-    return TOP_BAND
-
-
-def claim_row(image: dict[str, Any], key: str, event_time_us: int, settings: ClaimSettings,
-              strict: bool) -> dict[str, Any]:
-    """The claim columns of a clean image, JSON-ready, in a row with every column (the CDC ones left None).
-    ``strict``: any data-quality flag sends the record to the general path (which rejects it).
+def claim_values(image: dict[str, Any], key: str, template: dict[str, Any]) -> ValidatedClaim:
+    """The validated claim of a clean image: ``validate.validate_mapped`` of the decoded, mapped image, with the
+    values written into a copy of ``template`` (every row column, in order). ``key`` is the event's claim key.
 
     Raises:
-        Unusual: anything outside the clean common case.
-        KeyError, TypeError, AttributeError, ValueError: the same (a value of an unexpected shape or a broken
-            rule); callers treat them like Unusual.
+        Unusual: anything outside the clean common case (see the module's docstring).
     """
     fields: dict[str, Any] = {}
     flags: list[str] = []
-    if _walk(image, "claim", fields, flags) != len(fields):
+    layout = tuple(image)
+    if (_WALKERS["claim"].get(layout) or _compile("claim", layout))(image, fields, flags) != len(fields):
         raise Unusual  # a column given twice: the general path reports the conflict
     claim_id = fields.get("claimId")
     if claim_id is None:
         fields["claimId"] = key
     elif claim_id != key:
-        raise Unusual
-
-    service, born, submitted = fields.get("dateOfService"), fields.get("patientDOB"), fields.get("billSubmitDate")
-    service_date = born_date = None
-    if service is not None:
-        fields["dateOfService"] = service[0]
-        service_date = service[1]
-    if born is not None:
-        fields["patientDOB"] = born[0]
-        born_date = born[1]
-    if submitted is not None:
-        fields["billSubmitDate"] = submitted[0]
-
+        raise Unusual  # the general path rejects it
     diagnoses: list[Diagnosis] = fields.get("diagnosisCodes") or []
     fields["diagnosisCodes"] = [d.code for d in diagnoses]
-    lines = fields.get(PROCEDURES) or []
-    total = fields.get("totalCharge")
-    charge_band = None
-    if total is not None:
-        fields["totalCharge"] = total[0]
-        charge_band = _band(total[1])
-    units = 0
-    charged: int | None = 0
-    row_lines = []
-    for code, description, mods, line_units, charge, cents in lines:
-        row_lines.append({"code": code, "description": description, "modifiers": list(mods), "units": line_units,
-                          "charge": charge})
-        units += line_units
-        charged = None if cents is None or charged is None else charged + cents
-    fields[PROCEDURES] = row_lines
-
-    # Findings, as validate.quality_flags and enrich find them (no unknown or conflicting fields here).
-    if fields.get("memberId") is None:
-        flags.append("MISSING:memberId")
-    if service is None:
-        flags.append("MISSING:dateOfService")
-    if total is None:
-        flags.append("MISSING:totalCharge")
-    if not diagnoses:
-        flags.append("MISSING:diagnosisCodes")
-    if not lines:
-        flags.append("MISSING:procedureDetails")
-    codes = set()
-    for diagnosis in diagnoses:
-        if not diagnosis.billable:
-            flags.append("DIAGNOSIS_NOT_BILLABLE")
-        codes.add(diagnosis.code)
-    if len(codes) != len(diagnoses):
-        flags.append("DUPLICATE_DIAGNOSIS")
-    if total is not None and lines and charged is not None and charged != total[1]:
-        flags.append("LINE_CHARGES_MISMATCH")
-    age = claim_age = None
-    if service_date is not None:
-        if born_date is not None:
-            if born_date > service_date:
-                flags.append("DOB_AFTER_SERVICE")
-            else:
-                age = age_in_years(born_date, service_date)
-                if age > AGE_IMPLAUSIBLE:
-                    flags.append("PATIENT_AGE_IMPLAUSIBLE")
-        if submitted is not None and submitted[1] < service_date:
-            flags.append("BILL_BEFORE_SERVICE")
-        event_day = _EPOCH_ORDINAL + event_time_us // _US_PER_DAY
-        if event_day > _MAX_ORDINAL:
-            raise Unusual  # beyond what a date can hold: the general path fails as it does
-        claim_age = event_day - service_date.toordinal()
-        if claim_age < 0:
-            flags.append("SERVICE_AFTER_EVENT")
-    status_text = fields.get("claimStatus")
-    status = normalise_status(status_text)
-    if status is UNKNOWN and status_text is not None:
-        flags.append("CLAIM_STATUS_UNRECOGNISED")
-    if strict and flags:
-        raise Unusual
-
-    row = _ROW_TEMPLATE.copy()
-    row.update(fields)
-    row["claimStatusCode"] = status.canonical
-    row["x12StatusCategory"] = status.x12_category
-    if diagnoses:
-        primary = diagnoses[0]
-        row["primaryDiagnosisCode"] = primary.code
-        row["primaryDiagnosisDescription"] = primary.description
-        row["primaryDiagnosisChapter"] = primary.chapter
-    row["diagnosisCount"] = len(diagnoses)
-    row["procedureCount"] = len(lines)
-    row["totalUnits"] = units
-    row["patientAgeAtService"] = age
-    row["claimAgeDays"] = claim_age
-    row["chargeBand"] = charge_band
-    row["dataQualityFlags"] = sorted(set(flags)) if flags else []
-    if settings.phi_mode is PhiMode.PASSTHROUGH and not settings.generalize_zip3 and not settings.generalize_birth_year:
-        row["phiMode"] = "passthrough"
-    elif settings.generalize_birth_year:
-        row["patientDOB"] = born_date  # apply_phi generalises the date itself
-        apply_phi(row, settings)
-        generalised = row["patientDOB"]
-        row["patientDOB"] = None if generalised is None else generalised.isoformat()
-    else:
-        apply_phi(row, settings)
-    return row
+    if PROCEDURES not in fields:
+        fields[PROCEDURES] = []
+    values = template.copy()
+    values.update(fields)
+    flags.extend(quality_flags(values, diagnoses))
+    return ValidatedClaim(values, diagnoses, flags)

@@ -9,6 +9,7 @@ findings that do not make a claim unusable become data-quality flags (codes list
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -149,7 +150,7 @@ def procedure_lines(raw: Any) -> list[dict[str, Any]]:
         args = (line.get("code"), line.get("description"), mods, line.get("units"), line.get("charge"))
         try:
             try:
-                lines.append(_cached_line(*args))
+                lines.append(cached_procedure_line(*args))
             except TypeError:  # an unhashable value (a map where text belongs): validate without the cache
                 lines.append(_procedure_line(*args))
         except InvalidClaim as exc:
@@ -190,7 +191,7 @@ def _procedure_line(code: Any, description: Any, mods: Any, units: Any, charge: 
 
 
 # typed: True, 1 and Decimal(1) are equal as keys but not as claim values (units=True is not a number).
-_cached_line = lru_cache(maxsize=16384, typed=True)(_procedure_line)
+cached_procedure_line = lru_cache(maxsize=16384, typed=True)(_procedure_line)
 
 
 def modifiers(raw: Any, where: str = "") -> list[str]:
@@ -238,7 +239,7 @@ def cached_npi(raw: str) -> bool:
 
 
 @lru_cache(maxsize=4096, typed=True)
-def _cached_money(raw: Any) -> Any:
+def cached_money(raw: Any) -> Any:
     return v.money(raw)
 
 
@@ -246,7 +247,7 @@ def _money(name: str, raw: Any) -> Any:
     if raw is None:
         return None
     try:
-        return _cached_money(raw)
+        return cached_money(raw)
     except TypeError:  # unhashable (a map or list)
         return _field(name, v.money, raw)
     except ValueError as exc:
@@ -356,17 +357,20 @@ def validate_mapped(mapped: MappedItem, into: dict[str, Any] | None = None) -> V
     if failures:
         raise InvalidClaim.of(failures)
 
-    flags.extend(quality_flags(mapped, values, diagnoses))
+    flags.extend(quality_flags(values, diagnoses, mapped.unknown, mapped.conflicts))
     return ValidatedClaim(values, diagnoses, flags)
 
 
-def quality_flags(mapped: MappedItem, values: dict[str, Any], diagnoses: list[Diagnosis]) -> list[str]:
-    """Findings computed from the normalised values (shared by the fast path and the pydantic model)."""
+def quality_flags(
+    values: dict[str, Any], diagnoses: list[Diagnosis], unknown: Sequence[str] = (), conflicts: Sequence[str] = ()
+) -> list[str]:
+    """Findings computed from the normalised values (every row builder's, the claim-shaped fast path's too).
+    ``unknown`` and ``conflicts`` are the mapping's (source paths that matched nothing, columns given twice)."""
     flags: list[str] = []
-    if mapped.unknown:
-        flags.append(f"UNKNOWN_FIELDS:{len(mapped.unknown)}")
-    if mapped.conflicts:
-        flags.extend(f"CONFLICTING_FIELD:{name}" for name in sorted(set(mapped.conflicts)))
+    if unknown:
+        flags.append(f"UNKNOWN_FIELDS:{len(unknown)}")
+    if conflicts:
+        flags.extend(f"CONFLICTING_FIELD:{name}" for name in sorted(set(conflicts)))
     for name in EXPECTED_COLUMNS:
         value = values.get(name)
         if value is None or value == []:

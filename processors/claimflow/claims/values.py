@@ -176,7 +176,11 @@ def timestamp(value: Any) -> datetime | None:
     if len(value) < 10 or value[4] != "-" or value[7] != "-":
         raise ValueError("not an ISO timestamp")
     try:
-        parsed = datetime.fromisoformat(value)
+        # A trailing Z is UTC already: read the naive part (the usual form; no time-zone conversion needed).
+        if value[-1] == "Z" and value[-2:-1].isdigit() and "T" in value and "+" not in value and value.rfind("-") == 7:
+            parsed = datetime.fromisoformat(value[:-1])
+        else:
+            parsed = datetime.fromisoformat(value)
     except ValueError:
         raise ValueError("impossible or malformed timestamp") from None
     if parsed.tzinfo is not None:

@@ -1,0 +1,82 @@
+"""A record gives the same row in a NiFi-padded batch as alone, through ProcessClaimChange's routing (the fused
+path) and the two-step path. The batch is written under its merged schema (tests/claims/_nifi_padding.py), so one
+record whose patient is a string pads every other record's patient map with a null "S" tag."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from claimflow.claims import ClaimSettings, route_records
+from claimflow.claims.synthetic import kinesis_record
+from claimflow.record_routing import route_kinesis_record
+
+from ._claims import EVENT_TIME_US, INGEST_US, item, with_change
+from ._nifi_padding import has_tag_padding, merged_schema_padding
+from .test_claims_routing import MUTATIONS
+
+SETTINGS = ClaimSettings.from_strings(strict="false")
+# Values whose DynamoDB type differs from the usual one: in a batch they pad the usual one's tags.
+RETYPED: list[tuple[str, Any]] = [
+    ("patient", st.just("Ava Okafor")),
+    ("provider", st.just(None)),
+    ("payer", st.sampled_from(["ACME", 7])),
+    ("patient.address", st.just(["12 Oak St"])),
+    ("total_charge", st.just("167.50")),
+    ("diagnosis_codes", st.just("E119,I10")),
+    ("procedure_details.0", st.just("99213")),
+]
+
+
+@st.composite
+def batches(draw: st.DrawFn) -> list[dict[str, Any]]:
+    records = []
+    for number in range(draw(st.integers(2, 8))):
+        claim = copy.deepcopy(item(draw(st.integers(0, 40)), seed=3))
+        for path, strategy in draw(st.lists(st.sampled_from(MUTATIONS), max_size=2, unique_by=lambda m: m[0])):
+            claim = with_change(claim, path, draw(strategy))
+        retype = draw(st.one_of(st.none(), st.sampled_from(RETYPED)))
+        if retype is not None:  # after the mutations: it may replace a map they changed
+            claim = with_change(claim, retype[0], draw(retype[1]))
+        name = draw(st.sampled_from(["INSERT", "INSERT", "MODIFY", "REMOVE"]))
+        new, old = (None, claim) if name == "REMOVE" else (claim, claim if name == "MODIFY" else None)
+        key = claim["claim_id"] if isinstance(claim.get("claim_id"), str) and claim["claim_id"] else f"CLM-{number}"
+        records.append(orjson.loads(orjson.dumps(
+            kinesis_record(new, name, EVENT_TIME_US + number, number, old_item=old, key=key))))
+    return records
+
+
+def _outcome(record: dict[str, Any], index: int) -> tuple[str, Any, Any]:
+    outcome = route_kinesis_record(record, index, SETTINGS, INGEST_US, None)
+    assert not outcome.unexpected, outcome.reason
+    rule = None if outcome.reason is None else outcome.reason.split(": ", 1)[1]
+    return outcome.relationship, (None if outcome.relationship == "invalid" else outcome.record), rule
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches())
+def test_a_record_gives_the_same_row_in_a_padded_batch_as_alone(records: list[dict[str, Any]]) -> None:
+    padded = merged_schema_padding(records)
+    for index, (alone, in_batch) in enumerate(zip(records, padded, strict=True)):
+        assert _outcome(in_batch, index) == _outcome(alone, index)
+        # And the same as the two-step path (decoder, then the claim rules) on the unpadded record.
+        (two_step,) = route_records(orjson.dumps(alone), SETTINGS, INGEST_US)
+        fused = route_kinesis_record(alone, 0, SETTINGS, INGEST_US, None)
+        assert fused.relationship == two_step.relationship
+        assert fused.relationship == "invalid" or fused.record == two_step.row
+
+
+def test_the_batches_really_carry_tag_padding() -> None:
+    """The property is about null sibling tags: show that the retyped values produce them."""
+    claim = item(1, seed=3)
+    records = [kinesis_record(claim, "INSERT", EVENT_TIME_US, 0),
+               kinesis_record(with_change(claim, "patient", "Ava Okafor"), "INSERT", EVENT_TIME_US, 1)]
+    records = [orjson.loads(orjson.dumps(r)) for r in records]
+    padded = merged_schema_padding(records)
+    assert has_tag_padding(padded)
+    assert set(padded[0]["dynamodb"]["NewImage"]["patient"]) == {"M", "S"}
+    assert padded[0]["dynamodb"]["NewImage"]["patient"]["S"] is None
