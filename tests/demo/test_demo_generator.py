@@ -9,13 +9,12 @@ from decimal import Decimal
 
 import simple_icd_10_cm as icd
 
+from claimflow.claims.codes import npi_check_digit, npi_is_valid
 from claimflow.demo.generator import (
     PROCEDURES,
     ClaimGenerator,
     GeneratorConfig,
-    is_valid_npi,
     make_npi,
-    npi_check_digit,
     to_attribute_values,
 )
 
@@ -40,7 +39,7 @@ def all_writes(config: GeneratorConfig) -> list:
 
 def test_demo_generator_npi_check_digit_matches_the_cms_rule() -> None:
     assert npi_check_digit("123456789") == "3"  # CMS's published example: 1234567893
-    assert is_valid_npi("1234567893") and not is_valid_npi("1234567894") and not is_valid_npi("3234567893")
+    assert npi_is_valid("1234567893") and not npi_is_valid("1234567894") and not npi_is_valid("3234567893")
     import random
 
     rng = random.Random(5)
@@ -55,7 +54,7 @@ def test_demo_generator_claims_are_valid() -> None:
     codes = {p.code: p for p in PROCEDURES}
     zips = []
     for item in items:
-        assert is_valid_npi(item["provider"]["npi"]) and luhn_ok("80840" + item["provider"]["npi"])
+        assert npi_is_valid(item["provider"]["npi"]) and luhn_ok("80840" + item["provider"]["npi"])
         for code in item["diagnosis_codes"]:
             assert ICD_FORMAT.match(code)
             assert icd.is_valid_item(code) and icd.is_leaf(code)  # exists and is billable

@@ -33,6 +33,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 
+from claimflow.claims.codes import npi_check_digit
 from claimflow.demo.aws import TTL_ATTRIBUTE
 
 CENT = Decimal("0.01")
@@ -167,23 +168,6 @@ PRACTICE_WORDS = ("Riverside", "Lakeview", "Summit", "Harbor", "Meadowbrook", "N
 
 PATIENT_POOL = 5000
 PROVIDER_POOL = 150
-
-
-def npi_check_digit(first_nine: str) -> str:
-    """Luhn check digit of an NPI: computed over the 9 digits prefixed with 80840 (CMS's card-issuer prefix)."""
-    digits = [int(d) for d in "80840" + first_nine]
-    total = 0
-    for position, digit in enumerate(reversed(digits)):
-        if position % 2 == 0:  # rightmost payload digit is doubled (the check digit will sit to its right)
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return str((10 - total % 10) % 10)
-
-
-def is_valid_npi(npi: str) -> bool:
-    return len(npi) == 10 and npi.isdigit() and npi[0] in "12" and npi_check_digit(npi[:9]) == npi[9]
 
 
 def make_npi(rng: random.Random) -> str:
