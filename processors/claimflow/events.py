@@ -584,12 +584,14 @@ def _json_type(value: object) -> str:
 
 # --- many records ----------------------------------------------------------------------------------------------
 
-_MALFORMED = object()  # marks a record whose JSON did not parse
 _JSON_BLANK = b" \t\r\n"  # JSON's whitespace; anything else on a line is content (and a rejection if not JSON)
 
 
+MALFORMED = object()  # stands for a record of the content whose JSON did not parse
+
+
 def _raw_records(data: bytes) -> Iterator[tuple[object, bytes | None]]:
-    """Yield (parsed value or _MALFORMED, raw bytes or None) per record of a single object, array or NDJSON."""
+    """Yield (parsed value or MALFORMED, raw bytes or None) per record of a single object, array or NDJSON."""
     end = len(data)
     start = _skip_blank(data, 3 if data.startswith(b"\xef\xbb\xbf") else 0)  # after a UTF-8 byte order mark
     if start >= end:
@@ -624,7 +626,7 @@ def _document(data: bytes) -> Iterator[tuple[object, bytes | None]]:
     try:
         parsed = orjson.loads(data)
     except orjson.JSONDecodeError:
-        yield _MALFORMED, data
+        yield MALFORMED, data
         return
     yield from _items(parsed, data)
 
@@ -663,7 +665,7 @@ def _ndjson(data: bytes, start: int) -> Iterator[tuple[object, bytes | None]]:
         try:
             yield orjson.loads(line), line
         except orjson.JSONDecodeError:
-            yield _MALFORMED, line
+            yield MALFORMED, line
 
 
 def decode_records(
@@ -678,19 +680,45 @@ def decode_records(
     ``str``, ``bytearray`` and ``memoryview`` content is accepted too (taken as UTF-8).
     """
     flowfile = FlowFilePosition.from_attributes(attributes)
-    if data.__class__ is not bytes:
-        data = data.encode() if isinstance(data, str) else bytes(data)
-    records = _raw_records(data)
-    first = next(records, None)
-    if first is None:
-        return
-    second = next(records, None)
-    single = second is None
-    # An element of a JSON array has no raw text of its own; small content bounds its size, otherwise SizeBytes
-    # is trusted as for decode_record (walking every element of a large array would cost a second decode).
-    content_length = len(data) if len(data) <= MAX_ITEM_BYTES else None
-    for index, (parsed, raw) in enumerate(_chain(first, second, records)):
-        yield _decode_or_reject(parsed, raw, index, flowfile, single, modify_old_image, content_length)
+    content = Content.of(data)
+    for index, (parsed, raw) in enumerate(content.records):
+        yield _decode_or_reject(parsed, raw, index, flowfile, content.single, modify_old_image, content.length)
+
+
+@dataclass(slots=True)
+class Content:
+    """A FlowFile's content framed into records, the one framing every reader of Kinesis content uses: a single
+    object, a JSON array, NDJSON (blank lines ignored) or one pretty-printed document.
+
+    ``records`` yields (the parsed record or :data:`MALFORMED`, its raw bytes or None for an array element);
+    ``single`` tells whether the content holds exactly one record (the Kinesis position rules need it);
+    ``length`` is the content's size when it alone proves every record within DynamoDB's item limit, else None.
+    """
+
+    records: Iterator[tuple[object, bytes | None]]
+    single: bool
+    length: int | None
+
+    @classmethod
+    def of(cls, data: bytes | bytearray | memoryview | str) -> Content:
+        if data.__class__ is not bytes:
+            data = data.encode() if isinstance(data, str) else bytes(data)
+        assert isinstance(data, bytes)
+        records = _raw_records(data)
+        first = next(records, None)
+        second = None if first is None else next(records, None)
+        chained: Iterator[tuple[object, bytes | None]] = iter(()) if first is None else _chain(first, second, records)
+        # An element of a JSON array has no raw text of its own; small content bounds its size, otherwise SizeBytes
+        # is trusted as for decode_record (walking every element of a large array would cost a second decode).
+        return cls(chained, second is None, len(data) if len(data) <= MAX_ITEM_BYTES else None)
+
+
+def decode_framed(
+    parsed: object, raw: bytes | None, index: int, attributes: Mapping[str, str] | None, content: Content
+) -> ChangeEvent | Rejection:
+    """One record of :class:`Content` decoded as :func:`decode_records` decodes it (never raises for bad input)."""
+    flowfile = FlowFilePosition.from_attributes(attributes)
+    return _decode_or_reject(parsed, raw, index, flowfile, content.single, True, content.length)
 
 
 def _chain(
@@ -713,7 +741,7 @@ def _decode_or_reject(
     modify_old_image: bool,
     content_length: int | None,
 ) -> ChangeEvent | Rejection:
-    if parsed is _MALFORMED:
+    if parsed is MALFORMED:
         return Rejection.malformed(index, raw)
     try:
         return _decode(parsed, index, flowfile, single, content_length if raw is None else len(raw), modify_old_image)

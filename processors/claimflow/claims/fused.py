@@ -16,8 +16,6 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import orjson
-
 from claimflow.claims.build import (
     KEY_WIDTH,
     ROW_TEMPLATE,
@@ -33,18 +31,17 @@ from claimflow.claims.shaped import Unusual, claim_values
 from claimflow.dynamodb import MAX_ITEM_BYTES, AttributeValueError, decode_value
 from claimflow.events import (
     EVENT_NAMES,
-    ChangeEvent,
+    MALFORMED,
+    Content,
     FlowFilePosition,
     KinesisPosition,
-    Rejection,
     creation_time_us,
+    decode_framed,
     decode_record_or_rejection,
-    decode_records,
 )
 
 _RELATIONSHIP = {"INSERT": "insert", "MODIFY": "modify", "REMOVE": "remove"}
 _TTL_PRINCIPAL = "dynamodb.amazonaws.com"
-_MALFORMED = object()  # a line that is not JSON (a line ``null`` parses to None: the decoder rejects that itself)
 # Event times from the year 10000 on cannot become a row timestamp: the two-step path decides about those.
 _MAX_EVENT_US = 253_402_300_800_000_000
 
@@ -166,19 +163,6 @@ def route_record_fused(
     return next(route_events([item], settings, ingest_time_us, first_index=index))
 
 
-def _ndjson_lines(data: bytes) -> list[bytes] | None:
-    """The non-blank lines when ``data`` is NDJSON of objects (two or more lines); None for any other layout."""
-    stripped = data.strip()
-    if not stripped.startswith(b"{") or b"\n" not in stripped:
-        return None
-    lines = [line for line in stripped.split(b"\n") if line.strip()]
-    try:
-        orjson.loads(lines[0])
-    except orjson.JSONDecodeError:
-        return None  # maybe one pretty-printed document: the decoder decides
-    return lines if len(lines) > 1 else None
-
-
 def route_records_fused(
     data: bytes,
     settings: ClaimSettings,
@@ -187,41 +171,21 @@ def route_records_fused(
 ) -> Iterator[Routed]:
     """Raw Kinesis DynamoDB records -> routed claim rows; same results as ``route_records``, faster.
 
-    NDJSON content takes the fused path record by record, with the Kinesis position of ``attributes`` applied as
-    the decoder applies it to a record of a many-record FlowFile; other layouts go through the decoder. Exactly
-    one Routed per record, in input order.
+    The content is framed as the decoder frames it (``claimflow.events.Content``: one object, a JSON array, NDJSON);
+    each record takes the claim-shaped walk, or the decoder and the claim rules when it is unusual, with the
+    Kinesis position of ``attributes`` applied by the decoder's rules. Exactly one Routed per record, in input order.
     """
     if ingest_time_us is None:
         ingest_time_us = time.time_ns() // 1000
-    lines = _ndjson_lines(data)
-    if lines is None:
-        yield from route_events(decode_records(data, attributes), settings, ingest_time_us)
-        return
-    # Two or more lines: never the FlowFile's only record.
-    kinesis = kinesis_columns(_record_position(attributes, single_record=False))
-    for index, line in enumerate(lines):
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            yield from _two_step(line, _MALFORMED, index, settings, ingest_time_us, attributes)
-            continue
-        try:
-            yield _fast(obj, len(line), index, settings, ingest_time_us, kinesis)
-        except Unusual:
-            yield from _two_step(line, obj, index, settings, ingest_time_us, attributes)
-
-
-def _two_step(
-    line: bytes,
-    obj: Any,
-    index: int,
-    settings: ClaimSettings,
-    ingest_time_us: int,
-    attributes: Mapping[str, str] | None,
-) -> Iterator[Routed]:
-    item: ChangeEvent | Rejection
-    if obj is _MALFORMED:
-        item = Rejection.malformed(index, line)
-    else:
-        item = decode_record_or_rejection(obj, index, attributes, single_record=False, raw=line)
-    yield from route_events([item], settings, ingest_time_us, first_index=index)
+    content = Content.of(data)
+    kinesis = kinesis_columns(_record_position(attributes, content.single))
+    for index, (parsed, raw) in enumerate(content.records):
+        if parsed is not MALFORMED:
+            try:
+                yield _fast(parsed, content.length if raw is None else len(raw), index, settings, ingest_time_us,
+                            kinesis)
+                continue
+            except Unusual:
+                pass
+        item = decode_framed(parsed, raw, index, attributes, content)
+        yield from route_events([item], settings, ingest_time_us, first_index=index)

@@ -106,22 +106,23 @@ def _money(text: str) -> Any:
         raise Unusual from None
 
 
-def _strings(av: Any) -> list[str]:
-    """An L of S values (NiFi padding allowed) -> the strings."""
+def _payload(av: Any, tag: str, cls: type) -> Any:
+    """The payload of a one-tag value (NiFi padding allowed) when its tag is ``tag`` and its class ``cls``.
+
+    Raises:
+        Unusual: any other value.
+    """
     if av.__class__ is not dict or len(av) != 1:
         av = _unpadded(av)
-    items = av.get("L")
-    if items.__class__ is not list:
+    payload = av.get(tag)
+    if payload.__class__ is not cls:
         raise Unusual
-    result = []
-    for element in items:
-        if element.__class__ is not dict or len(element) != 1:
-            element = _unpadded(element)
-        text = element.get("S")
-        if text.__class__ is not str:
-            raise Unusual
-        result.append(text)
-    return result
+    return payload
+
+
+def _strings(av: Any) -> list[str]:
+    """An L of S values -> the strings."""
+    return [_payload(element, "S", str) for element in _payload(av, "L", list)]
 
 
 def _diagnoses(av: Any) -> list[Diagnosis]:
@@ -248,19 +249,13 @@ def _compile_line(layout: tuple[str, ...]) -> Any:
 
 
 def _lines(av: Any) -> list[dict[str, Any]]:
-    if av.__class__ is not dict or len(av) != 1:
-        av = _unpadded(av)
-    items = av.get("L")
-    if items.__class__ is not list or len(items) > MAX_PROCEDURES:
+    items = _payload(av, "L", list)
+    if len(items) > MAX_PROCEDURES:
         raise Unusual
     result = []
     try:
         for element in items:
-            if element.__class__ is not dict or len(element) != 1:
-                element = _unpadded(element)
-            attributes = element.get("M")
-            if attributes.__class__ is not dict:
-                raise Unusual
+            attributes = _payload(element, "M", dict)
             layout = tuple(attributes)
             result.append(cached_procedure_line(*(_LINE_READERS.get(layout) or _compile_line(layout))(attributes)))
     except (InvalidClaim, AttributeValueError):  # a line rule's or the decoder's rejection of a line value
