@@ -7,6 +7,7 @@ Templates are parsed with cfn-lint's own decoder, which understands the short-fo
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,9 @@ TEMPLATES = sorted(p for p in INFRA.iterdir() if p.suffix in {".yaml", ".yml", "
 VARIANTS: dict[str, dict[str, str]] = {
     "defaults": {},
     "generator-outside-vpc": {"EnableClaimsGenerator": "true"},
+    # An existing table used by name (no table resource), and the same declared for a resource import.
+    "existing-table": {"ExistingTableName": "ClaimsOfRecord", "EnableClaimsGenerator": "true"},
+    "existing-table-import": {"ExistingTableName": "ClaimsOfRecord", "ImportExistingTable": "true"},
     "generator-in-vpc-all-options": {
         "EnableClaimsGenerator": "true",
         "GeneratorVpcId": "vpc-0123456789abcdef0",
@@ -94,3 +98,110 @@ def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
         assert isinstance(st, dict), f"statement is not a mapping (conditional statements are not used): {st!r}"
         found.append(st)
     return found
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rendering the template for one set of parameters, the way CloudFormation decides it before creating anything:
+# conditions evaluated, resources and outputs whose condition is false dropped, Fn::If branches chosen, Refs to
+# parameters and ${Parameter} in Fn::Sub replaced by the values. Refs and GetAtts of resources and pseudo parameters
+# stay (only a deployment knows them), so render() still prints them as ${X} / ${X.Arn}.
+# ---------------------------------------------------------------------------------------------------------------
+
+_SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
+
+
+def parameter_values(template: dict[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, spec in template["Parameters"].items():
+        if name not in overrides and "Default" not in spec:
+            continue  # a required parameter left open stays a Ref (rendered ${Name})
+        value = str(overrides.get(name, spec.get("Default")))
+        values[name] = [v for v in value.split(",") if v] if spec["Type"] == "CommaDelimitedList" else value
+    unknown = set(overrides) - set(values)
+    assert not unknown, f"unknown parameters {sorted(unknown)}"
+    return values
+
+
+def _condition(template: dict[str, Any], name: str, values: dict[str, Any], seen: tuple[str, ...] = ()) -> bool:
+    assert name not in seen, f"condition cycle {(*seen, name)}"
+    return _truth(template, template["Conditions"][name], values, (*seen, name))
+
+
+def _truth(template: dict[str, Any], node: Any, values: dict[str, Any], seen: tuple[str, ...]) -> bool:
+    ((fn, arg),) = node.items()
+    if fn == "Condition":
+        return _condition(template, arg, values, seen)
+    if fn == "Fn::Equals":
+        left, right = (_scalar(template, a, values) for a in arg)
+        return left == right
+    if fn == "Fn::Not":
+        return not _truth(template, arg[0], values, seen)
+    if fn == "Fn::And":
+        return all(_truth(template, a, values, seen) for a in arg)
+    if fn == "Fn::Or":
+        return any(_truth(template, a, values, seen) for a in arg)
+    raise AssertionError(f"condition function {fn} not understood")
+
+
+def _scalar(template: dict[str, Any], node: Any, values: dict[str, Any]) -> Any:
+    if isinstance(node, str):
+        return node
+    ((fn, arg),) = node.items()
+    if fn == "Ref":
+        return values[arg]
+    if fn == "Fn::Join":
+        separator, parts = arg
+        items = _scalar(template, parts, values) if isinstance(parts, dict) else parts
+        return separator.join(_scalar(template, p, values) for p in items)
+    raise AssertionError(f"{fn} in a condition is not understood")
+
+
+def _resolve(template: dict[str, Any], node: Any, values: dict[str, Any]) -> Any:
+    if isinstance(node, list):
+        return [_resolve(template, n, values) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if len(node) == 1:
+        ((fn, arg),) = node.items()
+        if fn == "Fn::If":
+            name, if_true, if_false = arg
+            return _resolve(template, if_true if _condition(template, name, values) else if_false, values)
+        if fn == "Ref" and arg in values:
+            return values[arg]
+        if fn == "Fn::Sub":
+            text, variables = (arg, {}) if isinstance(arg, str) else arg
+            known = {k: _resolve(template, v, values) for k, v in variables.items()}
+
+            def substitute(match: re.Match[str]) -> str:
+                name = match[1]
+                value = known[name] if name in known else values.get(name, "${" + name + "}")
+                return value if isinstance(value, str) else render(value)
+
+            return {"Fn::Sub": _SUB_VARIABLE.sub(substitute, text)}
+    return {k: _resolve(template, v, values) for k, v in node.items()}
+
+
+def resolve(template: dict[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
+    """The resources and outputs CloudFormation would deploy from the template with these parameter values."""
+    values = parameter_values(template, overrides)
+    out: dict[str, Any] = {"Parameters": values}
+    for section in ("Resources", "Outputs"):
+        out[section] = {
+            name: _resolve(template, {k: v for k, v in body.items() if k != "Condition"}, values)
+            for name, body in template.get(section, {}).items()
+            if "Condition" not in body or _condition(template, body["Condition"], values)
+        }
+    return out
+
+
+def rules_hold(template: dict[str, Any], overrides: dict[str, str]) -> list[str]:
+    """The AssertDescriptions of the template's Rules that these parameter values break (empty: it may deploy)."""
+    values = parameter_values(template, overrides)
+    broken = []
+    for rule in template.get("Rules", {}).values():
+        if "RuleCondition" in rule and not _truth(template, rule["RuleCondition"], values, ()):
+            continue
+        for assertion in rule["Assertions"]:
+            if not _truth(template, assertion["Assert"], values, ()):
+                broken.append(assertion["AssertDescription"])
+    return broken

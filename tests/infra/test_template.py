@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-from ._cfn import REPO, as_list, policy_documents, render, resources_of_type, statements
+from ._cfn import REPO, VARIANTS, as_list, policy_documents, render, resolve, resources_of_type, statements
 
 # The Kinesis Client Library permissions of a NiFi ConsumeKinesisStream / Openflow Kinesis consumer, as
 # documented in shared/reference/dynamodb-kinesis.md ("CloudFormation facts") and docs/infrastructure.md.
@@ -120,9 +120,12 @@ def test_no_policy_statement_has_a_wildcard_action(source_template: dict[str, An
                 assert "*" not in action, f"{where}: wildcard action {action}"
 
 
-def test_star_resources_only_where_aws_requires_them(source_template: dict[str, Any]) -> None:
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_star_resources_only_where_aws_requires_them(source_template: dict[str, Any], variant: str) -> None:
     key_id = _key_id(source_template)
-    for where, document in policy_documents(source_template["Resources"]):
+    # Rendered per variant: a Resource may be an Fn::If (the table's ARN differs by table mode).
+    rendered = resolve(source_template, VARIANTS[variant])
+    for where, document in policy_documents(rendered["Resources"]):
         if where.startswith(f"/{key_id}/Properties/KeyPolicy"):
             continue  # in a key policy, Resource "*" means "this key"; no other value is allowed
         for st in statements(document):
@@ -391,7 +394,9 @@ class TestGenerator:
         for rule in props["SecurityGroupEgress"]:
             assert (rule["FromPort"], rule["ToPort"]) == (443, 443)
 
-    def test_role_can_only_write_claims_and_use_the_key(self, res: dict[str, Any]) -> None:
+    def test_role_can_only_write_claims_and_use_the_key(self, source_template: dict[str, Any]) -> None:
+        # The stack's own table (default table mode); tests/infra/test_existing_table.py covers the other modes.
+        res = resolve(source_template, {"EnableClaimsGenerator": "true"})["Resources"]
         grants: dict[str, set[str]] = {}
         for policy in res["GeneratorRole"]["Properties"]["Policies"]:
             for st in statements(policy["PolicyDocument"]):
