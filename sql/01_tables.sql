@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS CLAIMS_STAGING (
     chargeBand VARCHAR(16) COMMENT 'Charge band of totalCharge (e.g. 0-100, 100-500, ...).',
     dataQualityFlags ARRAY COMMENT 'Non-fatal data-quality findings (codes).',
     phiMode VARCHAR(16) COMMENT 'passthrough, pseudonymized or safe_harbor: how PHI was handled.',
+    extraAttributes VARIANT COMMENT 'Attributes of the item outside the claim schema, never dropped: source path (e.g. loyalty_tier, patient.middle_name) -> the value as DynamoDB JSON text ({"S": ...}, {"N": "12.50"}); null when none. Unclassified, so masked as PHI; the schema-evolution path (docs/claim-rows.md).',
     batchId VARCHAR(64) COMMENT 'Writer batch that landed the row (NULL for Snowpipe-loaded rows).',
     stagedAt TIMESTAMP_NTZ(6) DEFAULT SYSDATE() COMMENT 'When the row landed, UTC.'
 )
@@ -131,6 +132,7 @@ CREATE TABLE IF NOT EXISTS CLAIMS_EVENT_HISTORY (
     chargeBand VARCHAR(16) COMMENT 'Charge band of totalCharge (e.g. 0-100, 100-500, ...).',
     dataQualityFlags ARRAY COMMENT 'Non-fatal data-quality findings (codes).',
     phiMode VARCHAR(16) COMMENT 'passthrough, pseudonymized or safe_harbor: how PHI was handled.',
+    extraAttributes VARIANT COMMENT 'Attributes of the item outside the claim schema, never dropped: source path (e.g. loyalty_tier, patient.middle_name) -> the value as DynamoDB JSON text ({"S": ...}, {"N": "12.50"}); null when none. Unclassified, so masked as PHI; the schema-evolution path (docs/claim-rows.md).',
     batchId VARCHAR(64) COMMENT 'Writer batch that appended the event (NULL for Snowpipe-loaded rows).',
     loadedAt TIMESTAMP_NTZ(6) DEFAULT SYSDATE() COMMENT 'When the event was appended, UTC.'
 )
@@ -196,6 +198,7 @@ CREATE TABLE IF NOT EXISTS CLAIMS_CURRENT (
     chargeBand VARCHAR(16) COMMENT 'Charge band of totalCharge (e.g. 0-100, 100-500, ...).',
     dataQualityFlags ARRAY COMMENT 'Non-fatal data-quality findings (codes).',
     phiMode VARCHAR(16) COMMENT 'passthrough, pseudonymized or safe_harbor: how PHI was handled.',
+    extraAttributes VARIANT COMMENT 'Attributes of the item outside the claim schema, never dropped: source path (e.g. loyalty_tier, patient.middle_name) -> the value as DynamoDB JSON text ({"S": ...}, {"N": "12.50"}); null when none. Unclassified, so masked as PHI; the schema-evolution path (docs/claim-rows.md).',
     isDeleted BOOLEAN NOT NULL COMMENT 'Tombstone: TRUE once a REMOVE (or TTL expiry) is the latest event.',
     appliedVersion VARCHAR(200) NOT NULL COMMENT 'Version of the last applied event (time, sequence number, operation, eventId); see docs/snowflake.md.',
     mergedAt TIMESTAMP_NTZ(6) DEFAULT SYSDATE() COMMENT 'When the merge last changed the row, UTC.'

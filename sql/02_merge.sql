@@ -75,6 +75,7 @@ UPDATE CLAIMS_CURRENT AS dst SET
     chargeBand = src.chargeBand,
     dataQualityFlags = src.dataQualityFlags,
     phiMode = src.phiMode,
+    extraAttributes = src.extraAttributes,
     isDeleted = (src.eventName = 'REMOVE'),
     appliedVersion = src.appliedVersion,
     mergedAt = SYSDATE()
@@ -137,6 +138,7 @@ FROM (
         s.chargeBand,
         s.dataQualityFlags,
         s.phiMode,
+        s.extraAttributes,
         LPAD(TO_VARCHAR(s.eventCreationUnixTime), 20, '0') || '.'
             || LPAD(COALESCE(s.kinesisSequenceNumber, ''), 64, '0') || '.'
             || CASE WHEN STARTSWITH(s.eventId, 'snapshot:') THEN '0'
@@ -162,7 +164,8 @@ INSERT INTO CLAIMS_CURRENT (
     payerId, payerContactNumber, paymentStatus, providerTaxonomy, providerCredentials,
     claimStatusCode, x12StatusCategory, primaryDiagnosisCode, primaryDiagnosisDescription,
     primaryDiagnosisChapter, diagnosisCount, procedureCount, totalUnits, patientAgeAtService,
-    claimAgeDays, chargeBand, dataQualityFlags, phiMode, isDeleted, appliedVersion, mergedAt
+    claimAgeDays, chargeBand, dataQualityFlags, phiMode, extraAttributes, isDeleted, appliedVersion,
+    mergedAt
 )
 SELECT
     src.eventName,
@@ -222,6 +225,7 @@ SELECT
     src.chargeBand,
     src.dataQualityFlags,
     src.phiMode,
+    src.extraAttributes,
     (src.eventName = 'REMOVE'),
     src.appliedVersion,
     SYSDATE()
@@ -284,6 +288,7 @@ FROM (
         s.chargeBand,
         s.dataQualityFlags,
         s.phiMode,
+        s.extraAttributes,
         LPAD(TO_VARCHAR(s.eventCreationUnixTime), 20, '0') || '.'
             || LPAD(COALESCE(s.kinesisSequenceNumber, ''), 64, '0') || '.'
             || CASE WHEN STARTSWITH(s.eventId, 'snapshot:') THEN '0'

@@ -89,6 +89,7 @@ USING (
         s.chargeBand,
         s.dataQualityFlags,
         s.phiMode,
+        s.extraAttributes,
         LPAD(TO_VARCHAR(s.eventCreationUnixTime), 20, '0') || '.'
             || LPAD(COALESCE(s.kinesisSequenceNumber, ''), 64, '0') || '.'
             || CASE WHEN STARTSWITH(s.eventId, 'snapshot:') THEN '0'
@@ -161,6 +162,7 @@ WHEN MATCHED AND src.appliedVersion > dst.appliedVersion THEN UPDATE SET
     chargeBand = src.chargeBand,
     dataQualityFlags = src.dataQualityFlags,
     phiMode = src.phiMode,
+    extraAttributes = src.extraAttributes,
     isDeleted = (src.eventName = 'REMOVE'),
     appliedVersion = src.appliedVersion,
     mergedAt = SYSDATE()
@@ -175,7 +177,7 @@ WHEN NOT MATCHED THEN INSERT (
         providerTaxonomy, providerCredentials, claimStatusCode, x12StatusCategory,
         primaryDiagnosisCode, primaryDiagnosisDescription, primaryDiagnosisChapter, diagnosisCount,
         procedureCount, totalUnits, patientAgeAtService, claimAgeDays, chargeBand, dataQualityFlags,
-        phiMode, isDeleted, appliedVersion, mergedAt
+        phiMode, extraAttributes, isDeleted, appliedVersion, mergedAt
     )
     VALUES (
         src.eventName, src.eventCreationUnixTime, src.eventTimeUtc, src.eventId, src.ttlDelete,
@@ -191,7 +193,7 @@ WHEN NOT MATCHED THEN INSERT (
         src.x12StatusCategory, src.primaryDiagnosisCode, src.primaryDiagnosisDescription,
         src.primaryDiagnosisChapter, src.diagnosisCount, src.procedureCount, src.totalUnits,
         src.patientAgeAtService, src.claimAgeDays, src.chargeBand, src.dataQualityFlags, src.phiMode,
-        (src.eventName = 'REMOVE'), src.appliedVersion, SYSDATE()
+        src.extraAttributes, (src.eventName = 'REMOVE'), src.appliedVersion, SYSDATE()
     );
 
 ALTER TASK CLAIMS_MERGE_TASK RESUME;

@@ -60,6 +60,7 @@ SELECT
     c.chargeBand,
     c.dataQualityFlags,
     c.phiMode,
+    c.extraAttributes,
     c.eventTimeUtc AS lastEventTime,
     c.mergedAt
 FROM CLAIMS_CURRENT AS c
@@ -153,7 +154,9 @@ WHERE NOT c.isDeleted;
 --   duplicateEventCopies: extra copies of one eventId; duplicateClaimVersions: extra rows with the same claim and
 --   version under another eventId; lateEvents: events that arrived (ingestTime) after a newer event of the same
 --   claim had been received (the merge ignored them if that newer one was applied); flaggedEvents: rows with
---   data-quality flags; invalidEvents: INSERT/MODIFY rows missing a charge, date of service or payer.
+--   data-quality flags; invalidEvents: INSERT/MODIFY rows missing a charge, date of service or payer;
+--   eventsWithExtraAttributes: rows whose item had attributes outside the claim schema (kept in extraAttributes,
+--   read from the unmasked flags: the column itself is masked for this view's readers).
 CREATE OR REPLACE SECURE VIEW V_DATA_QUALITY
 COMMENT = 'ClaimFlow: duplicate, late, flagged and incomplete events'
 AS
@@ -165,7 +168,8 @@ SELECT
     COUNT_IF(q.newestBefore IS NOT NULL AND q.newestBefore > q.eventVersion) AS lateEvents,
     COUNT_IF(COALESCE(ARRAY_SIZE(q.dataQualityFlags), 0) > 0) AS flaggedEvents,
     COUNT_IF(q.eventName <> 'REMOVE'
-             AND (q.totalCharge IS NULL OR q.dateOfService IS NULL OR q.payerId IS NULL)) AS invalidEvents
+             AND (q.totalCharge IS NULL OR q.dateOfService IS NULL OR q.payerId IS NULL)) AS invalidEvents,
+    COUNT_IF(TO_JSON(q.dataQualityFlags) LIKE '%"UNKNOWN_FIELDS:%') AS eventsWithExtraAttributes
 FROM (
     SELECT
         v.*,

@@ -34,6 +34,7 @@ class Kind(StrEnum):
     TIMESTAMP = "timestamp"
     STRING_ARRAY = "string_array"
     PROCEDURES = "procedures"
+    ATTRIBUTES = "attributes"  # source path -> the attribute value as DynamoDB JSON text (exactly typed)
 
 
 class Phi(StrEnum):
@@ -47,6 +48,7 @@ class Phi(StrEnum):
     DIRECT_IDENTIFIER = "direct_identifier"  # names, phone, email, street, member id: masked / pseudonymised
     QUASI_IDENTIFIER = "quasi_identifier"  # DOB, ZIP, city, every date or time of the claim, ages: generalisable
     RECORD_KEY = "record_key"  # the claim number and what is derived from it: linkable, tokenised for analysts
+    UNCLASSIFIED = "unclassified"  # attributes nobody has classified yet: treated as PHI until someone does
 
 
 class Group(StrEnum):
@@ -255,6 +257,17 @@ COLUMNS: tuple[Column, ...] = (
     _derived(
         "phiMode", Kind.VARCHAR, "VARCHAR(16)", "passthrough, pseudonymized or safe_harbor: how PHI was handled."
     ),
+    # Appended last, so an existing table gains it with ALTER TABLE ... ADD COLUMN (docs/claim-rows.md).
+    _claim(
+        "extraAttributes",
+        Kind.ATTRIBUTES,
+        "VARIANT",
+        "Attributes of the item outside the claim schema, never dropped: source path (e.g. loyalty_tier, "
+        "patient.middle_name) -> the value as DynamoDB JSON text ({\"S\": ...}, {\"N\": \"12.50\"}); null when none. "
+        "Unclassified, so masked as PHI; the schema-evolution path (docs/claim-rows.md).",
+        phi=Phi.UNCLASSIFIED,
+        quickstart=False,
+    ),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
@@ -284,6 +297,7 @@ _AVRO_SCALAR: dict[Kind, Any] = {
     Kind.DATE: {"type": "int", "logicalType": "date"},
     Kind.TIMESTAMP: {"type": "long", "logicalType": "timestamp-micros"},
     Kind.STRING_ARRAY: {"type": "array", "items": "string"},
+    Kind.ATTRIBUTES: {"type": "map", "values": "string"},
 }
 
 

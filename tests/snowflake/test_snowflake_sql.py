@@ -114,8 +114,8 @@ EXPECTED_COMMANDS = {
     ("03_stream_task.sql", "CREATE STREAM"): 1,
     ("03_stream_task.sql", "CREATE TASK"): 1,
     ("03_stream_task.sql", "GRANT"): 1,  # GRANT SELECT ON STREAM
-    ("05_governance.sql", "ALTER TABLE"): 128,  # SET MASKING POLICY (63) / SET TAG (63) / ROW ACCESS POLICY (2)
-    ("05_governance.sql", "CREATE MASKING POLICY"): 10,
+    ("05_governance.sql", "ALTER TABLE"): 134,  # SET MASKING POLICY (66) / SET TAG (66) / ROW ACCESS POLICY (2)
+    ("05_governance.sql", "CREATE MASKING POLICY"): 11,
     ("07_alerts.sql", "CREATE NOTIFICATION"): 1,
     ("07_alerts.sql", "GRANT"): 1,  # GRANT USAGE ON INTEGRATION
     ("07_alerts.sql", "CREATE ALERT"): 3,
@@ -211,8 +211,8 @@ EXPECTED_NOT_EXECUTED = {
     ("03_stream_task.sql", "CREATE TASK"): 1,
     ("03_stream_task.sql", "ALTER TASK"): 1,
     ("04_views.sql", "GRANT"): 8,  # 5 analyst views, 3 monitor views
-    ("05_governance.sql", "CREATE MASKING POLICY"): 10,
-    ("05_governance.sql", "ALTER TABLE"): 67,  # SET MASKING POLICY (63), DROP ALL / ADD ROW ACCESS POLICY (4)
+    ("05_governance.sql", "CREATE MASKING POLICY"): 11,
+    ("05_governance.sql", "ALTER TABLE"): 70,  # SET MASKING POLICY (66), DROP ALL / ADD ROW ACCESS POLICY (4)
     ("05_governance.sql", "CREATE ROW ACCESS POLICY"): 1,
     ("07_alerts.sql", "CREATE NOTIFICATION"): 1,
     ("07_alerts.sql", "GRANT"): 2,

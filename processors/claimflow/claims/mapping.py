@@ -9,13 +9,16 @@ A DynamoDB item may spell its fields in snake_case (``claim_id``, the quickstart
 maps the field to that column; a value starting with ``@`` descends into a nested object handled by that group.
 Flat aliases (``patientfirstname``, ``providerzip``, ``payerid``...) are derived from the nested groups by
 prefixing, never hand-kept. A key whose value is ``IGNORED`` is known and deliberately dropped (the DynamoDB TTL
-attribute). Keys that match nothing are *unknown*: ignored, counted, reported as a data-quality flag.
+attribute). Keys that match nothing are *unknown*: counted in a data-quality flag and kept, exactly typed, in the
+row's ``extraAttributes`` (never dropped).
 docs/claim-rows.md renders this table (a test checks the document against it).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 PROCEDURES = "procedureDetails"
@@ -215,6 +218,33 @@ class MappedItem(NamedTuple):
     fields: dict[str, Any]
     unknown: list[str]
     conflicts: list[str]  # columns given twice with different values (the first one wins)
+    extras: dict[str, Any] | None = None  # unknown source path -> its decoded value (kept, never dropped)
+
+
+def dynamodb_json(value: Any) -> Any:
+    """A decoded attribute value back in DynamoDB JSON (``{"S": ...}``, ``{"N": "12.50"}``, ``{"M": ...}``): exact
+    for S, N, BOOL, NULL, M and L. The decoder's value model has no sets or binaries: a set comes back as its L, a
+    binary as the S of its base64 text."""
+    if value is None:
+        return {"NULL": True}
+    if value is True or value is False:
+        return {"BOOL": value}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, Decimal | int):
+        return {"N": str(value)}
+    if isinstance(value, dict):
+        return {"M": {key: dynamodb_json(inner) for key, inner in value.items()}}
+    if isinstance(value, list | tuple):
+        return {"L": [dynamodb_json(inner) for inner in value]}
+    return {"S": str(value)}
+
+
+def extra_attributes(extras: dict[str, Any] | None) -> dict[str, str] | None:
+    """The row's extraAttributes: source path -> the value as compact DynamoDB JSON text (None when none)."""
+    if not extras:
+        return None
+    return {path: json.dumps(dynamodb_json(value), separators=(",", ":")) for path, value in extras.items()}
 
 
 def map_item(item: Mapping[str, Any]) -> MappedItem:
@@ -226,8 +256,9 @@ def map_item(item: Mapping[str, Any]) -> MappedItem:
     fields: dict[str, Any] = {}
     unknown: list[str] = []
     conflicts: list[str] = []
-    _map_group(item, MAPPING_TABLES["claim"], "", fields, unknown, conflicts)
-    return MappedItem(fields, unknown, conflicts)
+    extras: dict[str, Any] = {}
+    _map_group(item, MAPPING_TABLES["claim"], "", fields, unknown, conflicts, extras)
+    return MappedItem(fields, unknown, conflicts, extras)
 
 
 def _map_group(
@@ -237,24 +268,26 @@ def _map_group(
     fields: dict[str, Any],
     unknown: list[str],
     conflicts: list[str],
+    extras: dict[str, Any],
 ) -> None:
     for key, value in obj.items():
         target: Any = table.get(normalise_key(key))
         if target is None:
             unknown.append(path + key)
+            extras[path + key] = value
             continue
         if target == IGNORED:
             continue
         if target[0] == "@":
             if isinstance(value, dict):
-                _map_group(value, MAPPING_TABLES[target[1:]], f"{path}{key}.", fields, unknown, conflicts)
-            elif target == "@patient.name" and isinstance(value, str):
-                unknown.append(path + key)  # a one-string name cannot be split safely into given/family
+                _map_group(value, MAPPING_TABLES[target[1:]], f"{path}{key}.", fields, unknown, conflicts, extras)
             elif value is not None:
+                # Not a group: kept as written (a one-string patient name cannot be split safely into given/family).
                 unknown.append(path + key)
+                extras[path + key] = value
             continue
         if target == PROCEDURES and isinstance(value, list):
-            value = [map_procedure(line, i, unknown) for i, line in enumerate(value)]
+            value = [map_procedure(line, i, unknown, extras) for i, line in enumerate(value)]
         if target in fields:
             if fields[target] != value and value is not None:
                 if fields[target] is None:
@@ -265,7 +298,7 @@ def _map_group(
             fields[target] = value
 
 
-def map_procedure(line: Any, index: int, unknown: list[str]) -> Any:
+def map_procedure(line: Any, index: int, unknown: list[str], extras: dict[str, Any] | None = None) -> Any:
     if isinstance(line, str):
         return {"code": line}
     if not isinstance(line, dict):
@@ -275,6 +308,8 @@ def map_procedure(line: Any, index: int, unknown: list[str]) -> Any:
         name = PROCEDURE_KEYS.get(normalise_key(key))
         if name is None:
             unknown.append(f"procedures[{index}].{key}")
+            if extras is not None:
+                extras[f"procedures[{index}].{key}"] = value
         elif name not in mapped:
             mapped[name] = value
     return mapped

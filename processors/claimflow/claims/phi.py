@@ -18,6 +18,7 @@ from claimflow.claims.status import normalise_status
 from claimflow.rows import COLUMNS, Kind, Phi
 
 DIRECT_IDENTIFIERS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.phi is Phi.DIRECT_IDENTIFIER)
+EXTRA_ATTRIBUTES = "extraAttributes"  # attributes outside the claim schema (rows.Phi.UNCLASSIFIED)
 
 # The identifier class a column's value belongs to: one person's name hashes alike in any name column.
 _CLASS: dict[str, str] = {
@@ -79,6 +80,11 @@ def apply_phi(row: dict[str, Any], settings: ClaimSettings) -> None:
             value = row.get(column)
             if value is not None:
                 row[column] = pseudonym(key, column, value)
+        extras = row.get(EXTRA_ATTRIBUTES)
+        if extras:
+            # Unclassified, so each value becomes a token: the attribute and its path stay, its value does not.
+            row[EXTRA_ATTRIBUTES] = {path: pseudonym(key, EXTRA_ATTRIBUTES, f"{path}={text}")
+                                     for path, text in extras.items()}
     if settings.generalize_zip3:
         row["patientZip"] = generalise_zip3(row.get("patientZip"))
         row["patientCity"] = None  # a geographic unit smaller than a state
@@ -99,7 +105,7 @@ def apply_phi(row: dict[str, Any], settings: ClaimSettings) -> None:
 # What a claim row can carry of the 18 identifiers, and what safe-harbor mode does with each (docs/security.md).
 SAFE_HARBOR_MODE_NAME = "safe_harbor"
 # Removed: names, street, phone, e-mail (A, B, D, E, F) and the health-plan beneficiary number (I).
-SAFE_HARBOR_REMOVED: tuple[str, ...] = (*DIRECT_IDENTIFIERS, "patientCity")
+SAFE_HARBOR_REMOVED: tuple[str, ...] = (*DIRECT_IDENTIFIERS, "patientCity", EXTRA_ATTRIBUTES)
 # Replaced by keyed tokens (the merge needs a stable key and the dedup a stable event id): the claim number (an
 # account-like number, J/R), the partition key DynamoDB derives from it, the DynamoDB event id.
 SAFE_HARBOR_TOKENS: tuple[str, ...] = ("claimId", "kinesisPartitionKey", "eventId")

@@ -24,7 +24,7 @@ from claimflow.claims.codes import (
     procedure_code_is_valid,
 )
 from claimflow.claims.errors import Failure, InvalidClaim
-from claimflow.claims.mapping import PROCEDURES, MappedItem
+from claimflow.claims.mapping import PROCEDURES, MappedItem, extra_attributes
 from claimflow.rows import COLUMNS, Group, Kind
 
 # Width of each varchar claim column, from rows.COLUMNS ("VARCHAR(64)" -> 64).
@@ -357,6 +357,7 @@ def validate_mapped(mapped: MappedItem, into: dict[str, Any] | None = None) -> V
     if failures:
         raise InvalidClaim.of(failures)
 
+    values["extraAttributes"] = extra_attributes(mapped.extras)
     flags.extend(quality_flags(values, diagnoses, mapped.unknown, mapped.conflicts))
     return ValidatedClaim(values, diagnoses, flags)
 

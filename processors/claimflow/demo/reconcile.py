@@ -70,7 +70,7 @@ def normalise(kind: rows.Kind, value: Any) -> Any:
     if kind is rows.Kind.TIMESTAMP:
         moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
         return moment.replace(tzinfo=None).isoformat(timespec="microseconds")
-    if kind in (rows.Kind.STRING_ARRAY, rows.Kind.PROCEDURES):
+    if kind in (rows.Kind.STRING_ARRAY, rows.Kind.PROCEDURES, rows.Kind.ATTRIBUTES):
         parsed = json.loads(value) if isinstance(value, str) else value
         return json.loads(json.dumps(parsed, default=str), parse_float=Decimal, parse_int=Decimal)
     return str(value)

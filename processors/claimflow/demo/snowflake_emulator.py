@@ -79,7 +79,7 @@ def uninstall_statement_cache() -> None:
 
 
 _ARROW_NATIVE = {rows.Kind.VARCHAR: "string", rows.Kind.INTEGER: "int64", rows.Kind.BOOLEAN: "bool"}
-_JSON_KINDS = frozenset({rows.Kind.STRING_ARRAY, rows.Kind.PROCEDURES})
+_JSON_KINDS = frozenset({rows.Kind.STRING_ARRAY, rows.Kind.PROCEDURES, rows.Kind.ATTRIBUTES})
 _VIEW = "claimflow_staging_batch"
 
 

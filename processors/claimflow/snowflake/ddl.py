@@ -224,7 +224,7 @@ def _json_cast(col: Column, ref: str) -> str:
     path = f'{ref}:"{col.name}"'
     if col.kind is Kind.STRING_ARRAY:
         return f"STRIP_NULL_VALUE({path})::ARRAY"
-    if col.kind is Kind.PROCEDURES:
+    if col.kind in (Kind.PROCEDURES, Kind.ATTRIBUTES):
         return f"STRIP_NULL_VALUE({path})"
     return f"{path}::{col.snowflake_type}"
 
@@ -760,7 +760,9 @@ WHERE NOT c.{IS_DELETED};
 --   duplicateEventCopies: extra copies of one eventId; duplicateClaimVersions: extra rows with the same claim and
 --   version under another eventId; lateEvents: events that arrived (ingestTime) after a newer event of the same
 --   claim had been received (the merge ignored them if that newer one was applied); flaggedEvents: rows with
---   data-quality flags; invalidEvents: INSERT/MODIFY rows missing a charge, date of service or payer.
+--   data-quality flags; invalidEvents: INSERT/MODIFY rows missing a charge, date of service or payer;
+--   eventsWithExtraAttributes: rows whose item had attributes outside the claim schema (kept in extraAttributes,
+--   read from the unmasked flags: the column itself is masked for this view's readers).
 CREATE OR REPLACE SECURE VIEW V_DATA_QUALITY
 COMMENT = 'ClaimFlow: duplicate, late, flagged and incomplete events'
 AS
@@ -772,7 +774,8 @@ SELECT
     COUNT_IF(q.newestBefore IS NOT NULL AND q.newestBefore > q.eventVersion) AS lateEvents,
     COUNT_IF(COALESCE(ARRAY_SIZE(q.dataQualityFlags), 0) > 0) AS flaggedEvents,
     COUNT_IF(q.eventName <> 'REMOVE'
-             AND (q.totalCharge IS NULL OR q.dateOfService IS NULL OR q.payerId IS NULL)) AS invalidEvents
+             AND (q.totalCharge IS NULL OR q.dateOfService IS NULL OR q.payerId IS NULL)) AS invalidEvents,
+    COUNT_IF(TO_JSON(q.dataQualityFlags) LIKE '%"UNKNOWN_FIELDS:%') AS eventsWithExtraAttributes
 FROM (
     SELECT
         v.*,
@@ -888,6 +891,7 @@ class MaskingPolicy:
 
 MASKING_POLICIES: tuple[MaskingPolicy, ...] = (
     MaskingPolicy("PHI_MASK_VARCHAR", "VARCHAR", "'***MASKED***'", "direct identifiers and free-text PHI"),
+    MaskingPolicy("PHI_MASK_VARIANT", "VARIANT", "NULL", "attributes outside the claim schema (unclassified)"),
     MaskingPolicy(
         "PHI_MASK_KEY",
         "VARCHAR",
@@ -963,6 +967,8 @@ def _masking_policy(col: Column | ExtraColumn) -> str | None:
         return "PHI_MASK_EVENT_TIME" if col.group is Group.CDC else "PHI_MASK_TIMESTAMP"
     if col.kind is Kind.INTEGER and col.group is Group.CDC:
         return "PHI_MASK_EVENT_US"
+    if col.kind is Kind.ATTRIBUTES:
+        return "PHI_MASK_VARIANT"
     if col.kind is not Kind.VARCHAR:
         raise ValueError(f"{col.name}: no masking policy for a {col.kind.value} PHI column")
     if col.name.endswith("Zip"):

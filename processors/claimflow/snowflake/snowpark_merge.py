@@ -82,6 +82,7 @@ def _snowpark_type(col: Column) -> DataType:
         Kind.TIMESTAMP: TimestampType(TimestampTimeZone.NTZ),
         Kind.STRING_ARRAY: ArrayType(StringType()),
         Kind.PROCEDURES: VariantType(),
+        Kind.ATTRIBUTES: VariantType(),
     }[col.kind]
 
 
