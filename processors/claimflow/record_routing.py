@@ -30,8 +30,8 @@ ERROR_ATTRIBUTE = "cdc.error"
 # The processors' "PHI Handling" allowable values and the core mode each stands for. The processor files repeat
 # the labels as literals (NiFi reads allowable values from the source); tests/processors checks they match.
 PHI_HANDLING_MODES = {"Pass Through": PhiMode.PASSTHROUGH.value, "Pseudonymize": PhiMode.PSEUDONYMIZE.value}
-# HIPAA Safe Harbor de-identification (claimflow.claims.phi.safe_harbor). The core accepts it already; it joins
-# PHI_HANDLING_MODES once the processors list it among their allowable values (with "HMAC Key" depending on it).
+# HIPAA Safe Harbor de-identification (claimflow.claims.phi.safe_harbor), an allowable value of both claim
+# processors' "PHI Handling" (with "HMAC Key" depending on it).
 PHI_HANDLING_SAFE_HARBOR = "Safe Harbor"
 ACCEPTED_PHI_HANDLING = {**PHI_HANDLING_MODES, PHI_HANDLING_SAFE_HARBOR: PhiMode.SAFE_HARBOR.value}
 
