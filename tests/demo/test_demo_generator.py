@@ -130,3 +130,22 @@ def test_demo_generate_command_fills_a_table_through_boto3(aws, capsys) -> None:
     assert {item["claim_id"]["S"] for item in items} == expected_ids
     assert all(item["total_charge"]["N"].split(".")[1].__len__() == 2 for item in items)
     assert main(["generate", "--endpoint-url", aws.endpoint_url, "--claims", "0"]) == 2
+
+
+def test_demo_generator_writes_an_attribute_outside_the_schema_and_the_reconciliation_checks_it() -> None:
+    """Some demo claims carry referral_source, which no column maps: it must arrive in extraAttributes, and the
+    reconciliation must notice when it does not."""
+    from claimflow.claims import ClaimSettings
+    from claimflow.demo.generator import NEW_ATTRIBUTE
+    from claimflow.demo.reconcile import COMPARED_COLUMNS, compare_rows, expected_row
+
+    generator = ClaimGenerator(GeneratorConfig(claims=200, seed=11))
+    items = [generator.new_claim(i) for i in range(200)]
+    carrying = [item for item in items if NEW_ATTRIBUTE in item]
+    assert 3 <= len(carrying) <= 40 and any(isinstance(item[NEW_ATTRIBUTE], dict) for item in carrying)
+    assert "extraAttributes" in COMPARED_COLUMNS
+    row = expected_row(to_attribute_values(carrying[0]), "us-east-1", "InsuranceClaims", 1_780_000_000_000_000,
+                       ClaimSettings())
+    assert set(row["extraAttributes"]) == {NEW_ATTRIBUTE}
+    assert compare_rows(row, {**row, "extraAttributes": None}) == ["extraAttributes"]
+    assert compare_rows(row, row) == []

@@ -166,6 +166,11 @@ SPECIALTIES: tuple[tuple[str, str, str], ...] = (
 )
 PRACTICE_WORDS = ("Riverside", "Lakeview", "Summit", "Harbor", "Meadowbrook", "Northgate", "Pinecrest", "Valley")
 
+# The attribute outside the claim schema some claims carry (see ClaimGenerator.new_claim).
+NEW_ATTRIBUTE = "referral_source"
+REFERRAL_SOURCES: tuple[Any, ...] = (
+    "self", "primary care", "emergency department", {"channel": "web", "campaign": "flu-2025"},
+)
 PATIENT_POOL = 5000
 PROVIDER_POOL = 150
 
@@ -312,7 +317,7 @@ class ClaimGenerator:
                     "charge": charge,
                 }
             )
-        return {
+        claim = {
             "claim_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
             "member_id": member_id,
             "insurance_plan": plan,
@@ -328,6 +333,12 @@ class ClaimGenerator:
             "provider": dict(provider),
             "payer": {"name": payer.name, "payer_id": payer.payer_id, "contact_number": _phone(rng)},
         }
+        # About one claim in 16 carries an attribute the claim schema does not know, as when the application starts
+        # writing a new one: it must reach Snowflake in extraAttributes. Chosen from the id, so no random draw of
+        # the other fields moves.
+        if claim["claim_id"].endswith("0"):
+            claim[NEW_ATTRIBUTE] = REFERRAL_SOURCES[int(claim["claim_id"][-2], 16) % len(REFERRAL_SOURCES)]
+        return claim
 
     @staticmethod
     def _diagnoses(rng: random.Random) -> list[str]:
