@@ -224,7 +224,11 @@ class MappedItem(NamedTuple):
 def dynamodb_json(value: Any) -> Any:
     """A decoded attribute value back in DynamoDB JSON (``{"S": ...}``, ``{"N": "12.50"}``, ``{"M": ...}``): exact
     for S, N, BOOL, NULL, M and L. The decoder's value model has no sets or binaries: a set comes back as its L, a
-    binary as the S of its base64 text."""
+    binary as the S of its base64 text.
+
+    Raises:
+        TypeError: a value no decoded attribute can be (the decoder gives only the types above).
+    """
     if value is None:
         return {"NULL": True}
     if value is True or value is False:
@@ -237,7 +241,7 @@ def dynamodb_json(value: Any) -> Any:
         return {"M": {key: dynamodb_json(inner) for key, inner in value.items()}}
     if isinstance(value, list | tuple):
         return {"L": [dynamodb_json(inner) for inner in value]}
-    return {"S": str(value)}
+    raise TypeError(f"no DynamoDB type for {type(value).__name__}")
 
 
 def extra_attributes(extras: dict[str, Any] | None) -> dict[str, str] | None:

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from claimflow.claims.codes import npi_check_digit
+from claimflow.claims.mapping import dynamodb_json
 
 ICD10CM_CODES: tuple[str, ...] = (
     "E11.9", "I10", "J06.9", "M54.50", "E78.5", "Z00.00", "K21.9", "F41.1", "J45.909", "N39.0", "R51.9", "E66.9",
@@ -113,20 +114,8 @@ def claim_item(rng: random.Random, number: int) -> dict[str, Any]:
 
 
 def to_attribute_value(value: Any) -> dict[str, Any]:
-    """A plain value as DynamoDB JSON (N as a string)."""
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if value is None:
-        return {"NULL": True}
-    if isinstance(value, str):
-        return {"S": value}
-    if isinstance(value, Decimal | int):
-        return {"N": str(value)}
-    if isinstance(value, dict):
-        return {"M": {k: to_attribute_value(v) for k, v in value.items()}}
-    if isinstance(value, list):
-        return {"L": [to_attribute_value(v) for v in value]}
-    raise TypeError(f"no DynamoDB type for {type(value).__name__}")
+    """A plain value as DynamoDB JSON (N as a string): ``claims.mapping.dynamodb_json``."""
+    return dynamodb_json(value)
 
 
 def kinesis_record(
