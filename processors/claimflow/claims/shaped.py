@@ -20,6 +20,7 @@ broken rule, more than 256 layouts of one group. Any other exception is a bug an
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from claimflow.claims.codes import Diagnosis
@@ -99,6 +100,7 @@ def _validated_attribute(av: Any) -> None:
         raise Unusual from None
 
 
+@lru_cache(maxsize=16384)  # by raw text: amounts repeat across claims
 def _money(text: str) -> Any:
     try:
         return cached_money(parse_number(text))
@@ -141,11 +143,14 @@ def _diagnoses(av: Any) -> list[Diagnosis]:
 # Every block starts at "av = ...": a null attribute is NiFi's padding for a key this item does not have.
 
 def _tagged(tag: str, var: str, cls: str, container: str = "image") -> str:
-    """Block start: attribute K{i}, when not null, is a one-tag value whose payload (in ``var``) has class ``cls``."""
+    """Block start: attribute K{i}, when not null, is a one-tag value whose payload (in ``var``) has class ``cls``.
+    The subscript's own failure (no such tag, or not a map) is the only exception taken as "unusual" here; a
+    padded or odd value goes through ``payload``, which unpads it or raises Unusual."""
     return (f"    av = {container}[K{{i}}]\n    if av is not None:\n"
-            "        if av.__class__ is not dict or len(av) != 1:\n            av = unpadded(av)\n"
-            f"        {var} = av.get({tag!r})\n"
-            f"        if {var}.__class__ is not {cls}:\n            raise Unusual\n")
+            f"        try:\n            {var} = av[{tag!r}]\n        except (KeyError, TypeError):\n"
+            f"            {var} = payload(av, {tag!r}, {cls})\n"
+            f"        if len(av) != 1 or {var}.__class__ is not {cls}:\n"
+            f"            {var} = payload(av, {tag!r}, {cls})\n")
 
 
 def _indent(block: str) -> str:
@@ -190,7 +195,7 @@ def _compile(group: str, layout: tuple[str, ...]) -> Any:
     if len(walkers) >= _LAYOUTS_PER_GROUP:
         raise Unusual  # checked before compiling: a stream of ever-new layouts must not cost a compile per record
     namespace: dict[str, Any] = {
-        "Unusual": Unusual, "unpadded": _unpadded, "npi_is_valid": cached_npi, "parse_money": _money,
+        "Unusual": Unusual, "payload": _payload, "npi_is_valid": cached_npi, "parse_money": _money,
         "parse_diagnoses": _diagnoses, "parse_lines": _lines, "compile_walker": _compile,
         "validate_attribute": _validated_attribute,
     }
@@ -228,8 +233,7 @@ def _compile_line(layout: tuple[str, ...]) -> Any:
     names = [PROCEDURE_KEYS.get(normalise_key(key)) for key in layout]
     if None in names or len(set(names)) != len(names) or len(_LINE_READERS) >= _LAYOUTS_PER_GROUP:
         raise Unusual  # the general path maps these (first of a repeated field wins there)
-    namespace: dict[str, Any] = {"Unusual": Unusual, "unpadded": _unpadded, "strings": _strings,
-                                 "number": parse_number}
+    namespace: dict[str, Any] = {"Unusual": Unusual, "payload": _payload, "strings": _strings}
     body = []
     for i, (key, name) in enumerate(zip(layout, names, strict=True)):
         namespace[f"K{i}"] = key
@@ -237,15 +241,26 @@ def _compile_line(layout: tuple[str, ...]) -> Any:
             body.append(f"    av = attributes[K{i}]\n    modifiers = None if av is None else tuple(strings(av))\n")
             continue
         tag = "N" if name in ("units", "charge") else "S"
-        value = "number(payload)" if tag == "N" else "payload"
-        body.append(_tagged(tag, "payload", "str", "attributes").format(i=i)
-                    + f"        {name} = {value}\n    else:\n        {name} = None\n")
+        body.append(_tagged(tag, "raw", "str", "attributes").format(i=i)
+                    + f"        {name} = raw\n    else:\n        {name} = None\n")
     arguments = ", ".join(name if name in names else "None" for name in _LINE_ARGUMENTS)
     source = "def reader(attributes):\n" + "".join(body) + f"    return ({arguments},)\n"
     exec(compile(source, "<claimflow.claims.shaped procedure line reader>", "exec"), namespace)
     reader = namespace["reader"]
     _LINE_READERS[layout] = reader
     return reader
+
+
+@lru_cache(maxsize=16384)  # by raw texts: procedure lines repeat across claims
+def _line(code: str | None, description: str | None, modifiers: tuple[str, ...] | None, units: str | None,
+          charge: str | None) -> dict[str, Any]:
+    """validate's line rule for a line's raw DynamoDB texts (N values read by the decoder's parse_number).
+
+    Raises:
+        InvalidClaim, AttributeValueError: the rule's or the decoder's rejection.
+    """
+    return cached_procedure_line(code, description, modifiers, None if units is None else parse_number(units),
+                                 None if charge is None else parse_number(charge))
 
 
 def _lines(av: Any) -> list[dict[str, Any]]:
@@ -257,7 +272,7 @@ def _lines(av: Any) -> list[dict[str, Any]]:
         for element in items:
             attributes = _payload(element, "M", dict)
             layout = tuple(attributes)
-            result.append(cached_procedure_line(*(_LINE_READERS.get(layout) or _compile_line(layout))(attributes)))
+            result.append(_line(*(_LINE_READERS.get(layout) or _compile_line(layout))(attributes)))
     except (InvalidClaim, AttributeValueError):  # a line rule's or the decoder's rejection of a line value
         raise Unusual from None
     return result
