@@ -45,7 +45,7 @@ class DecodeDynamoDBChange(FlowFileTransform):
             one bad record never holds back the others. Sets record.count, cdc.decoded.count, cdc.rejected.count,
             per-operation counts and cdc.error (the first reason, never a data value)."""
         tags = ["dynamodb", "kinesis", "cdc", "change data capture", "decode", "json", "claimflow"]
-        dependencies = ["orjson>=3.10,<4", "pydantic>=2.7,<3", "simple-icd-10-cm>=1.5,<2"]
+        dependencies = ["orjson>=3.10,<4", "simple-icd-10-cm>=1.5,<2"]
 
     def __init__(self, **kwargs):
         super().__init__()

@@ -47,7 +47,7 @@ class DecodeDynamoDBExport(FlowFileTransform):
             line; a line that cannot be read becomes a rejection envelope naming its index and the reason (never a
             value). Sets record.count, cdc.decoded.count, cdc.rejected.count, cdc.snapshot.time.us."""
         tags = ["dynamodb", "export", "s3", "backfill", "snapshot", "cdc", "claimflow"]
-        dependencies = ["orjson>=3.10,<4", "pydantic>=2.7,<3", "simple-icd-10-cm>=1.5,<2"]
+        dependencies = ["orjson>=3.10,<4", "simple-icd-10-cm>=1.5,<2"]
 
     EXPORT_TIME = PropertyDescriptor(
         name="Export Time",

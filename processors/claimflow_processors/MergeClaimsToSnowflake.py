@@ -75,7 +75,6 @@ class MergeClaimsToSnowflake(FlowFileTransform):
             "cryptography>=42",
             "pandas<3",
             "orjson>=3.10,<4",
-            "pydantic>=2.7,<3",
         ]
 
     AUTH_STRATEGY = PropertyDescriptor(

@@ -59,7 +59,7 @@ class TransformClaimChange(RecordTransform):
             CMS code set, NPIs by check digit; direct identifiers can be pseudonymised with a keyed HMAC and
             quasi-identifiers generalised."""
         tags = ["claims", "healthcare", "cdc", "dynamodb", "icd-10-cm", "phi", "hipaa", "record", "route", "claimflow"]
-        dependencies = ["orjson>=3.10,<4", "pydantic>=2.7,<3", "simple-icd-10-cm>=1.5,<2"]
+        dependencies = ["orjson>=3.10,<4", "simple-icd-10-cm>=1.5,<2"]
 
     # The same properties as ProcessClaimChange, repeated on purpose: NiFi reads each processor's descriptors
     # from its own source file (AST), so they cannot be shared. What they mean lives in claimflow.record_routing.

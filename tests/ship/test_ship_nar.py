@@ -4,6 +4,7 @@ only what NiFi puts on the Python path for a NAR (python/api, the NAR root, NAR-
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from claimflow.flow import nar_build
@@ -157,6 +159,28 @@ def test_every_import_in_the_nar_resolves_inside_it(host_nar: BuiltNar) -> None:
     assert missing == []
 
 
+@pytest.mark.parametrize("key", sorted(nar_build.NARS))
+def test_every_core_dependency_is_imported_by_code_the_nar_ships(key: str) -> None:
+    """Each NAR bundles the core dependencies, so each must earn its place: a shipped module imports it."""
+    spec = nar_build.NARS[key]
+    imported = {name.split(".")[0] for source, _ in nar_build.selected_sources(spec) for name in _imports(source)}
+    providers = importlib.metadata.packages_distributions()
+    used = {canonicalize_name(dist) for top in imported for dist in providers.get(top, ())}
+    for requirement in nar_build.project_metadata()["dependencies"]:
+        assert canonicalize_name(Requirement(requirement).name) in used, f"{requirement}: no shipped module imports it"
+
+
+@pytest.mark.parametrize("key", sorted(nar_build.NARS))
+def test_processor_details_dependencies_are_bundled_by_their_nar(key: str) -> None:
+    """What NiFi would pip-install for a processor outside a NAR is part of what its NAR bundles (nothing stale)."""
+    spec = nar_build.NARS[key]
+    bundled = set(nar_build.dependencies_for(spec))
+    for stem in spec.processors:
+        (info,) = inspect_module(nar_build.SOURCE_ROOT / nar_build.PROCESSOR_PACKAGE / f"{stem}.py").processors
+        assert info.dependencies, stem
+        assert set(info.dependencies) <= bundled, (stem, sorted(set(info.dependencies) - bundled))
+
+
 LOAD_LIKE_NIFI = r"""
 import importlib.util, json, sys
 loaded = {}
@@ -201,7 +225,7 @@ def test_processors_import_and_instantiate_with_only_the_nar_on_the_path(host_na
 def test_cross_target_nar_bundles_wheels_for_its_python(cross_core_nar: BuiltNar) -> None:
     tag = f"cp{CROSS_TARGET.python_version.replace('.', '')}"
     extensions = list(cross_core_nar.bundled.rglob("*.so"))
-    assert extensions, "expected compiled dependencies (orjson, pydantic-core)"
+    assert extensions, "expected compiled dependencies (orjson)"
     wrong = [p.name for p in extensions if f"cpython-{tag[2:]}" not in p.name and "abi3" not in p.name]
     assert wrong == []
     for wheel in cross_core_nar.bundled.glob("*.dist-info/WHEEL"):

@@ -7,7 +7,7 @@ selection too. Each build therefore stages a tiny hatchling project (a generated
 the selected sources) and runs ``python -m hatchling build -t nar`` in it with the Python of this virtualenv (which
 has pip: the plugin pip-installs the dependencies into ``NAR-INF/bundled-dependencies``).
 
-Why targets: bundled dependencies hold compiled wheels (orjson, pydantic-core, cryptography...) that only load
+Why targets: bundled dependencies hold compiled wheels (orjson, cryptography, numpy...) that only load
 on the CPython minor version and CPU architecture they were built for. pip's environment variables
 (``PIP_PLATFORM``, ``PIP_PYTHON_VERSION``, ``PIP_IMPLEMENTATION``, ``PIP_ONLY_BINARY``) make the plugin's pip
 fetch wheels for the target instead of the build machine.
@@ -52,6 +52,8 @@ CORE_TOOLING = (
     "claimflow/claims/bench.py",
     "claimflow/claims/synthetic.py",  # synthetic claims for the generator, benchmarks and tests
     "claimflow/claims/docs.py",  # prints generated sections of docs/claim-rows.md
+    # The typed reference model (pydantic, extra `model`): tests and the benchmark hold the rules to it.
+    "claimflow/claims/model.py",
 )
 
 
@@ -67,7 +69,7 @@ class Target:
     @property
     def platforms(self) -> list[str]:
         """Every manylinux tag the target accepts, newest first. pip does not widen an explicit ``--platform``
-        to older manylinux tags, and many wheels (orjson, pydantic-core) are tagged manylinux_2_17 only."""
+        to older manylinux tags, and many wheels (orjson among them) are tagged manylinux_2_17 only."""
         tags = [f"manylinux_2_{minor}_{self.architecture}" for minor in range(self.glibc_minor, 16, -1)]
         return [*tags, f"manylinux2014_{self.architecture}"]
 
@@ -115,7 +117,7 @@ NARS: dict[str, NarSpec] = {
         NarSpec(
             key="core",
             project_name="claimflow",
-            processors=("DecodeDynamoDBChange", "TransformClaimChange", "ProcessClaimChange"),
+            processors=("DecodeDynamoDBChange", "TransformClaimChange", "ProcessClaimChange", "DecodeDynamoDBExport"),
             # claimflow.snowflake is the Snowpark/connector side: only the merge processor uses it.
             core_excludes=(*CORE_TOOLING, "claimflow/snowflake"),
             extras=(),
