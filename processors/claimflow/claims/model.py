@@ -1,9 +1,12 @@
-"""The claim domain model in pydantic v2: the declarative statement of the claim rules.
+"""The claim domain model in pydantic v2: the claim's typed schema and the reference statement of its rules.
 
-The row builder runs the fast validated path (``claimflow.claims.validate``) per record; this model states the
-same rules as types and constraints, for readers, for the naive baseline of the benchmark, and as the oracle the
-fast path is tested against (same acceptance, same normalised values). Parsing of single values is shared
-(``claimflow.claims.values``); structure, nesting, types and constraints are pydantic's.
+No processor imports this module, and no NAR ships it or bundles pydantic (extra ``model``; tests/ship runs every
+processor with pydantic refused). The row builder runs ``claimflow.claims.validate`` per record; this model states
+the same rules as types and constraints, and has three users: readers (its JSON Schema is committed as
+docs/claim-model.schema.json; ``python -m claimflow.claims.model`` regenerates it, ``--check`` fails when stale),
+the tests, which hold the row builder to it (same acceptance, same normalised values), and the naive baseline of
+the benchmark. Parsing of single values is shared (``claimflow.claims.values``); structure, nesting, types and
+constraints are pydantic's.
 
 ``ClaimModel.model_validate`` takes a decoded DynamoDB item in any spelling the mapping accepts (it maps it
 first). Pydantic's ``ValidationError`` text contains input values (PHI): use :func:`validate_item`, which raises
@@ -12,9 +15,14 @@ first). Pydantic's ``ValidationError`` text contains input values (PHI): use :fu
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
@@ -203,6 +211,9 @@ class ClaimModel(_Strict):
             "providerNPI": provider.npi,
             "diagnosisCodes": list(self.diagnosis_codes),
             PROCEDURES: [line.model_dump() for line in self.procedures],
+            # The model states the claim schema's rules; what lies outside the schema is the mapping's to keep
+            # (claims.mapping.extra_attributes), so a model of the schema has none.
+            "extraAttributes": None,
         }
 
 
@@ -269,3 +280,63 @@ def validate_item(item: dict[str, Any] | MappedItem) -> ClaimModel:
             for error in exc.errors(include_input=False, include_url=False)
         }
         raise InvalidClaim.of(failures) from None
+
+
+SCHEMA_PATH = Path(__file__).resolve().parents[3] / "docs" / "claim-model.schema.json"
+
+
+# A bound pydantic cannot attach to the type (it sits beside a validator or on an optional union) is written under
+# pydantic's own name; the export restates it as the JSON Schema keyword, on the numeric branches it bounds.
+_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+def _standard_bounds(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_standard_bounds(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _standard_bounds(value) for key, value in node.items()}
+    bounds = {_BOUNDS[key]: node.pop(key) for key in list(node) if key in _BOUNDS}
+    if bounds:
+        numeric = [b for b in node.get("anyOf", [node]) if b.get("type") in ("number", "integer")]
+        for branch in numeric:
+            branch.update(bounds)
+    return node
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of :class:`ClaimModel`, as docs/claim-model.schema.json holds it."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$comment": "Generated from claimflow.claims.model.ClaimModel by `python -m claimflow.claims.model`; do not "
+        "edit. It describes a claim after the field mapping (canonical names, nested groups; see "
+        "docs/claim-rows.md). Rules the model checks in validators (text widths, ICD-10-CM and NPI checks, "
+        "procedure code format, decimal places of money) are listed in docs/claim-rows.md, not here.",
+        **_standard_bounds(ClaimModel.model_json_schema()),
+    }
+
+
+def render_json_schema() -> str:
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m claimflow.claims.model", description="Write the claim model's JSON Schema into docs/."
+    )
+    parser.add_argument("--check", action="store_true", help="exit 1 if the committed schema is not current")
+    parser.add_argument("--out", type=Path, default=SCHEMA_PATH, help=f"default: {SCHEMA_PATH.name} in docs/")
+    args = parser.parse_args(argv)
+    text = render_json_schema()
+    if args.check:
+        current = args.out.is_file() and args.out.read_text(encoding="utf-8") == text
+        if not current:
+            print(f"{args.out} is not current: run python -m claimflow.claims.model", file=sys.stderr)
+        return 0 if current else 1
+    args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
