@@ -5,6 +5,9 @@ inner ``class Java: implements = [...]`` naming a processor interface, reads ``P
 ``PropertyDescriptor(...)`` keyword arguments and call-style ``@use_case`` decorators. Anything it cannot read
 is silently dropped or makes the whole module fail to load. ``check_folder`` reports each such problem, plus
 ClaimFlow's own rules for the processor folder (one processor per file, named after the class, nothing else).
+
+It reads source only through ``claimflow.flow.pyprocessors``, the one reader of processor files (parsing, the
+classes NiFi looks at, assignments, descriptor calls, NiFi's value resolution); what is here are the checks.
 """
 
 from __future__ import annotations
@@ -17,13 +20,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from claimflow.flow.pyprocessors import nifi_static_value, string_constants
-
-PROCESSOR_INTERFACES = (
-    "org.apache.nifi.python.processor.FlowFileTransform",
-    "org.apache.nifi.python.processor.RecordTransform",
-    "org.apache.nifi.python.processor.FlowFileSource",
+from claimflow.flow.pyprocessors import (
+    PROCESSOR_INTERFACES,
+    classes_in,
+    descriptor_call,
+    inner_classes,
+    name_assignments,
+    nifi_static_value,
+    parse_source,
+    string_constants,
 )
+
 _DECORATORS = ("use_case", "multi_processor_use_case")
 _FORBIDDEN_IMPORTS = ("claimflow_offline",)
 
@@ -54,29 +61,13 @@ def _literal(node: ast.AST | None) -> Any:
     return ast.literal_eval(node)
 
 
-def _class_nodes(node: ast.AST) -> list[ast.ClassDef]:
-    return [n for n in getattr(node, "body", []) if isinstance(n, ast.ClassDef)]
-
-
-def _assignments(node: ast.ClassDef) -> dict[str, ast.AST]:
-    found: dict[str, ast.AST] = {}
-    for statement in node.body:
-        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
-            target = statement.targets[0]
-            if isinstance(target, ast.Name):
-                found[target.id] = statement.value
-    return found
-
-
 def _java_interfaces(class_node: ast.ClassDef, problems: list[str]) -> list[str]:
     interfaces: list[str] = []
-    for child in _class_nodes(class_node):
-        if child.name != "Java":
-            continue
+    for child in inner_classes(class_node, "Java"):
         for statement in child.body:
             if isinstance(statement, ast.Assign) and not all(isinstance(t, ast.Name) for t in statement.targets):
                 problems.append(f"{class_node.name}.Java: only plain name assignments are readable by NiFi")
-        value = _assignments(child).get("implements")
+        value = name_assignments(child, single_target=True).get("implements")
         if not isinstance(value, ast.List):
             problems.append(f"{class_node.name}.Java.implements must be a list literal")
             continue
@@ -90,7 +81,7 @@ def _java_interfaces(class_node: ast.ClassDef, problems: list[str]) -> list[str]
 
 
 def _check_details(class_node: ast.ClassDef, info: ProcessorInfo, problems: list[str]) -> None:
-    details = next((c for c in _class_nodes(class_node) if c.name == "ProcessorDetails"), None)
+    details = next(iter(inner_classes(class_node, "ProcessorDetails")), None)
     where = f"{class_node.name}.ProcessorDetails"
     if details is None:
         problems.append(f"{where} is missing (NiFi would list version 'Unknown' and no documentation)")
@@ -98,7 +89,7 @@ def _check_details(class_node: ast.ClassDef, info: ProcessorInfo, problems: list
     for statement in details.body:
         if isinstance(statement, ast.Assign) and not all(isinstance(t, ast.Name) for t in statement.targets):
             problems.append(f"{where}: only plain name assignments are readable by NiFi")
-    values = _assignments(details)
+    values = name_assignments(details, single_target=True)
     expected = {"version": str, "description": str, "tags": list, "dependencies": list}
     for name, kind in expected.items():
         node = values.get(name)
@@ -154,15 +145,14 @@ def _check_descriptors(
     for statement in class_node.body:
         if not (isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Call)):
             continue
-        call = statement.value
-        func = call.func
+        func = statement.value.func
         if isinstance(func, ast.Attribute) and func.attr == "PropertyDescriptor":
             problems.append(f"{class_node.name}: call PropertyDescriptor by its bare name or NiFi will not document it")
             continue
-        if not (isinstance(func, ast.Name) and func.id == "PropertyDescriptor"):
+        call = descriptor_call(statement)
+        if call is None:
             continue
-        target = statement.targets[0]
-        variable = target.id if isinstance(target, ast.Name) else "?"
+        variable = statement.targets[0].id if isinstance(statement.targets[0], ast.Name) else "?"
         if call.args or not call.keywords:
             problems.append(f"{class_node.name}.{variable}: PropertyDescriptor must use keyword arguments only")
             continue
@@ -231,12 +221,12 @@ def inspect_module(path: Path) -> ModuleReport:
     """Everything NiFi's discovery would read from one processor file, and what it would choke on."""
     report = ModuleReport(path)
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        tree = parse_source(path)
     except SyntaxError as error:
         report.problems.append(f"syntax error: {error}")
         return report
     _check_imports(tree, report.problems)
-    for class_node in _class_nodes(tree):
+    for class_node in classes_in(tree):
         interfaces = _java_interfaces(class_node, report.problems)
         if not interfaces:
             continue

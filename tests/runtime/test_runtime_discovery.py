@@ -118,3 +118,29 @@ def test_runtime_folder_rules(tmp_path: Path) -> None:
     assert "json.py: module name shadows a standard-library module" in problems
     assert "helpers.py: not a processor module" in problems
     assert "notes.txt: only processor modules" in problems
+
+
+def test_runtime_discovery_and_the_flow_reader_agree_on_every_shipped_processor() -> None:
+    """One reader, two users: what the checker reports equals what the flow generator reads."""
+    from claimflow.flow.pyprocessors import PROCESSOR_FOLDER, read_processor
+
+    paths = sorted(p for p in PROCESSOR_FOLDER.glob("*.py") if p.name != "__init__.py")
+    assert paths
+    for path in paths:
+        (info,) = inspect_module(path).processors
+        spec = read_processor(path)
+        java_side = ("Record Reader", "Record Writer") if spec.interface == "RecordTransform" else ()
+        assert info.class_name == spec.class_name == path.stem
+        assert info.interfaces == [f"org.apache.nifi.python.processor.{spec.interface}"]
+        assert (info.version, " ".join(info.description.split())) == (spec.version, " ".join(spec.description.split()))
+        assert info.property_names == [name for name in spec.property_names if name not in java_side]
+
+
+def test_runtime_discovery_parses_nothing_itself() -> None:
+    import ast
+
+    import claimflow_offline.discovery as discovery
+
+    tree = ast.parse(Path(discovery.__file__).read_text(encoding="utf-8"))
+    calls = {ast.unparse(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    assert "ast.parse" not in calls and "parse_source" in calls

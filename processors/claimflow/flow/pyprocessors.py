@@ -1,5 +1,9 @@
 """Read ClaimFlow's Python processors from their source, the way NiFi does (``ast``, never importing them).
 
+This is the one reader of processor source: parsing, the classes NiFi looks at, their assignments, descriptor
+calls and how NiFi's static inspection resolves a value (``nifi_static_value``). ``read_processor`` builds a
+``ProcessorSpec`` from it; ``claimflow_offline.discovery`` checks a processor folder with the same primitives.
+
 The flow definitions take each Python processor's type, bundle version, property names and relationships from
 here, so a renamed property or a new relationship in ``claimflow_processors`` shows up as a changed flow file
 (and a failing regeneration test) instead of a flow NiFi imports with a dangling property.
@@ -14,6 +18,10 @@ from pathlib import Path
 PROCESSOR_FOLDER = Path(__file__).resolve().parents[2] / "claimflow_processors"
 
 _INTERFACE_PREFIX = "org.apache.nifi.python.processor."
+# The interfaces NiFi recognises a processor class by (its Java.implements names one of them).
+PROCESSOR_INTERFACES = tuple(
+    f"{_INTERFACE_PREFIX}{kind}" for kind in ("FlowFileTransform", "RecordTransform", "FlowFileSource")
+)
 # What NiFi's Java proxies add to every Python processor of a kind (PythonProcessorProxy, RecordTransformProxy).
 IMPLICIT_RELATIONSHIPS = ("original", "failure")
 RECORD_READER = "Record Reader"
@@ -102,6 +110,43 @@ def nifi_static_value(node: ast.AST | None, strings: dict[str, str]) -> object:
     return None
 
 
+def parse_source(path: Path) -> ast.Module:
+    """The module's syntax tree, as NiFi parses it (raises SyntaxError)."""
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+def classes_in(node: ast.AST) -> list[ast.ClassDef]:
+    """Classes directly in a module's or class's body: NiFi looks for processors (and their ``Java`` and
+    ``ProcessorDetails``) there, never deeper."""
+    return [child for child in getattr(node, "body", []) if isinstance(child, ast.ClassDef)]
+
+
+def inner_classes(node: ast.ClassDef, name: str) -> list[ast.ClassDef]:
+    return [child for child in classes_in(node) if child.name == name]
+
+
+def name_assignments(node: ast.ClassDef, *, single_target: bool = False) -> dict[str, ast.AST]:
+    """``NAME = value`` statements of a class body by name, the last one winning. ``single_target`` keeps only
+    statements with one target (a checker flags the others instead of reading them)."""
+    found: dict[str, ast.AST] = {}
+    for statement in node.body:
+        if isinstance(statement, ast.Assign) and (not single_target or len(statement.targets) == 1):
+            for target in statement.targets:
+                if isinstance(target, ast.Name):
+                    found[target.id] = statement.value
+    return found
+
+
+def descriptor_call(statement: ast.AST) -> ast.Call | None:
+    """The ``PropertyDescriptor(...)`` call an assignment makes, called by its bare name (the only form NiFi
+    documents), else None."""
+    if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Call):
+        func = statement.value.func
+        if isinstance(func, ast.Name) and func.id == "PropertyDescriptor":
+            return statement.value
+    return None
+
+
 def _value(node: ast.AST, strings: dict[str, str], where: str) -> object:
     """A value the flow generator needs: resolvable as NiFi resolves it, or an error naming the place."""
     value = nifi_static_value(node, strings)
@@ -167,13 +212,11 @@ def read_processor(path: Path) -> ProcessorSpec:
     Raises:
         ProcessorSourceError: no processor class, several, or a detail that is not a readable literal.
     """
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tree = parse_source(path)
     constants = string_constants(tree)
     classes = []
-    for node in tree.body:
-        if not isinstance(node, ast.ClassDef):
-            continue
-        java = next((c for c in node.body if isinstance(c, ast.ClassDef) and c.name == "Java"), None)
+    for node in classes_in(tree):
+        java = next(iter(inner_classes(node, "Java")), None)
         if java is None:
             continue
         implements = [
@@ -189,12 +232,10 @@ def read_processor(path: Path) -> ProcessorSpec:
         raise ProcessorSourceError(f"{path.name}: expected one processor class, found {len(classes)}")
     node, interface = classes[0]
     where = f"{path.name}: {node.name}"
-    details = next((c for c in node.body if isinstance(c, ast.ClassDef) and c.name == "ProcessorDetails"), None)
+    details = next(iter(inner_classes(node, "ProcessorDetails")), None)
     if details is None:
         raise ProcessorSourceError(f"{where}: no ProcessorDetails (NiFi needs its version in the flow bundle)")
-    detail_values = {
-        t.id: s.value for s in details.body if isinstance(s, ast.Assign) for t in s.targets if isinstance(t, ast.Name)
-    }
+    detail_values = name_assignments(details)
     version = nifi_static_value(detail_values.get("version"), {})  # NiFi resolves no names in ProcessorDetails
     if not isinstance(version, str):
         raise ProcessorSourceError(f"{where}: ProcessorDetails.version must be a string literal, got {version!r}")
@@ -204,8 +245,8 @@ def read_processor(path: Path) -> ProcessorSpec:
     properties: list[PropertySpec] = []
     known: dict[str, str] = {}
     for statement in (n for n in ast.walk(node) if isinstance(n, ast.Assign)):
-        call = statement.value
-        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "PropertyDescriptor":
+        call = descriptor_call(statement)
+        if call is not None:
             spec = _read_property(call, constants, known, where)
             target = statement.targets[0]
             variable = target.id if isinstance(target, ast.Name) else getattr(target, "attr", "")
