@@ -152,10 +152,6 @@ def staging_columns() -> list[str]:
     return [c.name for c in COLUMNS] + [e.name for e in STAGING_EXTRA]
 
 
-def history_columns() -> list[str]:
-    return [c.name for c in COLUMNS] + [e.name for e in HISTORY_EXTRA]
-
-
 def destination_columns() -> list[str]:
     return [c.name for c in COLUMNS] + [e.name for e in DESTINATION_EXTRA]
 
