@@ -270,3 +270,18 @@ def test_unbuilt_targets_stage_and_target_correctly(nar: str, target: str, tmp_p
     platforms = env["PIP_PLATFORM"].split()
     assert platforms[0] == f"manylinux_2_28_{aim.architecture}" and platforms[-1] == f"manylinux2014_{aim.architecture}"
     assert all(p.endswith(aim.architecture) for p in platforms)
+
+
+@pytest.mark.parametrize(
+    "entry", ["nifiapi/__init__.py", "NAR-INF/bundled-dependencies/nifiapi/properties.py",
+              "NAR-INF/bundled-dependencies/nifiapi.py"])
+def test_a_nar_with_its_own_nifiapi_is_refused_at_build_time(tmp_path: Path, entry: str) -> None:
+    """Every build (any NAR, any target) checks this, not only the host NAR the tests above unpack."""
+    good, bad = tmp_path / "good.nar", tmp_path / "bad.nar"
+    for nar, extra in ((good, "NAR-INF/bundled-dependencies/nifiapi_tools/x.py"), (bad, entry)):
+        with zipfile.ZipFile(nar, "w") as archive:
+            archive.writestr("claimflow_processors/__init__.py", "")
+            archive.writestr(extra, "")
+    nar_build.check_no_nifiapi(good)
+    with pytest.raises(RuntimeError, match="shadow NiFi's own nifiapi"):
+        nar_build.check_no_nifiapi(bad)

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 import tomllib
+import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -295,6 +296,24 @@ def run_with_heartbeat(
     return output
 
 
+BUNDLED_DEPENDENCIES = "NAR-INF/bundled-dependencies/"
+
+
+def check_no_nifiapi(nar: Path) -> None:
+    """Refuse a NAR that carries a ``nifiapi`` of its own, at its root or among its bundled dependencies: NiFi's
+    own ``python/api`` must be the only one its processors import (ours is the offline stand-in, for tests).
+
+    Raises:
+        RuntimeError: the NAR holds a ``nifiapi`` package or module.
+    """
+    with zipfile.ZipFile(nar) as archive:
+        for name in archive.namelist():
+            inner = name.removeprefix(BUNDLED_DEPENDENCIES)
+            top = inner.split("/", 1)[0]
+            if top == "nifiapi" or top == "nifiapi.py":
+                raise RuntimeError(f"{nar.name}: {name} would shadow NiFi's own nifiapi")
+
+
 def build_nar(
     spec: NarSpec,
     target: Target,
@@ -357,6 +376,7 @@ def build_nar(
         error.output = f"{error.output}\n--- pip install --dry-run for {target.name} ---\n{dry_run.stdout}"
         raise
     built = build_dir / f"{spec.project_name.replace('-', '_')}-{project['version']}.nar"
+    check_no_nifiapi(built)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / nar_file_name(spec, project["version"], target)
     shutil.move(built, final)
