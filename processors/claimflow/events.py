@@ -714,10 +714,10 @@ class Content:
 
 
 def decode_framed(
-    parsed: object, raw: bytes | None, index: int, attributes: Mapping[str, str] | None, content: Content
+    parsed: object, raw: bytes | None, index: int, flowfile: FlowFilePosition | None, content: Content
 ) -> ChangeEvent | Rejection:
-    """One record of :class:`Content` decoded as :func:`decode_records` decodes it (never raises for bad input)."""
-    flowfile = FlowFilePosition.from_attributes(attributes)
+    """One record of :class:`Content` decoded as :func:`decode_records` decodes it (never raises for bad input);
+    ``flowfile`` is ``FlowFilePosition.from_attributes`` of the FlowFile's attributes, read once per FlowFile."""
     return _decode_or_reject(parsed, raw, index, flowfile, content.single, True, content.length)
 
 

@@ -178,7 +178,8 @@ def route_records_fused(
     if ingest_time_us is None:
         ingest_time_us = time.time_ns() // 1000
     content = Content.of(data)
-    kinesis = kinesis_columns(_record_position(attributes, content.single))
+    flowfile = FlowFilePosition.from_attributes(attributes)  # once per FlowFile, not per record
+    kinesis = kinesis_columns(None if flowfile is None else flowfile.position(content.single))
     for index, (parsed, raw) in enumerate(content.records):
         if parsed is not MALFORMED:
             try:
@@ -187,5 +188,5 @@ def route_records_fused(
                 continue
             except Unusual:
                 pass
-        item = decode_framed(parsed, raw, index, attributes, content)
+        item = decode_framed(parsed, raw, index, flowfile, content)
         yield from route_events([item], settings, ingest_time_us, first_index=index)

@@ -149,8 +149,8 @@ def _tagged(tag: str, var: str, cls: str, container: str = "image") -> str:
     return (f"    av = {container}[K{{i}}]\n    if av is not None:\n"
             f"        try:\n            {var} = av[{tag!r}]\n        except (KeyError, TypeError):\n"
             f"            {var} = payload(av, {tag!r}, {cls})\n"
-            f"        if len(av) != 1 or {var}.__class__ is not {cls}:\n"
-            f"            {var} = payload(av, {tag!r}, {cls})\n")
+            f"        else:\n            if len(av) != 1 or {var}.__class__ is not {cls}:\n"
+            f"                {var} = payload(av, {tag!r}, {cls})\n")
 
 
 def _indent(block: str) -> str:
