@@ -15,6 +15,7 @@ attribute values, which may be PHI. See docs/change-events.md for the field-by-f
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -251,13 +252,13 @@ def parse_arrival_ms(value: object) -> int | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):
-        return value
+        return value if 0 <= value <= _MAX_ARRIVAL_MS else None
     if isinstance(value, Decimal) and value == value.to_integral_value():
-        return int(value)
+        return parse_arrival_ms(int(value))
     if not isinstance(value, str) or not value:
         return None
     if value.isdigit() and value.isascii():
-        return int(value)
+        return parse_arrival_ms(int(value)) if len(value) <= 20 else None
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -463,7 +464,7 @@ def _decode(
     if change.__class__ is not dict:
         raise DecodeError(index, event_id, "missing dynamodb" if change is None else "dynamodb must be an object")
 
-    event_time_us = _event_time_us(change, index, event_id)
+    event_time_us = _event_time_us(change, index, event_id, latest_arrival_ms(position, flowfile))
 
     raw_keys = change.get("Keys")
     if raw_keys is None:
@@ -527,24 +528,66 @@ def _claim_schema_name(name: str) -> bool:
     return is_known_item_name(name)
 
 
-def _event_time_us(change: dict[str, Any], index: int, event_id: str) -> int:
+def _event_time_us(change: dict[str, Any], index: int, event_id: str, arrival_ms: int | None) -> int:
     """ApproximateCreationDateTime in epoch microseconds: the precision field first, the magnitude as fallback."""
     value = change.get("ApproximateCreationDateTime")
     if value is None:
         raise DecodeError(index, event_id, "missing dynamodb.ApproximateCreationDateTime")
     if value.__class__ is not int or value <= 0:
         raise DecodeError(index, event_id, "dynamodb.ApproximateCreationDateTime must be a positive integer")
-    return creation_time_us(value, change.get("ApproximateCreationDateTimePrecision"))
+    precision = change.get("ApproximateCreationDateTimePrecision")
+    event_time_us = creation_time_us(value, precision)
+    broken = implausible_event_time(event_time_us, precision, arrival_ms)
+    if broken is not None:
+        raise DecodeError(index, event_id, broken)
+    return event_time_us
 
 
 def creation_time_us(value: int, precision: object) -> int:
     """A (positive, integer) ApproximateCreationDateTime in epoch microseconds: by its precision field
-    (``MICROSECOND`` / ``MILLISECOND``) when given, by its magnitude otherwise. Raises nothing."""
+    (``MICROSECOND`` / ``MILLISECOND``) when given, by its magnitude otherwise. Raises nothing; an unknown
+    precision label reads as absent here, and :func:`implausible_event_time` rejects it."""
     if precision == "MICROSECOND":
         return value
     if precision == "MILLISECOND":
         return value * 1000
     return value if value > _MICROSECOND_THRESHOLD else value * 1000
+
+
+# Bounds of a plausible event time (issue 11; docs/guarantees.md). DynamoDB Streams was announced in November
+# 2014, so nothing real is older: an earlier time is a unit mistake (seconds read as ms or µs land in 1970).
+EARLIEST_EVENT_TIME_US = 1_414_800_000_000_000  # 2014-11-01T00:00:00Z
+# How far an event may lie past its Kinesis arrival (or, when the arrival is unknown, past this machine's clock):
+# DynamoDB stamps a change before Kinesis receives it, so more than clock skew means a wrong unit or a wrong clock,
+# and such a time would outrank every later real event of the claim in the merge.
+MAX_CLOCK_SKEW_US = 15 * 60 * 1_000_000
+KNOWN_PRECISIONS = frozenset({None, "MICROSECOND", "MILLISECOND"})
+# The latest arrival a position may claim (9999-12-31): beyond it a millisecond count is not a time.
+_MAX_ARRIVAL_MS = 253_402_300_799_999
+
+
+def latest_arrival_ms(position: KinesisPosition | None, flowfile: FlowFilePosition | None) -> int | None:
+    """The latest time a record can have reached Kinesis: its own arrival, else its FlowFile's attributes'
+    (they describe the FlowFile's last record, which arrived no earlier than any other of its records)."""
+    arrival = None if position is None else position.get("arrival_time_ms")
+    if arrival is None and flowfile is not None:
+        arrival = flowfile.arrival_time_ms
+    return arrival
+
+
+def implausible_event_time(event_time_us: int, precision: object, arrival_time_ms: int | None) -> str | None:
+    """The rule an event time breaks (for a rejection reason; never the value), or None when it is plausible:
+    a known precision label, not before :data:`EARLIEST_EVENT_TIME_US`, not more than :data:`MAX_CLOCK_SKEW_US`
+    past the record's arrival (or past now when the arrival is unknown)."""
+    if precision not in KNOWN_PRECISIONS:
+        return "dynamodb.ApproximateCreationDateTimePrecision must be MICROSECOND or MILLISECOND"
+    if event_time_us < EARLIEST_EVENT_TIME_US:
+        return "dynamodb.ApproximateCreationDateTime is implausible: before DynamoDB Streams existed (2014-11)"
+    reference_us = time.time_ns() // 1000 if arrival_time_ms is None else arrival_time_ms * 1000
+    if event_time_us > reference_us + MAX_CLOCK_SKEW_US:
+        after = "now" if arrival_time_ms is None else "its Kinesis arrival"
+        return f"dynamodb.ApproximateCreationDateTime is implausible: more than 15 minutes after {after}"
+    return None
 
 
 def _check_item_sizes(

@@ -72,14 +72,41 @@ def test_real_samples_json_lines_keep_exact_number_text() -> None:
         (1720740233012, "MILLISECOND", 1720740233012000),
         (1720740233012, None, 1720740233012000),  # older records: milliseconds, no precision field
         (1720740233012995, None, 1720740233012995),  # no field, but the magnitude says microseconds
-        (1720740233012, "UNKNOWN", 1720740233012000),  # unknown precision: magnitude decides
     ],
-    ids=["micro", "milli", "milli-no-field", "micro-no-field", "unknown-precision"],
+    ids=["micro", "milli", "milli-no-field", "micro-no-field"],
 )
 def test_timestamps_are_normalised_to_microseconds(time: int, precision: str | None, expected_us: int) -> None:
     event = decode_record(change_record(time=time, precision=precision))
     assert event.event_time_us == expected_us
     assert isinstance(event.event_time_us, int)
+
+
+@pytest.mark.parametrize(
+    ("time", "precision", "rule"),
+    [
+        (1720740233012, "UNKNOWN", "Precision must be MICROSECOND or MILLISECOND"),  # never guessed
+        (1720740233012995, "MILLISECOND", "more than 15 minutes after now"),  # µs labelled ms: year 56000
+        (10**19, None, "more than 15 minutes after now"),
+        (1720740233, None, "before DynamoDB Streams existed"),  # seconds read as milliseconds: 1970
+        (1262304000000000, "MICROSECOND", "before DynamoDB Streams existed"),  # 2010
+    ],
+    ids=["unknown-precision", "us-labelled-ms", "1e19", "seconds", "2010"],
+)
+def test_implausible_event_times_are_rejected_with_the_rule(time: int, precision: str | None, rule: str) -> None:
+    with pytest.raises(DecodeError, match=rule) as raised:
+        decode_record(change_record(time=time, precision=precision))
+    assert str(time) not in str(raised.value)  # the rule, never the value
+
+
+def test_an_event_time_past_its_kinesis_arrival_is_rejected() -> None:
+    """Past the arrival by more than the clock skew: the bound is the record's arrival, not this machine's clock."""
+    arrival_ms = 1720740233012
+    record = change_record(time=(arrival_ms + 16 * 60 * 1000) * 1000, precision="MICROSECOND")
+    within = change_record(time=(arrival_ms + 14 * 60 * 1000) * 1000, precision="MICROSECOND")
+    attributes = {"aws.kinesis.sequence.number": "1", "aws.kinesis.approximate.arrival.timestamp.ms": str(arrival_ms)}
+    with pytest.raises(DecodeError, match="after its Kinesis arrival"):
+        decode_record(record, attributes=attributes, single_record=True)
+    assert decode_record(within, attributes=attributes, single_record=True).event_time_us > arrival_ms * 1000
 
 
 def test_millisecond_and_microsecond_records_of_the_same_moment_agree() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import orjson
@@ -44,7 +45,10 @@ def batch(hostile: bytes, seed: int = 41) -> bytes:
 
 
 def dumps(record: Any) -> bytes:
-    return orjson.dumps(record)
+    try:
+        return orjson.dumps(record)
+    except TypeError:  # an integer beyond 64 bits: JSON allows it, orjson does not write it
+        return json.dumps(record, separators=(",", ":")).encode()
 
 
 def mutate(**changes: Any) -> dict[str, Any]:

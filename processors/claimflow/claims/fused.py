@@ -38,12 +38,12 @@ from claimflow.events import (
     creation_time_us,
     decode_framed,
     decode_record_or_rejection,
+    implausible_event_time,
+    latest_arrival_ms,
 )
 
 _RELATIONSHIP = {"INSERT": "insert", "MODIFY": "modify", "REMOVE": "remove"}
 _TTL_PRINCIPAL = "dynamodb.amazonaws.com"
-# Event times from the year 10000 on cannot become a row timestamp: the two-step path decides about those.
-_MAX_EVENT_US = 253_402_300_800_000_000
 
 
 def _record_position(attributes: Mapping[str, str] | None, single_record: bool) -> KinesisPosition | None:
@@ -71,10 +71,12 @@ def _fast(
     settings: ClaimSettings,
     ingest_time_us: int,
     kinesis: dict[str, Any],
+    arrival_ms: int | None,
 ) -> Routed:
     """A clean record through the claim-shaped walk. ``raw_length`` is the record's JSON size (None when it was not
     read from bytes: then SizeBytes must show the item is within DynamoDB's limit, else the decoder checks);
-    ``kinesis`` holds the row's Kinesis columns (:func:`claimflow.claims.build.kinesis_columns`).
+    ``kinesis`` holds the row's Kinesis columns (:func:`claimflow.claims.build.kinesis_columns`), ``arrival_ms``
+    the arrival of that position (the event-time bound of :func:`claimflow.events.implausible_event_time`).
 
     Raises:
         Unusual: the record needs the two-step path (which also produces its rejection, if any).
@@ -93,9 +95,10 @@ def _fast(
     created = change.get("ApproximateCreationDateTime")
     if created.__class__ is not int or created <= 0:
         raise Unusual  # the decoder words the rejection
-    event_time_us = creation_time_us(created, change.get("ApproximateCreationDateTimePrecision"))
-    if event_time_us >= _MAX_EVENT_US:
-        raise Unusual
+    precision = change.get("ApproximateCreationDateTimePrecision")
+    event_time_us = creation_time_us(created, precision)
+    if implausible_event_time(event_time_us, precision, arrival_ms) is not None:
+        raise Unusual  # the decoder words the rejection, by the same rule
     # The table's own key, the common case of build._event_key.
     raw_keys = change.get("Keys")
     if raw_keys.__class__ is not dict or len(raw_keys) != 1:
@@ -156,7 +159,8 @@ def route_record_fused(
     """
     position = _record_position(attributes, single_record)
     try:
-        return _fast(obj, None, index, settings, ingest_time_us, kinesis_columns(position))
+        arrival_ms = latest_arrival_ms(position, FlowFilePosition.from_attributes(attributes))
+        return _fast(obj, None, index, settings, ingest_time_us, kinesis_columns(position), arrival_ms)
     except Unusual:
         pass
     item = decode_record_or_rejection(obj, index, attributes, single_record=single_record)
@@ -179,12 +183,14 @@ def route_records_fused(
         ingest_time_us = time.time_ns() // 1000
     content = Content.of(data)
     flowfile = FlowFilePosition.from_attributes(attributes)  # once per FlowFile, not per record
-    kinesis = kinesis_columns(None if flowfile is None else flowfile.position(content.single))
+    position = None if flowfile is None else flowfile.position(content.single)
+    kinesis = kinesis_columns(position)
+    arrival_ms = latest_arrival_ms(position, flowfile)
     for index, (parsed, raw) in enumerate(content.records):
         if parsed is not MALFORMED:
             try:
                 yield _fast(parsed, content.length if raw is None else len(raw), index, settings, ingest_time_us,
-                            kinesis)
+                            kinesis, arrival_ms)
                 continue
             except Unusual:
                 pass
