@@ -163,9 +163,16 @@ def test_bad_timestamps_are_rejected(value: str) -> None:
 
 def test_missing_claim_id_and_overlong_text_are_rejected() -> None:
     assert rejected_by_both(with_change(fixed_item(), "claim_id", ...)).field == "claimId"
-    assert rejected_by_both(with_change(fixed_item(), "claim_id", "   ")).field == "claimId"
+    assert rejected_by_both(with_change(fixed_item(), "claim_id", "")).field == "claimId"
+    assert rejected_by_both(with_change(fixed_item(), "claim_id", 7)).field == "claimId"
     assert rejected_by_both(with_change(fixed_item(), "member_id", "M" * 65)).field == "memberId"
     assert rejected_by_both(with_change(fixed_item(), "patient.first_name", {"x": 1})).field == "patientFirstName"
+
+
+def test_claim_keys_are_kept_exactly_as_the_item_holds_them() -> None:
+    # "P1" and "P1 " are two DynamoDB items: trimming would merge them (issue 11, class 5).
+    for key in ("   ", "P1 ", " P1", "P1\t"):
+        assert both(with_change(fixed_item(), "claim_id", key))["claimId"] == key
 
 
 def test_model_error_never_shows_the_value() -> None:

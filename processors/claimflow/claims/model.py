@@ -56,9 +56,7 @@ def _comma_list(value: Any) -> Any:
 
 
 def _claim_key(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        raise ValueError("not text")
-    key = v.text(value, COLUMN_WIDTHS["claimId"])
+    key = v.identifier(value, COLUMN_WIDTHS["claimId"])  # exact: whitespace is part of a DynamoDB key
     if key is None:
         raise ValueError("missing")
     return key

@@ -79,14 +79,13 @@ def _field(name: str, parse: Any, *args: Any) -> Any:
 
 
 def claim_id(raw: Any) -> str:
-    """The claim key: required, text, at most 64 characters.
+    """The claim key: required, text, at most 64 characters, exactly as the item holds it (see
+    :func:`claimflow.claims.values.identifier`: whitespace is part of a key).
 
     Raises:
         InvalidClaim: missing, not text, or too long.
     """
-    if isinstance(raw, Decimal):
-        raise InvalidClaim("claimId", "not text")
-    key = _field("claimId", v.text, raw, COLUMN_WIDTHS["claimId"])
+    key = _field("claimId", v.identifier, raw, COLUMN_WIDTHS["claimId"])
     if key is None:
         raise InvalidClaim("claimId", "missing")
     return key

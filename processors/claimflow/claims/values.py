@@ -36,6 +36,24 @@ GENDERS: dict[str, str] = {
 }
 
 
+def identifier(value: Any, max_length: int) -> str | None:
+    """An identifier exactly as the source holds it (empty -> None): never trimmed or otherwise normalised, since
+    "P1" and "P1 " are two DynamoDB items and must stay two rows (a trimmed key would merge or delete the other).
+
+    Raises:
+        ValueError: not a string, or longer than the column allows.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("not text")
+    if not value:
+        return None
+    if len(value) > max_length:
+        raise ValueError(f"longer than {max_length} characters")
+    return value
+
+
 def text(value: Any, max_length: int) -> str | None:
     """A text value: strings are trimmed (empty -> None); integral numbers become their digits.
 
