@@ -61,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     module.add_arguments(parser)
     parser.add_argument(DEBUG_FLAG, action="store_true", help=DEBUG_HELP)  # taken out above; listed in --help
     parsed = parser.parse_args(args[1:])
+    parsed.debug = debug  # taken out before parsing; a command may show a record's traceback
     try:
         return int(module.run(parsed))
     except KeyboardInterrupt:

@@ -92,7 +92,8 @@ def test_transform_reports_all_three_on_stderr(tmp_path: Any) -> None:
         capture_output=True, timeout=60, check=False,
     )
     assert result.returncode == 1
-    (line,) = result.stderr.splitlines()
+    line, counts = result.stderr.splitlines()
+    assert orjson.loads(counts) == {"in": 1, "out": 0, "rejected": 1}
     reported = orjson.loads(line)
     assert reported["index"] == 0
     assert reported["error"].endswith(f": {THREE}")

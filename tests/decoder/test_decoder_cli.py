@@ -25,7 +25,7 @@ def _run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[
 def test_decodes_the_real_samples_from_a_file() -> None:
     result = _run(str(SAMPLES))
     assert result.returncode == 0, result.stderr
-    assert result.stderr == b""
+    assert result.stderr == b'{"in":3,"out":3,"rejected":0}\n'  # only the count: every record accounted for
     lines = result.stdout.splitlines()
     assert [json.loads(line)["event_name"] for line in lines] == ["INSERT", "MODIFY", "REMOVE"]
     assert json.loads(lines[0], parse_float=Decimal)["new_image"]["humidity"] == Decimal("84.84")
@@ -46,7 +46,8 @@ def test_rejections_go_to_stderr_and_good_records_still_come_out() -> None:
     result = _run("-", stdin=data)
     assert result.returncode == 1
     assert len(result.stdout.splitlines()) == 2
-    errors = [json.loads(line) for line in result.stderr.splitlines()]
+    *errors, counts = [json.loads(line) for line in result.stderr.splitlines()]
+    assert counts == {"in": 4, "out": 2, "rejected": 2}
     assert [e["index"] for e in errors] == [1, 2]
     assert set(errors[0]) == {"index", "error"}
     assert "eventId evt-bad" in errors[0]["error"] and "'patientFirstName'" in errors[0]["error"]
@@ -82,4 +83,4 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
 
 def test_empty_input_is_success_with_no_output() -> None:
     result = _run("-", stdin=b"\n")
-    assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"", b'{"in":0,"out":0,"rejected":0}\n')

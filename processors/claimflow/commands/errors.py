@@ -71,3 +71,25 @@ def explain(error: BaseException) -> str | None:
     if isinstance(error, CommandError):
         return str(error)
     return _explain_botocore(error) or _explain_snowflake(error)
+
+
+def internal_error(index: int, error: BaseException) -> str:
+    """The reason of a record's rejection for an exception nothing expected (a bug): the record's position and the
+    exception's type, never its message (which may quote the record)."""
+    return f"record {index}: internal error ({type(error).__name__})"
+
+
+def debug_traceback(error: BaseException) -> str:
+    """What ``--debug`` shows for a record's internal error: the frames (code, never data) and the type, not the
+    message."""
+    import traceback
+
+    frames = "".join(traceback.format_tb(error.__traceback__))
+    return f"Traceback (most recent call last):\n{frames}{type(error).__name__} (message withheld: it may quote data)\n"
+
+
+def count_line(records: int, written: int, rejected: int) -> bytes:
+    """The last line on stderr of ``decode`` and ``transform``: every input record, as written or rejected."""
+    import orjson
+
+    return orjson.dumps({"in": records, "out": written, "rejected": rejected}) + b"\n"

@@ -3,8 +3,12 @@
 Input, detected per line: Kinesis-DynamoDB change records (any layout ``claimflow decode`` accepts) or change
 events as ``claimflow decode`` writes them (a JSON object with ``event_name``). Output: one claim row per line
 (NDJSON, every column of the row contract) on stdout; each rejected or invalid record as one JSON line on stderr
-(``{"index": 3, "error": "..."}``, never a value of the record). Exit status 0 when every record became a row,
-1 when any was rejected, 2 for a usage error.
+(``{"index": 3, "error": "..."}``, never a value of the record). NDJSON is read line by line and each row written
+as soon as it is built, so memory does not grow with the input; any other layout (one document, an array) is read
+whole (``claimflow.commands.framing``). A record that makes anything raise is rejected as ``record N: internal error
+(<type>)`` and the rest go on; ``--debug`` adds its traceback without the message. The last line on stderr counts
+every record: ``{"in": n, "out": n, "rejected": n}``. Exit status 0 when every record became a row, 1 when any was
+rejected, 2 for a usage error.
 
 PHI: ``--phi-mode pseudonymize`` replaces direct identifiers with keyed HMAC-SHA256 tokens. The key is read from
 the environment variable CLAIMFLOW_HMAC_KEY (at least 32 random bytes, e.g. ``openssl rand -base64 48``), never
@@ -19,16 +23,26 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
-from claimflow.claims import ClaimSettings, PhiMode, route_events, route_records_fused
+from claimflow.claims import ClaimSettings, PhiMode, Routed, route_events, route_record_fused
 from claimflow.claims.settings import KEYED_MODES
-from claimflow.commands.decode import parse_attributes, read_input
-from claimflow.events import ChangeEvent, DecodeError, Rejection, decode_record, decode_records
+from claimflow.commands.decode import _closing, flowfile_position, parse_attributes, read_input
+from claimflow.commands.errors import count_line, debug_traceback, internal_error
+from claimflow.commands.framing import frame
+from claimflow.dynamodb import MAX_ITEM_BYTES
+from claimflow.events import (
+    MALFORMED,
+    ChangeEvent,
+    Content,
+    DecodeError,
+    FlowFilePosition,
+    Rejection,
+    decode_framed,
+)
 
 KEY_VARIABLE = "CLAIMFLOW_HMAC_KEY"
 
@@ -60,70 +74,59 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _lines(data: bytes) -> list[bytes]:
-    return [line for line in data.split(b"\n") if line.strip()]
-
-
 def _is_change_event(obj: object) -> bool:
     return isinstance(obj, dict) and "event_name" in obj
 
 
-def _mixed(lines: list[bytes], attributes: dict[str, str] | None) -> Iterator[ChangeEvent | Rejection]:
-    """NDJSON holding change events and/or change records, one per line; ``attributes`` give the records their
-    Kinesis position as ``decode_records`` gives it to a record of a many-record FlowFile."""
-    for index, line in enumerate(lines):
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            yield Rejection.malformed(index, line)
-            continue
-        try:
-            if _is_change_event(obj):
-                yield ChangeEvent.from_json(line, index)
-            else:
-                yield decode_record(obj, index, attributes, single_record=False)
-        except DecodeError as error:
-            yield Rejection.of_error(error, line)
-
-
-def _items(data: bytes, attributes: dict[str, str] | None) -> Iterator[ChangeEvent | Rejection] | None:
-    """Decoded items when the input holds change events; None when it holds only change records."""
+def _exact_documents(data: bytes) -> list[Any] | None:
+    """The records of a whole-read input parsed exactly (N values as Decimal) when it holds change events, else
+    None; change events are read exactly so numbers in images keep their value (orjson would make floats)."""
     if b'"event_name"' not in data:
         return None
-    lines = _lines(data)
-    if len(lines) > 1:
-        try:
-            orjson.loads(lines[0])
-            return _mixed(lines, attributes)
-        except orjson.JSONDecodeError:
-            pass  # one pretty-printed document
     try:
-        # Exact: N values in images stay Decimal (orjson would read them as floats).
         document = json.loads(data, parse_float=Decimal, parse_int=Decimal)
     except (ValueError, RecursionError):
-        return decode_records(data, attributes)
-    documents = document if isinstance(document, list) else [document]
-    if documents and all(_is_change_event(d) for d in documents):
-        return _change_events(documents)
-    return decode_records(data, attributes)
+        return None
+    return document if isinstance(document, list) else [document]
 
 
-def _change_events(documents: list[Any]) -> Iterator[ChangeEvent | Rejection]:
-    """Change events of one JSON document (an object or an array), parsed exactly."""
-    for index, obj in enumerate(documents):
+class _Router:
+    """One record -> its Routed outcome, by the path ``claimflow transform`` takes for it."""
+
+    def __init__(
+        self, settings: ClaimSettings, ingest_time_us: int, attributes: dict[str, str] | None,
+        flowfile: FlowFilePosition | None, content: Content, exact: list[Any] | None,
+    ) -> None:
+        self.settings, self.ingest_time_us, self.attributes = settings, ingest_time_us, attributes
+        self.flowfile, self.content, self.exact = flowfile, content, exact
+
+    def route(self, parsed: object, raw: bytes | None, index: int) -> Routed:
+        if _is_change_event(parsed):
+            return self._event(parsed, raw, index)
+        length = self.content.length if raw is None else len(raw)
+        if parsed is MALFORMED or (length is not None and length > MAX_ITEM_BYTES):
+            # The decoder's own framing and size rule (it measures the images of a record over the item limit).
+            item = decode_framed(parsed, raw, index, self.flowfile, self.content)
+            return next(route_events([item], self.settings, self.ingest_time_us, first_index=index))
+        return route_record_fused(parsed, index, self.settings, self.ingest_time_us, self.attributes,
+                                  single_record=self.content.single)
+
+    def _event(self, parsed: object, raw: bytes | None, index: int) -> Routed:
+        item: ChangeEvent | Rejection
         try:
-            yield ChangeEvent.from_obj(obj, index)
+            if self.exact is not None and index < len(self.exact):
+                item = ChangeEvent.from_obj(self.exact[index], index)
+            elif raw is not None:
+                item = ChangeEvent.from_json(raw, index)
+            else:
+                item = ChangeEvent.from_obj(parsed, index)
         except DecodeError as error:
-            yield Rejection.of_error(error, orjson.dumps(obj, default=_exact_number))
-
-
-def _exact_number(value: object) -> Any:
-    if isinstance(value, Decimal):
-        return orjson.Fragment(str(value))
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+            item = Rejection.of_error(error, raw)
+        return next(route_events([item], self.settings, self.ingest_time_us, first_index=index))
 
 
 def run(args: argparse.Namespace) -> int:
+    prog = "claimflow transform"
     try:
         attributes = parse_attributes(args.attributes) or None
         settings = ClaimSettings.from_strings(
@@ -135,35 +138,53 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as error:
         hint = f" (set ${KEY_VARIABLE})" if args.phi_mode in KEYED_MODES else ""
-        print(f"claimflow transform: {error}{hint}", file=sys.stderr)
+        print(f"{prog}: {error}{hint}", file=sys.stderr)
         return 2
-    data = read_input("claimflow transform", args.file)
-    if data is None:
+    readable, flowfile = flowfile_position(prog, attributes)
+    if not readable:
+        return 2
+    handle = read_input(prog, args.file)
+    if handle is None:
         return 2
 
     ingest_time_us = args.ingest_time_us if args.ingest_time_us is not None else time.time_ns() // 1000
-    items = _items(data, attributes)
-    if items is None:
-        routed = route_records_fused(data, settings, ingest_time_us, attributes)
-    else:
-        routed = route_events(items, settings, ingest_time_us)
+    debug = bool(getattr(args, "debug", False))
     out = sys.stdout.buffer
     err = sys.stderr.buffer
-    rejected = 0
+    records = written = rejected = 0
     try:
-        for outcome in routed:
-            if outcome.row is not None:
-                out.write(orjson.dumps(outcome.row))
-                out.write(b"\n")
-            else:
-                rejected += 1
-                err.write(orjson.dumps({"index": outcome.index, "error": outcome.error}))
-                err.write(b"\n")
+        with _closing(handle):
+            framed = frame(handle)
+            exact = None if framed.whole is None else _exact_documents(framed.whole)
+            content = framed.content()
+            router = _Router(settings, ingest_time_us, attributes, flowfile, content, exact)
+            del framed, exact  # the router holds what it needs
+            for index, (parsed, raw) in enumerate(content.records):
+                records += 1
+                line: bytes | None = None
+                try:
+                    outcome = router.route(parsed, raw, index)
+                    if outcome.row is not None:
+                        line = orjson.dumps(outcome.row)
+                    reason = outcome.error
+                except Exception as exc:  # one record never stops the others
+                    reason = internal_error(index, exc)
+                    if debug:
+                        err.write(debug_traceback(exc).encode())
+                if line is not None:
+                    written += 1
+                    out.write(line)
+                    out.write(b"\n")
+                else:
+                    rejected += 1
+                    err.write(orjson.dumps({"index": index, "error": reason}))
+                    err.write(b"\n")
         out.flush()
-        err.flush()
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly; point stdout at /dev/null so the interpreter's final
         # flush does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    err.write(count_line(records, written, rejected))
+    err.flush()
     return 1 if rejected else 0
