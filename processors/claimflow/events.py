@@ -15,16 +15,18 @@ attribute values, which may be PHI. See docs/change-events.md for the field-by-f
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, TypedDict
 
 import orjson
 
 from claimflow.dynamodb import MAX_ITEM_BYTES, AttributeValueError, decode_image, item_size
+from claimflow.rows import VARCHAR_WIDTHS
 
 EVENT_NAMES = frozenset({"INSERT", "MODIFY", "REMOVE"})
 
@@ -123,6 +125,21 @@ class ChangeEvent:
 REJECTION_FIELD = "cdc_rejected"
 
 
+def _malformed_rule(raw: bytes | None) -> str:
+    # Only for a record already known to be broken: parsing it again costs nothing on the good path.
+    if raw is None:
+        return "malformed JSON"
+    try:
+        orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        message = str(error)
+        if message.startswith("depth limit exceeded"):
+            return "malformed JSON: nested deeper than the parser's limit of 1024 levels (DynamoDB allows 32)"
+        if "UTF-8" in message:
+            return "malformed JSON: not valid UTF-8"
+    return "malformed JSON"
+
+
 @dataclass(slots=True, frozen=True)
 class Rejection:
     """A record that could not be decoded. ``raw`` holds the record as received (may contain PHI: it belongs
@@ -148,8 +165,9 @@ class Rejection:
 
     @classmethod
     def malformed(cls, index: int, raw: bytes | None) -> Rejection:
-        """The Rejection of a record that is not JSON at all."""
-        return cls.of(index, None, "malformed JSON", raw)
+        """The Rejection of a record that is not JSON at all; the rule says why when the parser knows (nesting
+        beyond its depth limit, bytes that are not UTF-8), never with the text."""
+        return cls.of(index, None, _malformed_rule(raw), raw)
 
     def to_envelope(self) -> dict[str, Any]:
         """The rejection as a line object of change-event NDJSON: ``{"cdc_rejected": {index, event_id, error,
@@ -211,14 +229,34 @@ class DecodeError(ValueError):
 
     def __init__(self, index: int, event_id: str | None, reason: str) -> None:
         self.index = index
-        self.event_id = event_id
+        self.event_id = shown_event_id(event_id)
         self.reason = reason
         super().__init__(f"{_describe(index, event_id)}: {reason}")
 
 
-def _describe(index: int, event_id: str | None) -> str:
-    # "eventId" as the row column is named, so decoder and claim reasons designate a record alike.
-    return f"record {index} (eventId {event_id})" if event_id else f"record {index}"
+# What an eventID looks like (issue 11): DynamoDB Streams writes 32 hex digits, Kinesis Data Streams for DynamoDB a
+# UUID, ClaimFlow's snapshots "snapshot:<hex>:<hex>"; test and replay tools use short names such as "evt-1". Text
+# outside this shape (a name, a birth date: anything with a space or punctuation) is no event id: it rejects its
+# record and is never repeated in a reason, an attribute or a log. At most the eventId column's width.
+EVENT_ID_PATTERN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:-]{{0,{VARCHAR_WIDTHS['eventId'] - 1}}}")
+EVENT_ID_RULE = (
+    f"eventID is not an event id (1 to {VARCHAR_WIDTHS['eventId']} letters, digits, '.', '_', ':' or '-', "
+    "starting with a letter or digit)"
+)
+
+
+def shown_event_id(event_id: object) -> str | None:
+    """``event_id`` when it has an event id's shape (:data:`EVENT_ID_PATTERN`), so it may be shown; else None."""
+    if isinstance(event_id, str) and EVENT_ID_PATTERN.fullmatch(event_id):
+        return event_id
+    return None
+
+
+def _describe(index: int, event_id: object) -> str:
+    # "eventId" as the row column is named, so decoder and claim reasons designate a record alike; an id of the
+    # wrong shape is left out (it may be data).
+    shown = shown_event_id(event_id)
+    return f"record {index} (eventId {shown})" if shown else f"record {index}"
 
 
 def _json_default(value: object) -> Any:
@@ -354,23 +392,62 @@ class FlowFilePosition:
         return None
 
 
+class _BadPosition(ValueError):
+    """Per-record Kinesis metadata holding a value that is not what its consumer writes (the rule, no value)."""
+
+
 def _metadata_position(metadata: object) -> KinesisPosition | None:
-    """The per-record position from wrapper metadata of either consumer (None when not an object)."""
+    """The per-record position from wrapper metadata of either consumer (None when not an object).
+
+    Raises:
+        _BadPosition: a sequence number or arrival is present but unreadable. Unlike a FlowFile attribute, this
+        metadata belongs to the record alone, and a record whose position is garbage cannot be ordered.
+    """
     if not isinstance(metadata, dict):
         return None
     if _META_SEQUENCE_NUMBER in metadata or _META_SHARD_ID in metadata:  # ConsumeKinesis
-        return KinesisPosition(
-            shard_id=_text(metadata.get(_META_SHARD_ID)),
-            sequence_number=_sequence(metadata.get(_META_SEQUENCE_NUMBER)),
-            partition_key=_text(metadata.get(_META_PARTITION_KEY)),
-            arrival_time_ms=parse_arrival_ms(metadata.get(_META_ARRIVAL)),
-        )
-    return KinesisPosition(  # ConsumeKinesisStream's RecordConverterWrapper uses the attribute names
-        shard_id=_text(metadata.get(ATTR_SHARD_ID)),
-        sequence_number=_sequence(metadata.get(ATTR_SEQUENCE_NUMBER)),
-        partition_key=_text(metadata.get(ATTR_PARTITION_KEY)),
-        arrival_time_ms=parse_arrival_ms(metadata.get(ATTR_ARRIVAL_TIMESTAMP)),
+        names = (_META_SHARD_ID, _META_SEQUENCE_NUMBER, _META_PARTITION_KEY, _META_ARRIVAL)
+    else:  # ConsumeKinesisStream's RecordConverterWrapper uses the attribute names
+        names = (ATTR_SHARD_ID, ATTR_SEQUENCE_NUMBER, ATTR_PARTITION_KEY, ATTR_ARRIVAL_TIMESTAMP)
+    shard, sequence, partition, arrival = (metadata.get(name) for name in names)
+    position = KinesisPosition(
+        shard_id=_text(shard),
+        sequence_number=_sequence(sequence),
+        partition_key=_text(partition),
+        arrival_time_ms=parse_arrival_ms(arrival),
     )
+    if sequence not in (None, "") and position["sequence_number"] is None:
+        raise _BadPosition("kinesis metadata: the sequence number must be a decimal string")
+    if arrival not in (None, "") and position["arrival_time_ms"] is None:
+        raise _BadPosition("kinesis metadata: the approximate arrival must be epoch milliseconds (0 to 9999-12-31)")
+    return position
+
+
+def position_problem(position: KinesisPosition | None) -> str | None:
+    """The rule a record's Kinesis position breaks (values wider than their row columns), or None."""
+    if position is None:
+        return None
+    shard, partition = position.get("shard_id"), position.get("partition_key")
+    sequence = position.get("sequence_number")
+    if shard is not None and len(shard) > _SHARD_WIDTH:
+        return f"kinesis shard id is longer than {_SHARD_WIDTH} characters"
+    if partition is not None and len(partition) > _PARTITION_KEY_WIDTH:
+        return f"kinesis partition key is longer than {_PARTITION_KEY_WIDTH} characters"
+    if sequence is not None and len(sequence) > MAX_SEQUENCE_DIGITS:
+        return f"kinesis sequence number has more than {MAX_SEQUENCE_DIGITS} digits"
+    return None
+
+
+_SHARD_WIDTH = VARCHAR_WIDTHS["kinesisShardId"]
+_PARTITION_KEY_WIDTH = VARCHAR_WIDTHS["kinesisPartitionKey"]
+# Kinesis sequence numbers are up to 128 digits by the API's pattern and about 56 in practice; the merge compares
+# them zero-padded to 64 digits (claimflow.snowflake.spec.SEQUENCE_WIDTH), so a longer one cannot be ordered.
+MAX_SEQUENCE_DIGITS = 64
+_TABLE_WIDTH = VARCHAR_WIDTHS["sourceTable"]
+_REGION_WIDTH = VARCHAR_WIDTHS["awsRegion"]
+# The largest SizeBytes a stream record can have: keys (partition key up to 2 KB, sort key up to 1 KB) and, per
+# image it carries, one item of at most 400 KB.
+_KEYS_BYTES = 3 * 1024
 
 
 def _unwrap(obj: dict[str, Any]) -> tuple[Any, KinesisPosition | None]:
@@ -445,7 +522,10 @@ def _decode(
 ) -> ChangeEvent:
     if obj.__class__ is not dict:
         raise DecodeError(index, None, f"expected a JSON object, got {_json_type(obj)}")
-    record, position = _unwrap(obj)
+    try:
+        record, position = _unwrap(obj)
+    except _BadPosition as error:
+        raise DecodeError(index, None, str(error)) from None
     if record.__class__ is not dict:
         raise DecodeError(index, None, f"wrapper value must be a JSON object, got {_json_type(record)}")
     if position is None and flowfile is not None:
@@ -460,6 +540,16 @@ def _decode(
     if event_name.__class__ is not str or event_name not in EVENT_NAMES:
         # The value is not shown: whatever a writer put there may be data.
         raise DecodeError(index, event_id, "unsupported eventName; expected INSERT, MODIFY or REMOVE")
+    if not EVENT_ID_PATTERN.fullmatch(event_id):
+        raise DecodeError(index, None, EVENT_ID_RULE)
+    broken_position = position_problem(position)
+    if broken_position is not None:
+        raise DecodeError(index, event_id, broken_position)
+    table_name, region = _text(record.get("tableName")), _text(record.get("awsRegion"))
+    if table_name is not None and len(table_name) > _TABLE_WIDTH:
+        raise DecodeError(index, event_id, f"tableName is longer than {_TABLE_WIDTH} characters")
+    if region is not None and len(region) > _REGION_WIDTH:
+        raise DecodeError(index, event_id, f"awsRegion is longer than {_REGION_WIDTH} characters")
     change = record.get("dynamodb")
     if change.__class__ is not dict:
         raise DecodeError(index, event_id, "missing dynamodb" if change is None else "dynamodb must be an object")
@@ -479,8 +569,14 @@ def _decode(
         raise DecodeError(index, event_id, "REMOVE without dynamodb.OldImage")
 
     size_bytes = change.get("SizeBytes")
-    if size_bytes.__class__ is not int:
-        size_bytes = None
+    if size_bytes.__class__ is float and size_bytes.is_integer():  # a reader that widened the field to double
+        size_bytes = int(size_bytes)
+    if size_bytes is not None:
+        images = (raw_new is not None) + (raw_old is not None)
+        if size_bytes.__class__ is not int or not 0 <= size_bytes <= _KEYS_BYTES + images * MAX_ITEM_BYTES:
+            raise DecodeError(
+                index, event_id, "dynamodb.SizeBytes must be a whole number of bytes within DynamoDB's item limit"
+            )
     _check_item_sizes(raw_new, raw_old, raw_length, size_bytes, index, event_id)
 
     keys = _image(raw_keys, "Keys", index, event_id)
@@ -500,8 +596,8 @@ def _decode(
     return ChangeEvent(
         event_id,
         event_name,
-        _text(record.get("tableName")),
-        _text(record.get("awsRegion")),
+        table_name,
+        region,
         event_time_us,
         ttl_delete,
         keys,
@@ -533,8 +629,8 @@ def _event_time_us(change: dict[str, Any], index: int, event_id: str, arrival_ms
     value = change.get("ApproximateCreationDateTime")
     if value is None:
         raise DecodeError(index, event_id, "missing dynamodb.ApproximateCreationDateTime")
-    if value.__class__ is not int or value <= 0:
-        raise DecodeError(index, event_id, "dynamodb.ApproximateCreationDateTime must be a positive integer")
+    if value.__class__ not in _CREATION_NUMBER_TYPES or not 0 < value < _MAX_CREATION_VALUE:  # NaN fails too
+        raise DecodeError(index, event_id, "dynamodb.ApproximateCreationDateTime must be a positive number")
     precision = change.get("ApproximateCreationDateTimePrecision")
     event_time_us = creation_time_us(value, precision)
     broken = implausible_event_time(event_time_us, precision, arrival_ms)
@@ -543,15 +639,27 @@ def _event_time_us(change: dict[str, Any], index: int, event_id: str, arrival_ms
     return event_time_us
 
 
-def creation_time_us(value: int, precision: object) -> int:
-    """A (positive, integer) ApproximateCreationDateTime in epoch microseconds: by its precision field
-    (``MICROSECOND`` / ``MILLISECOND``) when given, by its magnitude otherwise. Raises nothing; an unknown
-    precision label reads as absent here, and :func:`implausible_event_time` rejects it."""
+# A creation time as the readers write it: an integer, or (NiFi's schema inference widens a field to double when
+# one record of a FlowFile holds a fraction; exact parsers give Decimal) a number with a fraction or an exponent.
+_CREATION_NUMBER_TYPES = (int, float, Decimal)
+_MAX_CREATION_VALUE = 10**30  # far past any plausible time in any unit; keeps float/Decimal arithmetic small
+
+
+def creation_time_us(value: int | float | Decimal, precision: object) -> int:
+    """A (positive) ApproximateCreationDateTime in epoch microseconds: by its precision field (``MICROSECOND`` /
+    ``MILLISECOND``) when given, by its magnitude otherwise; a fraction of a microsecond is rounded half to even.
+    Raises nothing; an unknown precision label reads as absent here, and :func:`implausible_event_time` rejects it."""
     if precision == "MICROSECOND":
-        return value
-    if precision == "MILLISECOND":
-        return value * 1000
-    return value if value > _MICROSECOND_THRESHOLD else value * 1000
+        scale = 1
+    elif precision == "MILLISECOND":
+        scale = 1000
+    else:
+        scale = 1 if value > _MICROSECOND_THRESHOLD else 1000
+    if value.__class__ is int:
+        return value * scale
+    # Decimal(float) is the double's exact value, so 1.761955204000012e15 gives its digits, not a rounding.
+    exact = value if value.__class__ is Decimal else Decimal(value)
+    return int((exact * scale).to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
 # Bounds of a plausible event time (issue 11; docs/guarantees.md). DynamoDB Streams was announced in November

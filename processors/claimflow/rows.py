@@ -272,6 +272,13 @@ COLUMNS: tuple[Column, ...] = (
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 COLUMNS_BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
+# Characters each VARCHAR column holds ("VARCHAR(64)" -> 64): every width check reads this, so a value is held to
+# the DDL's width where the row is built, not first by Snowflake (which would refuse the whole batch's INSERT).
+VARCHAR_WIDTHS: dict[str, int] = {
+    c.name: int(c.snowflake_type[len("VARCHAR("):-1])
+    for c in COLUMNS
+    if c.snowflake_type.startswith("VARCHAR(") and c.snowflake_type.endswith(")")
+}
 
 # Shape of one element of procedureDetails.
 PROCEDURE_FIELDS: tuple[tuple[str, Kind], ...] = (

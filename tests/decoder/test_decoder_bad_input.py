@@ -61,10 +61,11 @@ CASES: list[tuple[str, str, Callable[[Record], Record], str, bool]] = [
     ("MODIFY-without-NewImage", "MODIFY", _drop("dynamodb", "NewImage"), "MODIFY without dynamodb.NewImage", True),
     ("REMOVE-without-OldImage", "REMOVE", _drop("dynamodb", "OldImage"), "REMOVE without dynamodb.OldImage", True),
     ("missing-time", "INSERT", _drop("dynamodb", "ApproximateCreationDateTime"), "ApproximateCreationDateTime", True),
-    ("time-as-string", "INSERT", _set("1720740233012", "dynamodb", "ApproximateCreationDateTime"), "positive integer",
+    ("time-as-string", "INSERT", _set("1720740233012", "dynamodb", "ApproximateCreationDateTime"), "positive number",
      True),
-    ("time-as-float", "INSERT", _set(1.7e15, "dynamodb", "ApproximateCreationDateTime"), "positive integer", True),
-    ("time-negative", "INSERT", _set(-5, "dynamodb", "ApproximateCreationDateTime"), "positive integer", True),
+    ("time-as-bool", "INSERT", _set(True, "dynamodb", "ApproximateCreationDateTime"), "positive number", True),
+    ("time-negative", "INSERT", _set(-5, "dynamodb", "ApproximateCreationDateTime"), "positive number", True),
+    ("time-negative-float", "INSERT", _set(-5.5, "dynamodb", "ApproximateCreationDateTime"), "positive number", True),
     ("unknown-type-descriptor", "INSERT", _attribute({"Q": PHI_SENTINEL}), "unknown type descriptor 'Q'", True),
     ("no-type-descriptor", "INSERT", _attribute({}), "no type descriptor", True),
     ("two-type-descriptors", "INSERT", _attribute({"S": PHI_SENTINEL, "N": "1"}), "more than one type", True),
@@ -87,7 +88,8 @@ CASES: list[tuple[str, str, Callable[[Record], Record], str, bool]] = [
     ("bad-OldImage-on-MODIFY", "MODIFY", _attribute({"N": "x"}, "OldImage"), "dynamodb.OldImage", True),
     ("bad-Keys-value", "INSERT", _set({"claim_id": {"S": 5}}, "dynamodb", "Keys"), "dynamodb.Keys", True),
     ("oversized-item", "INSERT", lambda r: _set(600_000, "dynamodb", "SizeBytes")(
-        _attribute({"S": PHI_SENTINEL * 20_000})(r)), "over DynamoDB's 400 KB item limit", True),
+        _attribute({"S": PHI_SENTINEL * 20_000})(r)), "SizeBytes must be a whole number of bytes",
+     True),
     ("wrapper-value-not-object", "INSERT", lambda r: {"metadata": {}, "value": [PHI_SENTINEL]}, "wrapper value", False),
 ]
 IDS = [case[0] for case in CASES]
@@ -135,7 +137,7 @@ def test_decode_record_raises_decode_error(
     [
         (b'{"eventID": "e", "eventName": ', "malformed JSON"),
         (b"not json at all " + PHI_SENTINEL.encode(), "malformed JSON"),
-        (b"\xff\xfe\x00", "malformed JSON"),
+        (b"\xff\xfe\x00", "malformed JSON: not valid UTF-8"),
         (b'"' + PHI_SENTINEL.encode() + b'"', "expected a JSON object, got a string"),
         (b"[1, 2]", "expected a JSON object, got an array"),
         (b"42", "expected a JSON object, got a number"),
@@ -197,7 +199,8 @@ def test_oversized_item_is_caught_from_the_raw_size_even_when_SizeBytes_understa
     bad["dynamodb"]["SizeBytes"] = 420_321  # in a large array only SizeBytes tells the size without a walk
     in_array = list(decode_records(orjson.dumps([change_record(), bad])))
     assert isinstance(in_array[0], ChangeEvent)
-    assert isinstance(in_array[1], Rejection) and "400 KB" in in_array[1].error
+    # 420,321 bytes for one image is over the limit SizeBytes can have (keys and one 400 KB item)
+    assert isinstance(in_array[1], Rejection) and "SizeBytes" in in_array[1].error and "item limit" in in_array[1].error
     # 250,000 quote characters: 500 KB of JSON (each is escaped) but a 250 KB item, so it must pass
     escaped = with_attribute(change_record("INSERT", "CLM-BIG"), "notes", {"S": '"' * 250_000})
     assert len(orjson.dumps(escaped)) > 400 * 1024

@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 
 from claimflow.claims import ClaimSettings, PhiMode, Routed, route_events
-from claimflow.events import REJECTION_FIELD, Rejection, decode_record, decode_record_or_rejection, decode_records
+from claimflow.events import (
+    EVENT_ID_RULE,
+    REJECTION_FIELD,
+    Rejection,
+    decode_record,
+    decode_record_or_rejection,
+    decode_records,
+)
 from claimflow.record_routing import (
     ACCEPTED_PHI_HANDLING,
     ERROR_ATTRIBUTE,
@@ -176,12 +183,13 @@ def test_processors_record_routing_rule_of_every_kind_of_reason() -> None:
     assert (cases["claims, eventId"].rule or "").startswith("claimId")
 
 
-def test_processors_record_routing_rule_of_an_event_id_with_brackets() -> None:
-    # The rule is kept where the reason is made, so an id holding ")" cannot confuse it.
-    event = decode_record({**key_mismatch(), "eventID": "a) b"}, 7)
-    routed = _routed_invalid(event)
-    assert routed.error == f"record 4 (eventId a) b): {routed.rule}"
-    assert outcome_of(routed).partition == {ERROR_ATTRIBUTE: routed.rule}
+def test_processors_record_routing_an_event_id_of_the_wrong_shape_is_rejected_and_never_shown() -> None:
+    # "a) b" is no event id (DynamoDB writes 32 hex digits or a UUID): it may be data, so it is never repeated.
+    rejection = decode_record_or_rejection({**key_mismatch(), "eventID": "a) b"}, 7)
+    assert isinstance(rejection, Rejection)
+    assert rejection.error == f"record 7: {EVENT_ID_RULE}" and rejection.event_id is None
+    routed = next(route_events([rejection], ClaimSettings(), 5))
+    assert "a) b" not in (routed.error or "") and outcome_of(routed).partition == {ERROR_ATTRIBUTE: EVENT_ID_RULE}
 
 
 def test_processors_record_routing_reason_without_a_rule_is_the_partition() -> None:

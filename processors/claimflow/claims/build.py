@@ -17,7 +17,8 @@ from claimflow.claims.mapping import MappedItem, map_item
 from claimflow.claims.phi import apply_phi, finish_row
 from claimflow.claims.settings import ClaimSettings
 from claimflow.claims.validate import COLUMN_WIDTHS, PROCEDURES, ValidatedClaim, claim_id, validate_mapped
-from claimflow.rows import COLUMN_NAMES, COLUMNS, Group, Kind
+from claimflow.events import MAX_SEQUENCE_DIGITS, shown_event_id
+from claimflow.rows import COLUMN_NAMES, COLUMNS, COLUMNS_BY_NAME, VARCHAR_WIDTHS, Group, Kind
 
 if TYPE_CHECKING:
     from claimflow.events import ChangeEvent, Rejection
@@ -180,10 +181,40 @@ def claim_row_of(claim: ValidatedClaim, event_time_us: int, settings: ClaimSetti
 
 
 def complete_row(row: dict[str, Any], cdc: dict[str, Any], settings: ClaimSettings) -> None:
-    """Finish a claim row in place: JSON-ready values, the CDC columns (from :func:`cdc_columns`), Safe Harbor."""
+    """Finish a claim row in place: JSON-ready values, the CDC columns (from :func:`cdc_columns`), Safe Harbor.
+
+    Raises:
+        InvalidClaim: a CDC value the row's DDL cannot hold (see :func:`check_cdc_columns`).
+    """
+    check_cdc_columns(cdc)
     _json_ready(row)
     row.update(cdc)  # the keys exist already: the column order stays
     finish_row(row, settings)
+
+
+# The CDC columns held to their DDL width here, where every row is finished (the claim columns are held to theirs
+# by claimflow.claims.validate): a value Snowflake would refuse must fail its own record, not the merge batch.
+_CDC_WIDTHS: tuple[tuple[str, int], ...] = tuple(
+    (name, width) for name, width in VARCHAR_WIDTHS.items() if COLUMNS_BY_NAME[name].group is Group.CDC
+)
+
+
+def check_cdc_columns(cdc: Mapping[str, Any]) -> None:
+    """Hold CDC values to the row contract: every VARCHAR within its width, the eventId of an event id's shape,
+    the sequence number within the merge's digits.
+
+    Raises:
+        InvalidClaim: naming the column and the rule, never the value.
+    """
+    for name, width in _CDC_WIDTHS:
+        value = cdc.get(name)
+        if value is not None and len(value) > width:
+            raise InvalidClaim(name, f"longer than {width} characters")
+    if shown_event_id(cdc.get("eventId")) is None:
+        raise InvalidClaim("eventId", "not an event id")
+    sequence = cdc.get("kinesisSequenceNumber")
+    if sequence is not None and len(sequence) > MAX_SEQUENCE_DIGITS:
+        raise InvalidClaim("kinesisSequenceNumber", f"more than {MAX_SEQUENCE_DIGITS} digits")
 
 
 def _key_only_row(key: str, reason: str, settings: ClaimSettings) -> dict[str, Any]:
@@ -255,6 +286,7 @@ def _old_image_key(mapped: MappedItem) -> str | None:
 
 def _invalid(index: int, event_id: str | None, rule: str, record: dict[str, Any] | None) -> Routed:
     """The invalid outcome of a claim rule: the one place a claim reason gets its record designation."""
+    event_id = shown_event_id(event_id)  # an id of the wrong shape may be data: never repeated
     error = f"record {index} (eventId {event_id}): {rule}" if event_id else f"record {index}: {rule}"
     return Routed("invalid", None, error, index, event_id, record, rule)
 

@@ -26,6 +26,7 @@ from claimflow.claims.build import (
     kinesis_columns,
     route_events,
 )
+from claimflow.claims.errors import InvalidClaim
 from claimflow.claims.settings import ClaimSettings
 from claimflow.claims.shaped import Unusual, claim_values
 from claimflow.dynamodb import MAX_ITEM_BYTES, AttributeValueError, decode_value
@@ -40,6 +41,7 @@ from claimflow.events import (
     decode_record_or_rejection,
     implausible_event_time,
     latest_arrival_ms,
+    position_problem,
 )
 
 _RELATIONSHIP = {"INSERT": "insert", "MODIFY": "modify", "REMOVE": "remove"}
@@ -70,7 +72,7 @@ def _fast(
     index: int,
     settings: ClaimSettings,
     ingest_time_us: int,
-    kinesis: dict[str, Any],
+    kinesis: dict[str, Any] | None,
     arrival_ms: int | None,
 ) -> Routed:
     """A clean record through the claim-shaped walk. ``raw_length`` is the record's JSON size (None when it was not
@@ -81,8 +83,8 @@ def _fast(
     Raises:
         Unusual: the record needs the two-step path (which also produces its rejection, if any).
     """
-    if obj.__class__ is not dict or "value" in obj or "kinesisMetadata" in obj:
-        raise Unusual  # a wrapper layout: the decoder unwraps it
+    if obj.__class__ is not dict or "value" in obj or "kinesisMetadata" in obj or kinesis is None:
+        raise Unusual  # a wrapper layout (the decoder unwraps it), or a position the decoder rejects
     if raw_length is not None and raw_length > MAX_ITEM_BYTES:
         raise Unusual
     event_id = obj.get("eventID")
@@ -115,7 +117,9 @@ def _fast(
     if image.__class__ is not dict or (other is not None and other.__class__ is not dict):
         raise Unusual
     size_bytes = change.get("SizeBytes")
-    if raw_length is None and (size_bytes.__class__ is not int or size_bytes > MAX_ITEM_BYTES):
+    if size_bytes is not None and (size_bytes.__class__ is not int or not 0 <= size_bytes <= MAX_ITEM_BYTES):
+        raise Unusual  # the decoder holds SizeBytes to the limit of the images the record carries
+    if raw_length is None and size_bytes is None:
         raise Unusual  # the decoder measures the images itself
     row = claim_row_of(claim_values(image, key, ROW_TEMPLATE), event_time_us, settings)
     if settings.strict and not is_remove and row["dataQualityFlags"]:
@@ -140,7 +144,10 @@ def _fast(
         kinesis,
         ingest_time_us,
     )
-    complete_row(row, cdc, settings)
+    try:
+        complete_row(row, cdc, settings)
+    except InvalidClaim:
+        raise Unusual from None  # a CDC value the DDL cannot hold: the decoder or the claim rules word it
     return Routed(_RELATIONSHIP[name], row, None, index, event_id, None)  # type: ignore[arg-type]
 
 
@@ -160,7 +167,8 @@ def route_record_fused(
     position = _record_position(attributes, single_record)
     try:
         arrival_ms = latest_arrival_ms(position, FlowFilePosition.from_attributes(attributes))
-        return _fast(obj, None, index, settings, ingest_time_us, kinesis_columns(position), arrival_ms)
+        kinesis = None if position_problem(position) is not None else kinesis_columns(position)
+        return _fast(obj, None, index, settings, ingest_time_us, kinesis, arrival_ms)
     except Unusual:
         pass
     item = decode_record_or_rejection(obj, index, attributes, single_record=single_record)
@@ -184,7 +192,8 @@ def route_records_fused(
     content = Content.of(data)
     flowfile = FlowFilePosition.from_attributes(attributes)  # once per FlowFile, not per record
     position = None if flowfile is None else flowfile.position(content.single)
-    kinesis = kinesis_columns(position)
+    # A position the row cannot hold: every record takes the decoder, which rejects it with the rule.
+    kinesis = None if position_problem(position) is not None else kinesis_columns(position)
     arrival_ms = latest_arrival_ms(position, flowfile)
     for index, (parsed, raw) in enumerate(content.records):
         if parsed is not MALFORMED:

@@ -8,7 +8,6 @@ findings that do not make a claim unusable become data-quality flags (codes list
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from decimal import Decimal
 from functools import lru_cache
@@ -25,13 +24,11 @@ from claimflow.claims.codes import (
 )
 from claimflow.claims.errors import Failure, InvalidClaim
 from claimflow.claims.mapping import PROCEDURES, MappedItem, extra_attributes
-from claimflow.rows import COLUMNS, Group, Kind
+from claimflow.rows import COLUMNS, VARCHAR_WIDTHS, Group
 
-# Width of each varchar claim column, from rows.COLUMNS ("VARCHAR(64)" -> 64).
+# Width of each varchar claim column (rows.VARCHAR_WIDTHS, from rows.COLUMNS).
 COLUMN_WIDTHS: dict[str, int] = {
-    c.name: int(m[1])
-    for c in COLUMNS
-    if c.group is Group.CLAIM and c.kind is Kind.VARCHAR and (m := re.match(r"VARCHAR\((\d+)\)", c.snowflake_type))
+    c.name: VARCHAR_WIDTHS[c.name] for c in COLUMNS if c.group is Group.CLAIM and c.name in VARCHAR_WIDTHS
 }
 # Plain text columns: trimmed and width-checked, nothing more.
 TEXT_COLUMNS: tuple[str, ...] = (
