@@ -107,8 +107,13 @@ def cli_transform(content: bytes, attributes: dict[str, str] | None = None) -> O
     return _cli("transform", content, attributes)
 
 
-def _runner_text(runner: TestRunner) -> str:
-    return runner.all_attribute_text() + "\n" + runner.log_text()
+def _runner_text(runner: TestRunner, given: dict[str, str] | None = None) -> str:
+    """What the processor wrote outside content: its logs and the attributes it set. An attribute the FlowFile
+    already carried with the same value is NiFi's pass-through of the input (the processor cannot drop it), not
+    an echo by the processor, so it is left out; the same value under another attribute or in a log still counts."""
+    carried = {f"{name}={value}" for name, value in (given or {}).items()}
+    attributes = "\n".join(line for line in runner.all_attribute_text().split("\n") if line not in carried)
+    return attributes + "\n" + runner.log_text()
 
 
 def _guarded(entry: str, body: Callable[[Outcome], None]) -> Outcome:
@@ -130,7 +135,7 @@ def _decode_runner(content: bytes, attributes: dict[str, str] | None) -> TestRun
 def processor_decode(content: bytes, attributes: dict[str, str] | None = None) -> Outcome:
     def body(outcome: Outcome) -> None:
         runner = _decode_runner(content, attributes)
-        outcome.text = _runner_text(runner)
+        outcome.text = _runner_text(runner, attributes)
         for flowfile in runner.get_flowfiles_for("success") + runner.get_flowfiles_for("invalid"):
             for line in flowfile.content.split(b"\n"):
                 if not line.strip():
@@ -154,19 +159,19 @@ def _claims(processor: str, content: bytes, attributes: dict[str, str] | None) -
         text = ""
         if processor == "TransformClaimChange":
             decoder = _decode_runner(content, attributes)
-            text = _runner_text(decoder)
+            text = _runner_text(decoder, attributes)
             (decoded,) = decoder.get_flowfiles_for("success") + decoder.get_flowfiles_for("invalid")
             runner.enqueue(decoded.content, decoded.attributes)
         else:
             runner.enqueue(content, attributes)
         runner.run()
-        _collect(runner, outcome, text)
+        _collect(runner, outcome, text, attributes)
 
     return _guarded(processor, body)
 
 
-def _collect(runner: TestRunner, outcome: Outcome, text: str) -> None:
-    outcome.text = text + "\n" + _runner_text(runner)
+def _collect(runner: TestRunner, outcome: Outcome, text: str, given: dict[str, str] | None) -> None:
+    outcome.text = text + "\n" + _runner_text(runner, given)
     for relationship in ("insert", "modify", "remove"):
         for flowfile in runner.get_flowfiles_for(relationship):
             for row in flowfile.records():
@@ -191,7 +196,7 @@ def processor_transform_events(content: bytes, attributes: dict[str, str] | None
         runner = TestRunner("TransformClaimChange", infer_schema_like_nifi=True)
         runner.enqueue(content, attributes)
         runner.run()
-        _collect(runner, outcome, "")
+        _collect(runner, outcome, "", None)
 
     return _guarded("TransformClaimChange(events)", body)
 

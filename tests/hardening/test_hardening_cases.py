@@ -32,6 +32,7 @@ from ._hostile import (
     with_image,
     with_key,
 )
+from ._known import KNOWN_DEFECTS
 
 US_2025 = 1_761_955_200_000_000
 ARRIVAL_MS = "aws.kinesis.approximate.arrival.timestamp.ms"
@@ -242,7 +243,9 @@ def _rejects(entry: str, expect: str) -> bool:
 
 @pytest.mark.parametrize("entry", list(ENTRY_POINTS))
 @pytest.mark.parametrize("name", list(CASES))
-def test_hardening_case(name: str, entry: str) -> None:
+def test_hardening_case(name: str, entry: str, request: pytest.FixtureRequest) -> None:
+    if (name, entry) in KNOWN_DEFECTS:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_DEFECTS[name, entry]))
     case = CASES[name]
     content = batch(case.hostile())
     outcome = ENTRY_POINTS[entry](content, case.attributes or None)

@@ -12,6 +12,7 @@ from claimflow.snowflake.spec import event_version
 
 from ._drive import CLAIM_ENTRY_POINTS, ENTRY_POINTS
 from ._hostile import base_record, dumps
+from ._known import KNOWN_DEFECTS
 
 SHARD_ATTRIBUTES = {
     "uuid": "0f0e0d0c-0b0a-4999-8888-777766665555",
@@ -39,7 +40,12 @@ def _same_ms_pair(first: str, second: str) -> bytes:
 @pytest.mark.parametrize("entry", CLAIM_ENTRY_POINTS)
 @pytest.mark.parametrize(("first", "second"), [("REMOVE", "INSERT"), ("MODIFY", "MODIFY")],
                          ids=["tie-remove-then-reinsert-same-ms", "tie-two-modifies-same-ms"])
-def test_hardening_tie_keeps_flowfile_order(entry: str, first: str, second: str) -> None:
+def test_hardening_tie_keeps_flowfile_order(
+    entry: str, first: str, second: str, request: pytest.FixtureRequest
+) -> None:
+    case = "tie-remove-then-reinsert-same-ms" if first == "REMOVE" else "tie-two-modifies-same-ms"
+    if (case, entry) in KNOWN_DEFECTS:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_DEFECTS[case, entry]))
     outcome = ENTRY_POINTS[entry](_same_ms_pair(first, second), None)
     assert outcome.crash is None and outcome.rejected == [], (outcome.crash, outcome.rejected)
     assert len(outcome.rows) == 2
