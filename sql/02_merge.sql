@@ -29,6 +29,7 @@ UPDATE CLAIMS_CURRENT AS dst SET
     kinesisSequenceNumber = src.kinesisSequenceNumber,
     kinesisPartitionKey = src.kinesisPartitionKey,
     kinesisArrivalTime = src.kinesisArrivalTime,
+    flowFileRecordIndex = src.flowFileRecordIndex,
     ingestTime = src.ingestTime,
     claimId = src.claimId,
     diagnosisCodes = src.diagnosisCodes,
@@ -92,6 +93,7 @@ FROM (
         s.kinesisSequenceNumber,
         s.kinesisPartitionKey,
         s.kinesisArrivalTime,
+        s.flowFileRecordIndex,
         s.ingestTime,
         s.claimId,
         s.diagnosisCodes,
@@ -141,6 +143,8 @@ FROM (
         s.extraAttributes,
         LPAD(TO_VARCHAR(s.eventCreationUnixTime), 20, '0') || '.'
             || LPAD(COALESCE(s.kinesisSequenceNumber, ''), 64, '0') || '.'
+            || LPAD(CASE WHEN s.kinesisSequenceNumber IS NULL
+                    THEN COALESCE(TO_VARCHAR(s.flowFileRecordIndex), '') ELSE '' END, 10, '0') || '.'
             || CASE WHEN STARTSWITH(s.eventId, 'snapshot:') THEN '0'
                     ELSE CASE s.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END END || '.'
             || s.eventId AS appliedVersion
@@ -148,6 +152,8 @@ FROM (
     WHERE s.batchId = 'MERGE_PENDING'
     QUALIFY ROW_NUMBER() OVER (PARTITION BY s.claimId ORDER BY LPAD(TO_VARCHAR(s.eventCreationUnixTime), 20, '0') || '.'
             || LPAD(COALESCE(s.kinesisSequenceNumber, ''), 64, '0') || '.'
+            || LPAD(CASE WHEN s.kinesisSequenceNumber IS NULL
+                    THEN COALESCE(TO_VARCHAR(s.flowFileRecordIndex), '') ELSE '' END, 10, '0') || '.'
             || CASE WHEN STARTSWITH(s.eventId, 'snapshot:') THEN '0'
                     ELSE CASE s.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END END || '.'
             || s.eventId DESC, s.ingestTime ASC) = 1
@@ -156,16 +162,16 @@ WHERE dst.claimId = src.claimId AND src.appliedVersion > dst.appliedVersion;
 
 INSERT INTO CLAIMS_CURRENT (
     eventName, eventCreationUnixTime, eventTimeUtc, eventId, ttlDelete, sourceTable, awsRegion,
-    kinesisShardId, kinesisSequenceNumber, kinesisPartitionKey, kinesisArrivalTime, ingestTime,
-    claimId, diagnosisCodes, dateOfService, totalCharge, procedureDetails, memberId, insurancePlan,
-    patientZip, patientState, patientCity, patientStreet, patientGender, patientDOB, patientLastName,
-    patientPhone, patientFirstName, patientEmail, claimStatus, createdTimeStamp, providerName,
-    providerNPI, providerZip, providerState, providerCity, providerStreet, billSubmitDate, payerName,
-    payerId, payerContactNumber, paymentStatus, providerTaxonomy, providerCredentials,
-    claimStatusCode, x12StatusCategory, primaryDiagnosisCode, primaryDiagnosisDescription,
-    primaryDiagnosisChapter, diagnosisCount, procedureCount, totalUnits, patientAgeAtService,
-    claimAgeDays, chargeBand, dataQualityFlags, phiMode, extraAttributes, isDeleted, appliedVersion,
-    mergedAt
+    kinesisShardId, kinesisSequenceNumber, kinesisPartitionKey, kinesisArrivalTime,
+    flowFileRecordIndex, ingestTime, claimId, diagnosisCodes, dateOfService, totalCharge,
+    procedureDetails, memberId, insurancePlan, patientZip, patientState, patientCity, patientStreet,
+    patientGender, patientDOB, patientLastName, patientPhone, patientFirstName, patientEmail,
+    claimStatus, createdTimeStamp, providerName, providerNPI, providerZip, providerState,
+    providerCity, providerStreet, billSubmitDate, payerName, payerId, payerContactNumber,
+    paymentStatus, providerTaxonomy, providerCredentials, claimStatusCode, x12StatusCategory,
+    primaryDiagnosisCode, primaryDiagnosisDescription, primaryDiagnosisChapter, diagnosisCount,
+    procedureCount, totalUnits, patientAgeAtService, claimAgeDays, chargeBand, dataQualityFlags,
+    phiMode, extraAttributes, isDeleted, appliedVersion, mergedAt
 )
 SELECT
     src.eventName,
@@ -179,6 +185,7 @@ SELECT
     src.kinesisSequenceNumber,
     src.kinesisPartitionKey,
     src.kinesisArrivalTime,
+    src.flowFileRecordIndex,
     src.ingestTime,
     src.claimId,
     src.diagnosisCodes,
@@ -242,6 +249,7 @@ FROM (
         s.kinesisSequenceNumber,
         s.kinesisPartitionKey,
         s.kinesisArrivalTime,
+        s.flowFileRecordIndex,
         s.ingestTime,
         s.claimId,
         s.diagnosisCodes,
@@ -291,6 +299,8 @@ FROM (
         s.extraAttributes,
         LPAD(TO_VARCHAR(s.eventCreationUnixTime), 20, '0') || '.'
             || LPAD(COALESCE(s.kinesisSequenceNumber, ''), 64, '0') || '.'
+            || LPAD(CASE WHEN s.kinesisSequenceNumber IS NULL
+                    THEN COALESCE(TO_VARCHAR(s.flowFileRecordIndex), '') ELSE '' END, 10, '0') || '.'
             || CASE WHEN STARTSWITH(s.eventId, 'snapshot:') THEN '0'
                     ELSE CASE s.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END END || '.'
             || s.eventId AS appliedVersion
@@ -298,6 +308,8 @@ FROM (
     WHERE s.batchId = 'MERGE_PENDING'
     QUALIFY ROW_NUMBER() OVER (PARTITION BY s.claimId ORDER BY LPAD(TO_VARCHAR(s.eventCreationUnixTime), 20, '0') || '.'
             || LPAD(COALESCE(s.kinesisSequenceNumber, ''), 64, '0') || '.'
+            || LPAD(CASE WHEN s.kinesisSequenceNumber IS NULL
+                    THEN COALESCE(TO_VARCHAR(s.flowFileRecordIndex), '') ELSE '' END, 10, '0') || '.'
             || CASE WHEN STARTSWITH(s.eventId, 'snapshot:') THEN '0'
                     ELSE CASE s.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END END || '.'
             || s.eventId DESC, s.ingestTime ASC) = 1

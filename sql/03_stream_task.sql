@@ -43,6 +43,7 @@ USING (
         s.kinesisSequenceNumber,
         s.kinesisPartitionKey,
         s.kinesisArrivalTime,
+        s.flowFileRecordIndex,
         s.ingestTime,
         s.claimId,
         s.diagnosisCodes,
@@ -92,6 +93,8 @@ USING (
         s.extraAttributes,
         LPAD(TO_VARCHAR(s.eventCreationUnixTime), 20, '0') || '.'
             || LPAD(COALESCE(s.kinesisSequenceNumber, ''), 64, '0') || '.'
+            || LPAD(CASE WHEN s.kinesisSequenceNumber IS NULL
+                    THEN COALESCE(TO_VARCHAR(s.flowFileRecordIndex), '') ELSE '' END, 10, '0') || '.'
             || CASE WHEN STARTSWITH(s.eventId, 'snapshot:') THEN '0'
                     ELSE CASE s.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END END || '.'
             || s.eventId AS appliedVersion
@@ -99,6 +102,8 @@ USING (
     WHERE s.METADATA$ACTION = 'INSERT'
     QUALIFY ROW_NUMBER() OVER (PARTITION BY s.claimId ORDER BY LPAD(TO_VARCHAR(s.eventCreationUnixTime), 20, '0') || '.'
             || LPAD(COALESCE(s.kinesisSequenceNumber, ''), 64, '0') || '.'
+            || LPAD(CASE WHEN s.kinesisSequenceNumber IS NULL
+                    THEN COALESCE(TO_VARCHAR(s.flowFileRecordIndex), '') ELSE '' END, 10, '0') || '.'
             || CASE WHEN STARTSWITH(s.eventId, 'snapshot:') THEN '0'
                     ELSE CASE s.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END END || '.'
             || s.eventId DESC, s.ingestTime ASC) = 1
@@ -116,6 +121,7 @@ WHEN MATCHED AND src.appliedVersion > dst.appliedVersion THEN UPDATE SET
     kinesisSequenceNumber = src.kinesisSequenceNumber,
     kinesisPartitionKey = src.kinesisPartitionKey,
     kinesisArrivalTime = src.kinesisArrivalTime,
+    flowFileRecordIndex = src.flowFileRecordIndex,
     ingestTime = src.ingestTime,
     claimId = src.claimId,
     diagnosisCodes = src.diagnosisCodes,
@@ -168,24 +174,25 @@ WHEN MATCHED AND src.appliedVersion > dst.appliedVersion THEN UPDATE SET
     mergedAt = SYSDATE()
 WHEN NOT MATCHED THEN INSERT (
         eventName, eventCreationUnixTime, eventTimeUtc, eventId, ttlDelete, sourceTable, awsRegion,
-        kinesisShardId, kinesisSequenceNumber, kinesisPartitionKey, kinesisArrivalTime, ingestTime,
-        claimId, diagnosisCodes, dateOfService, totalCharge, procedureDetails, memberId,
-        insurancePlan, patientZip, patientState, patientCity, patientStreet, patientGender,
-        patientDOB, patientLastName, patientPhone, patientFirstName, patientEmail, claimStatus,
-        createdTimeStamp, providerName, providerNPI, providerZip, providerState, providerCity,
-        providerStreet, billSubmitDate, payerName, payerId, payerContactNumber, paymentStatus,
-        providerTaxonomy, providerCredentials, claimStatusCode, x12StatusCategory,
-        primaryDiagnosisCode, primaryDiagnosisDescription, primaryDiagnosisChapter, diagnosisCount,
-        procedureCount, totalUnits, patientAgeAtService, claimAgeDays, chargeBand, dataQualityFlags,
-        phiMode, extraAttributes, isDeleted, appliedVersion, mergedAt
+        kinesisShardId, kinesisSequenceNumber, kinesisPartitionKey, kinesisArrivalTime,
+        flowFileRecordIndex, ingestTime, claimId, diagnosisCodes, dateOfService, totalCharge,
+        procedureDetails, memberId, insurancePlan, patientZip, patientState, patientCity,
+        patientStreet, patientGender, patientDOB, patientLastName, patientPhone, patientFirstName,
+        patientEmail, claimStatus, createdTimeStamp, providerName, providerNPI, providerZip,
+        providerState, providerCity, providerStreet, billSubmitDate, payerName, payerId,
+        payerContactNumber, paymentStatus, providerTaxonomy, providerCredentials, claimStatusCode,
+        x12StatusCategory, primaryDiagnosisCode, primaryDiagnosisDescription,
+        primaryDiagnosisChapter, diagnosisCount, procedureCount, totalUnits, patientAgeAtService,
+        claimAgeDays, chargeBand, dataQualityFlags, phiMode, extraAttributes, isDeleted,
+        appliedVersion, mergedAt
     )
     VALUES (
         src.eventName, src.eventCreationUnixTime, src.eventTimeUtc, src.eventId, src.ttlDelete,
         src.sourceTable, src.awsRegion, src.kinesisShardId, src.kinesisSequenceNumber,
-        src.kinesisPartitionKey, src.kinesisArrivalTime, src.ingestTime, src.claimId,
-        src.diagnosisCodes, src.dateOfService, src.totalCharge, src.procedureDetails, src.memberId,
-        src.insurancePlan, src.patientZip, src.patientState, src.patientCity, src.patientStreet,
-        src.patientGender, src.patientDOB, src.patientLastName, src.patientPhone,
+        src.kinesisPartitionKey, src.kinesisArrivalTime, src.flowFileRecordIndex, src.ingestTime,
+        src.claimId, src.diagnosisCodes, src.dateOfService, src.totalCharge, src.procedureDetails,
+        src.memberId, src.insurancePlan, src.patientZip, src.patientState, src.patientCity,
+        src.patientStreet, src.patientGender, src.patientDOB, src.patientLastName, src.patientPhone,
         src.patientFirstName, src.patientEmail, src.claimStatus, src.createdTimeStamp,
         src.providerName, src.providerNPI, src.providerZip, src.providerState, src.providerCity,
         src.providerStreet, src.billSubmitDate, src.payerName, src.payerId, src.payerContactNumber,
@@ -209,12 +216,16 @@ ALTER TASK CLAIMS_MERGE_TASK RESUME;
 -- SELECT h.*, (h.eventName = 'REMOVE') AS isDeleted,
 --     LPAD(TO_VARCHAR(h.eventCreationUnixTime), 20, '0') || '.'
 --             || LPAD(COALESCE(h.kinesisSequenceNumber, ''), 64, '0') || '.'
+--             || LPAD(CASE WHEN h.kinesisSequenceNumber IS NULL
+--                     THEN COALESCE(TO_VARCHAR(h.flowFileRecordIndex), '') ELSE '' END, 10, '0') || '.'
 --             || CASE WHEN STARTSWITH(h.eventId, 'snapshot:') THEN '0'
 --                     ELSE CASE h.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END END || '.'
 --             || h.eventId AS appliedVersion
 -- FROM CLAIMS_EVENT_HISTORY AS h
 -- QUALIFY ROW_NUMBER() OVER (PARTITION BY h.claimId ORDER BY LPAD(TO_VARCHAR(h.eventCreationUnixTime), 20, '0') || '.'
 --             || LPAD(COALESCE(h.kinesisSequenceNumber, ''), 64, '0') || '.'
+--             || LPAD(CASE WHEN h.kinesisSequenceNumber IS NULL
+--                     THEN COALESCE(TO_VARCHAR(h.flowFileRecordIndex), '') ELSE '' END, 10, '0') || '.'
 --             || CASE WHEN STARTSWITH(h.eventId, 'snapshot:') THEN '0'
 --                     ELSE CASE h.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END END || '.'
 --             || h.eventId DESC, h.ingestTime ASC) = 1;

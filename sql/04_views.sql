@@ -141,6 +141,8 @@ SELECT
 FROM (
     SELECT h.*, LPAD(TO_VARCHAR(h.eventCreationUnixTime), 20, '0') || '.'
             || LPAD(COALESCE(h.kinesisSequenceNumber, ''), 64, '0') || '.'
+            || LPAD(CASE WHEN h.kinesisSequenceNumber IS NULL
+                    THEN COALESCE(TO_VARCHAR(h.flowFileRecordIndex), '') ELSE '' END, 10, '0') || '.'
             || CASE WHEN STARTSWITH(h.eventId, 'snapshot:') THEN '0'
                     ELSE CASE h.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END END || '.'
             || h.eventId AS eventVersion
@@ -180,6 +182,8 @@ FROM (
     FROM (
         SELECT h.*, LPAD(TO_VARCHAR(h.eventCreationUnixTime), 20, '0') || '.'
             || LPAD(COALESCE(h.kinesisSequenceNumber, ''), 64, '0') || '.'
+            || LPAD(CASE WHEN h.kinesisSequenceNumber IS NULL
+                    THEN COALESCE(TO_VARCHAR(h.flowFileRecordIndex), '') ELSE '' END, 10, '0') || '.'
             || CASE WHEN STARTSWITH(h.eventId, 'snapshot:') THEN '0'
                     ELSE CASE h.eventName WHEN 'INSERT' THEN '1' WHEN 'MODIFY' THEN '2' WHEN 'REMOVE' THEN '3' ELSE '0' END END || '.'
             || h.eventId AS eventVersion

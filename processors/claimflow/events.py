@@ -92,6 +92,9 @@ class ChangeEvent:
     old_image: dict[str, Any] | None
     kinesis: KinesisPosition | None
     size_bytes: int | None
+    # 0-based position among the records of the FlowFile (or input) this change was first decoded from: records of
+    # one shard arrive in Kinesis order inside a FlowFile, so it orders same-time changes without a sequence number.
+    record_index: int | None = None
 
     def to_json(self) -> bytes:
         """The change event as one compact JSON object (no newline); numbers keep their exact decimal text."""
@@ -443,6 +446,8 @@ _PARTITION_KEY_WIDTH = VARCHAR_WIDTHS["kinesisPartitionKey"]
 # Kinesis sequence numbers are up to 128 digits by the API's pattern and about 56 in practice; the merge compares
 # them zero-padded to 64 digits (claimflow.snowflake.spec.SEQUENCE_WIDTH), so a longer one cannot be ordered.
 MAX_SEQUENCE_DIGITS = 64
+# Records of one FlowFile a row can number (flowFileRecordIndex is NUMBER(10,0)).
+MAX_RECORD_INDEX = 10**10
 _TABLE_WIDTH = VARCHAR_WIDTHS["sourceTable"]
 _REGION_WIDTH = VARCHAR_WIDTHS["awsRegion"]
 # The largest SizeBytes a stream record can have: keys (partition key up to 2 KB, sort key up to 1 KB) and, per
@@ -605,6 +610,7 @@ def _decode(
         old_image,
         position,
         size_bytes,
+        index,
     )
 
 
@@ -1014,6 +1020,12 @@ def _event_from_obj(obj: object, index: int) -> ChangeEvent:
     if event_time_us is None:
         raise DecodeError(index, event_id, "event_time_us must be an integer")
     size_bytes = None if obj["size_bytes"] is None else _whole(obj["size_bytes"])
+    # Optional: change events written before the field existed have none (their ties fall back to the rank).
+    record_index = obj.get("record_index")
+    if record_index is not None:
+        record_index = _whole(record_index)
+        if record_index is None or not 0 <= record_index < MAX_RECORD_INDEX:
+            raise DecodeError(index, event_id, f"record_index must be an integer from 0 to {MAX_RECORD_INDEX - 1}")
     kinesis = obj["kinesis"]
     position: KinesisPosition | None = None
     if kinesis is not None:
@@ -1037,6 +1049,7 @@ def _event_from_obj(obj: object, index: int) -> ChangeEvent:
         old_image=obj["old_image"],
         kinesis=position,
         size_bytes=size_bytes,
+        record_index=record_index,
     )
 
 

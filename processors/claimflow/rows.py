@@ -161,6 +161,13 @@ COLUMNS: tuple[Column, ...] = (
         reveals=_EVENT_TIME,
     ),
     _cdc(
+        "flowFileRecordIndex",
+        Kind.INTEGER,
+        "NUMBER(10,0)",
+        "0-based position of the change among the records of the FlowFile (or input) ClaimFlow first read it "
+        "from; orders two changes of one claim at the same time that have no sequence number (same FlowFile only).",
+    ),
+    _cdc(
         "ingestTime",
         Kind.TIMESTAMP,
         "TIMESTAMP_NTZ(6)",

@@ -58,7 +58,7 @@ def test_real_samples_json_lines_keep_exact_number_text() -> None:
     first = json.loads(lines[0])
     assert set(first) == {
         "event_id", "event_name", "table_name", "aws_region", "event_time_us", "ttl_delete", "keys", "new_image",
-        "old_image", "kinesis", "size_bytes",
+        "old_image", "kinesis", "size_bytes", "record_index",
     }  # fmt: skip
 
 

@@ -9,11 +9,6 @@ from __future__ import annotations
 # fails the whole FlowFile there (the offline runtime models the reader; real NiFi's Jackson reader does the same).
 # Issue 14 replaces it with a FlowFileTransform that frames the content as the decoder does.
 _RECORD_READER = "issue 11 class 8 / issue 14: ProcessClaimChange's record reader decides before ClaimFlow does"
-# Without a Kinesis sequence number (record-mode FlowFiles) two events of one claim in the same millisecond are
-# ordered by operation rank and eventId, not by their order in the FlowFile: the version needs a per-FlowFile
-# ordinal (claimflow.snowflake.spec.event_version, ddl.version_sql, a CDC column in rows.py).
-_TIE = "issue 11 class 3: same-ms events without a sequence number are not ordered by their FlowFile position"
-
 KNOWN_DEFECTS: dict[tuple[str, str], str] = {
     **{
         (case, "ProcessClaimChange"): _RECORD_READER
@@ -30,11 +25,6 @@ KNOWN_DEFECTS: dict[tuple[str, str], str] = {
             "attribute-5mb-small-sizebytes",
             "sequence-attribute-65-digits",
         )
-    },
-    **{
-        (case, entry): _TIE
-        for case in ("tie-remove-then-reinsert-same-ms", "tie-two-modifies-same-ms")
-        for entry in ("cli-transform", "TransformClaimChange", "ProcessClaimChange")
     },
 }
 

@@ -7,12 +7,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ._drive import CLAIM_ENTRY_POINTS, ENTRY_POINTS
-from ._hostile import GOOD_COUNT, HOSTILE_INDEX, SENTINEL, SENTINEL_PARTS, base_record, batch
+from ._hostile import GOOD_COUNT, HOSTILE_INDEX, SENTINEL, SENTINEL_PARTS, base_record, batch, dumps
 from ._known import READER_MAX_NESTING, nesting
 
 ODD_TEXT = st.one_of(
@@ -71,8 +70,8 @@ def hostile_records(draw: st.DrawFn) -> bytes:
         depth = draw(st.integers(min_value=1, max_value=1200))
         image["deep"] = "@@DEEP@@"  # deep nesting, written as text (orjson refuses to write it)
         deep = b'{"M":{"k":' * depth + b'{"S":"ZZSENTINEL"}' + b"}}" * depth
-        return orjson.dumps(record).replace(b'"@@DEEP@@"', deep)
-    return orjson.dumps(record)
+        return dumps(record).replace(b'"@@DEEP@@"', deep)
+    return dumps(record)  # integers beyond 64 bits too
 
 
 def _decision(outcome_rejected: list[tuple[int | None, str]]) -> bool:

@@ -1,5 +1,6 @@
-"""Issue 11 class 3 through every claim entry point: ties without a sequence number keep the FlowFile's order,
-and a redelivered FlowFile (same uuid) yields the same versions, sequence numbers and partition keys."""
+"""Issue 11 class 3 through every claim entry point: ties without a sequence number keep the FlowFile's order
+(the record index in the version), also when the change events are split or reordered between decode and
+transform; and a redelivered FlowFile (same uuid) yields the same versions, sequence numbers and partition keys."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import copy
 import orjson
 import pytest
 
+from claimflow.events import ChangeEvent, decode_records
 from claimflow.snowflake.spec import event_version
 
-from ._drive import CLAIM_ENTRY_POINTS, ENTRY_POINTS
+from ._drive import CLAIM_ENTRY_POINTS, ENTRY_POINTS, EVENT_ENTRY_POINTS
 from ._hostile import base_record, dumps
 from ._known import KNOWN_DEFECTS
 
@@ -66,3 +68,19 @@ def test_hardening_redelivered_flowfile_keeps_its_positions(entry: str) -> None:
         assert one["kinesisPartitionKey"] == SHARD_ATTRIBUTES["aws.kinesis.partition.key"]
         assert event_version(one) == event_version(two)
     assert orjson.dumps(first.keys) == orjson.dumps(again.keys)
+
+
+@pytest.mark.parametrize("entry", sorted(EVENT_ENTRY_POINTS))
+def test_hardening_tie_order_survives_a_split_between_decode_and_transform(entry: str) -> None:
+    """The record index is taken where a record is first decoded and travels in the change event: change events
+    that reach the claim stage in another order (Decode's output split by event type, or merged back in any
+    order) keep the consumer FlowFile's order."""
+    decoded = list(decode_records(_same_ms_pair("REMOVE", "INSERT")))
+    assert [type(event) for event in decoded] == [ChangeEvent, ChangeEvent]
+    events = [event.to_json() for event in decoded]
+    outcome = EVENT_ENTRY_POINTS[entry](b"\n".join(reversed(events)) + b"\n", None)
+    assert outcome.crash is None and outcome.rejected == [], (outcome.crash, outcome.rejected)
+    by_event = {row["eventId"]: row for row in outcome.rows}
+    reinsert, remove = by_event["0" * 32], by_event["f" * 32]
+    assert (remove["flowFileRecordIndex"], reinsert["flowFileRecordIndex"]) == (0, 1)
+    assert event_version(reinsert) > event_version(remove), f"{entry}: the split reordered the tie"

@@ -127,3 +127,74 @@ def test_sql_and_snowpark_paths_are_order_and_duplicate_proof(
     for batch in batches:
         snowpark.write_batch(batch)  # asserts its merge source has one row per claim
     assert snowpark.destination() == want
+
+
+# --- Record-mode FlowFiles: no sequence numbers, ties in the same microsecond -----------------------------------
+
+
+@st.composite
+def record_mode_deliveries(draw: st.DrawFn) -> tuple[dict[str, dict[str, Any]], list[list[dict[str, Any]]]]:
+    """(expected final state, batches) for consecutive record-mode FlowFiles of one shard: no sequence numbers,
+    each change's flowFileRecordIndex its place in its FlowFile, times never decreasing and often equal inside a
+    FlowFile (a REMOVE and a re-INSERT, or two MODIFYs, in one microsecond). FlowFiles follow each other in time,
+    so a tie never spans two of them (across FlowFiles nothing in the records orders a tie: docs/guarantees.md).
+    Event ids are random, so an eventId tie-break is wrong about half the time. Rows are then shuffled, some
+    redelivered, and cut into batches."""
+    claims = [f"P{c}" for c in range(draw(st.integers(1, 3)))]
+    time_us = BASE_TIME_US
+    last: dict[str, dict[str, Any]] = {}
+    events: list[dict[str, Any]] = []
+    for _ in range(draw(st.integers(1, 3))):  # FlowFiles
+        time_us += 1000
+        for index in range(draw(st.integers(1, 6))):
+            time_us += draw(st.sampled_from([0, 0, 1]))
+            claim = draw(st.sampled_from(claims))
+            op = draw(st.sampled_from(OPS))
+            event_id = draw(st.uuids()).hex
+            row = make_row(claim, op, time_us, event_id=event_id, flowFileRecordIndex=index)
+            row["kinesisSequenceNumber"] = None
+            events.append(row)
+            last[claim] = row
+    want = {}
+    for claim, row in last.items():
+        state = dict(row)
+        state[spec.IS_DELETED] = row["eventName"] == "REMOVE"
+        state[spec.APPLIED_VERSION] = spec.event_version(row)
+        want[claim] = normalise(state, (spec.IS_DELETED, spec.APPLIED_VERSION))
+    copies = draw(st.lists(st.sampled_from(events), max_size=3))
+    stream = draw(st.permutations([*events, *(dict(e) for e in copies)]))
+    cuts = sorted(draw(st.sets(st.integers(1, max(1, len(stream) - 1)), max_size=3)))
+    batches, start = [], 0
+    for cut in [*cuts, len(stream)]:
+        if cut > start:
+            batches.append(stream[start:cut])
+            start = cut
+    return want, batches
+
+
+@settings(max_examples=300, deadline=None)
+@given(record_mode_deliveries())
+def test_reference_keeps_flowfile_order_in_ties_without_sequence_numbers(case: tuple[dict, list]) -> None:
+    want, batches = case
+    engine = ReferenceEngine()
+    for batch in batches:
+        engine.write_batch(batch)
+    assert engine.destination() == want
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(record_mode_deliveries())
+def test_sql_and_snowpark_keep_flowfile_order_in_ties_without_sequence_numbers(
+    fake_conn: Any, snowpark_session: Any, case: tuple[dict, list]
+) -> None:
+    want, batches = case
+    for make in (SinkEngine, MergeStatementEngine):
+        reset_tables(fake_conn)
+        engine = make(fake_conn)
+        for batch in batches:
+            engine.write_batch(batch)
+        assert engine.destination() == want, engine.name
+    snowpark = SnowparkEngine(snowpark_session)
+    for batch in batches:
+        snowpark.write_batch(batch)
+    assert snowpark.destination() == want

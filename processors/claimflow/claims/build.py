@@ -17,7 +17,7 @@ from claimflow.claims.mapping import MappedItem, map_item
 from claimflow.claims.phi import apply_phi, finish_row
 from claimflow.claims.settings import ClaimSettings
 from claimflow.claims.validate import COLUMN_WIDTHS, PROCEDURES, ValidatedClaim, claim_id, validate_mapped
-from claimflow.events import MAX_SEQUENCE_DIGITS, shown_event_id
+from claimflow.events import MAX_RECORD_INDEX, MAX_SEQUENCE_DIGITS, shown_event_id
 from claimflow.rows import COLUMN_NAMES, COLUMNS, COLUMNS_BY_NAME, VARCHAR_WIDTHS, Group, Kind
 
 if TYPE_CHECKING:
@@ -121,9 +121,11 @@ def cdc_columns(
     table_name: str | None,
     aws_region: str | None,
     kinesis: dict[str, Any],
+    record_index: int | None,
     ingest_time_us: int,
 ) -> dict[str, Any]:
-    """The CDC columns of a row, in row order; ``kinesis`` from :func:`kinesis_columns`."""
+    """The CDC columns of a row, in row order; ``kinesis`` from :func:`kinesis_columns`, ``record_index`` the
+    change's position in the FlowFile it was first read from (:attr:`claimflow.events.ChangeEvent.record_index`)."""
     return {
         "eventName": event_name,
         "eventCreationUnixTime": event_time_us,
@@ -133,6 +135,7 @@ def cdc_columns(
         "sourceTable": table_name,
         "awsRegion": aws_region,
         **kinesis,
+        "flowFileRecordIndex": record_index,
         "ingestTime": cached_timestamp(ingest_time_us),
     }
 
@@ -146,6 +149,7 @@ def _cdc_columns(event: ChangeEvent, ingest_time_us: int) -> dict[str, Any]:
         event.table_name,
         event.aws_region,
         kinesis_columns(event.kinesis),
+        event.record_index,
         ingest_time_us,
     )
 
@@ -215,6 +219,9 @@ def check_cdc_columns(cdc: Mapping[str, Any]) -> None:
     sequence = cdc.get("kinesisSequenceNumber")
     if sequence is not None and len(sequence) > MAX_SEQUENCE_DIGITS:
         raise InvalidClaim("kinesisSequenceNumber", f"more than {MAX_SEQUENCE_DIGITS} digits")
+    record_index = cdc.get("flowFileRecordIndex")
+    if record_index is not None and not 0 <= record_index < MAX_RECORD_INDEX:
+        raise InvalidClaim("flowFileRecordIndex", f"not a record position below {MAX_RECORD_INDEX}")
 
 
 def _key_only_row(key: str, reason: str, settings: ClaimSettings) -> dict[str, Any]:

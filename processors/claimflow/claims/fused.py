@@ -142,6 +142,7 @@ def _fast(
         table_name if table_name.__class__ is str and table_name else None,
         region if region.__class__ is str and region else None,
         kinesis,
+        index,
         ingest_time_us,
     )
     try:

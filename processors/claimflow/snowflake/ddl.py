@@ -27,6 +27,8 @@ from claimflow.snowflake.spec import (
     LOADED_AT,
     MERGED_AT,
     OP_RANK,
+    RECORD_INDEX_COLUMN,
+    RECORD_INDEX_WIDTH,
     SEQUENCE_WIDTH,
     SNAPSHOT_EVENT_PREFIX,
     SNAPSHOT_RANK,
@@ -264,6 +266,9 @@ def version_sql(alias: str) -> str:
     return (
         f"LPAD(TO_VARCHAR({alias}.eventCreationUnixTime), {TIME_WIDTH}, '0') || {sep}\n"
         f"            || LPAD(COALESCE({alias}.kinesisSequenceNumber, ''), {SEQUENCE_WIDTH}, '0') || {sep}\n"
+        f"            || LPAD(CASE WHEN {alias}.kinesisSequenceNumber IS NULL\n"
+        f"                    THEN COALESCE(TO_VARCHAR({alias}.{RECORD_INDEX_COLUMN}), '') ELSE '' END, "
+        f"{RECORD_INDEX_WIDTH}, '0') || {sep}\n"
         f"            || CASE WHEN STARTSWITH({alias}.eventId, {_quote(SNAPSHOT_EVENT_PREFIX)}) THEN "
         f"{_quote(SNAPSHOT_RANK)}\n"
         f"                    ELSE CASE {alias}.eventName {ranks} ELSE '0' END END || {sep}\n"

@@ -4,7 +4,8 @@ version).
 Every change event carries a *version*: a string that sorts (byte-wise, which is also how Snowflake compares
 VARCHAR under the default collation) in the order the events happened to the item:
 
-    LPAD(eventCreationUnixTime, 20, '0') '.' LPAD(kinesisSequenceNumber, 64, '0') '.' <op rank> '.' eventId
+    LPAD(eventCreationUnixTime, 20, '0') '.' LPAD(kinesisSequenceNumber, 64, '0') '.' <record index> '.'
+    <op rank> '.' eventId
 
 1. ``eventCreationUnixTime`` (integer microseconds) — DynamoDB's ordering of changes to one item.
 2. ``kinesisSequenceNumber`` compared NUMERICALLY. Sequence numbers are decimal strings of up to ~56 digits: too
@@ -12,13 +13,20 @@ VARCHAR under the default collation) in the order the events happened to the ite
    with zeros to a fixed width of 64 makes text order equal numeric order, in SQL (``LPAD``) and in Python
    (``str.rjust``). A missing sequence number pads to all zeros (sorts first). Longer values are rejected up
    front (``LPAD`` would silently truncate them).
-3. The operation, ranked SNAPSHOT < INSERT < MODIFY < REMOVE: when two events of one claim share a timestamp and
-   have no usable sequence number, the item's lifecycle order is the best guess, and a delete wins a true tie
-   (never resurrect). A snapshot (backfill) row is an INSERT whose eventId starts with ``snapshot:``
-   (``claimflow.events.SNAPSHOT_EVENT_PREFIX``); it carries no sequence number and ranks ``0``, so every stream
-   event of the same microsecond beats it: a change stamped at the snapshot's time may or may not be in the
-   snapshot, and letting the stream event win is right in both cases (docs/backfill.md).
-4. ``eventId`` — a final, arbitrary but deterministic tie-break.
+3. The record index, only for an event without a sequence number: ``flowFileRecordIndex`` (its position in the
+   FlowFile ClaimFlow first read it from) padded to 10 digits; all zeros when the event has a sequence number
+   (copies of one event then keep one version) or no index. Records of one shard arrive in Kinesis order inside a
+   FlowFile, so for two same-time events of one claim in one record-mode FlowFile (ConsumeKinesisStream with a
+   reader and writer; ConsumeKinesis without per-record metadata) this is their stream order. Across FlowFiles it
+   is no order at all (docs/guarantees.md says what each consumer mode guarantees).
+4. The operation, ranked SNAPSHOT < INSERT < MODIFY < REMOVE: when two events of one claim share a timestamp and
+   neither a sequence number nor a record index tells them apart, the item's lifecycle order is the best guess,
+   and a delete wins a true tie (never resurrect). A snapshot (backfill) row is an INSERT whose eventId starts
+   with ``snapshot:`` (``claimflow.events.SNAPSHOT_EVENT_PREFIX``); it carries no sequence number nor record
+   index and ranks ``0``, so every stream event of the same microsecond beats it: a change stamped at the
+   snapshot's time may or may not be in the snapshot, and letting the stream event win is right in both cases
+   (docs/backfill.md).
+5. ``eventId`` — a final, arbitrary but deterministic tie-break.
 
 Merging a batch:
 - the batch is deduplicated per claim: the row with the highest version wins (copies of one event — same
@@ -40,7 +48,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from claimflow.events import SNAPSHOT_EVENT_PREFIX, is_snapshot_event_id
+from claimflow.events import MAX_RECORD_INDEX, SNAPSHOT_EVENT_PREFIX, is_snapshot_event_id
 from claimflow.rows import COLUMN_NAMES, empty_row
 
 STRATEGY_NAME = "versioned upsert with tombstones (last writer wins by event version)"
@@ -54,8 +62,10 @@ OP_RANK: dict[str, str] = {"INSERT": "1", "MODIFY": "2", "REMOVE": "3"}
 SNAPSHOT_RANK = "0"
 TIME_WIDTH = 20
 SEQUENCE_WIDTH = 64
+RECORD_INDEX_WIDTH = len(str(MAX_RECORD_INDEX - 1))  # flowFileRecordIndex is NUMBER(10,0)
+RECORD_INDEX_COLUMN = "flowFileRecordIndex"
 VERSION_SEPARATOR = "."
-VERSION_LENGTH = 200  # VARCHAR length of appliedVersion: 20 + 64 + 1 + 64 (eventId) + separators, with room
+VERSION_LENGTH = 200  # VARCHAR length of appliedVersion: 20 + 64 + 10 + 1 + 64 (eventId) + separators, with room
 
 # Column names added to the claim row by the tables (never in rows.COLUMNS: they belong to the warehouse).
 BATCH_ID = "batchId"
@@ -96,12 +106,25 @@ def event_version(row: Mapping[str, Any]) -> str:
         sequence = ""
     elif not isinstance(sequence, str) or not _DIGITS.fullmatch(sequence):
         raise InvalidRow(f"kinesisSequenceNumber must be a decimal string of at most {SEQUENCE_WIDTH} digits")
+    record_index = row.get(RECORD_INDEX_COLUMN)
+    if record_index is None or sequence:
+        record_index = 0  # a sequence number orders the event by itself; copies of it keep one version
+    elif (
+        not isinstance(record_index, int)
+        or isinstance(record_index, bool)
+        or record_index < 0
+        or len(str(record_index)) > RECORD_INDEX_WIDTH
+    ):
+        raise InvalidRow(f"{RECORD_INDEX_COLUMN} must be a non-negative integer of at most {RECORD_INDEX_WIDTH} digits")
     event_id = row.get("eventId")
     if not isinstance(event_id, str) or not event_id:
         raise InvalidRow("eventId must be a non-empty string")
     rank = SNAPSHOT_RANK if is_snapshot_event_id(event_id) else OP_RANK.get(row.get("eventName") or "", "0")
     sep = VERSION_SEPARATOR
-    return f"{time_us:0{TIME_WIDTH}d}{sep}{sequence.rjust(SEQUENCE_WIDTH, '0')}{sep}{rank}{sep}{event_id}"
+    return (
+        f"{time_us:0{TIME_WIDTH}d}{sep}{sequence.rjust(SEQUENCE_WIDTH, '0')}{sep}"
+        f"{record_index:0{RECORD_INDEX_WIDTH}d}{sep}{rank}{sep}{event_id}"
+    )
 
 
 def validate_row(row: Mapping[str, Any], index: int) -> str:
