@@ -6,11 +6,11 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
+from claimflow.caching import bounded_cache
 from claimflow.claims.enrich import enrich
 from claimflow.claims.errors import InvalidClaim
 from claimflow.claims.mapping import MappedItem, map_item
@@ -46,12 +46,12 @@ class Routed:
     rule: str | None = None
 
 
-@lru_cache(maxsize=64)  # ingestTime repeats for a whole batch
+@bounded_cache(64)  # ingestTime repeats for a whole batch
 def cached_timestamp(epoch_us: int) -> str:
     return timestamp_from_us(epoch_us)
 
 
-@lru_cache(maxsize=1024)
+@bounded_cache(1024)
 def _iso_day(days_since_epoch: int) -> str:
     return date.fromordinal(_EPOCH_ORDINAL + days_since_epoch).isoformat()
 

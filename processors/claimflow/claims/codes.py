@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 import warnings
-from functools import lru_cache
 from types import ModuleType
 from typing import NamedTuple
+
+from claimflow.caching import bounded_cache
 
 ICD10CM_PATTERN = re.compile(r"^[A-Z][0-9A-Z][0-9A-Z](\.[0-9A-Z]{1,4})?$")
 _ICD10CM_DOTLESS = re.compile(r"^[A-Z][0-9A-Z][0-9A-Z][0-9A-Z]{1,4}$")
@@ -43,7 +44,7 @@ class CodeError(ValueError):
     """A code failed a format or code-set check; the message names the rule, never the value."""
 
 
-@lru_cache(maxsize=8192)
+@bounded_cache(8192)
 def lookup_diagnosis(raw: str) -> Diagnosis:
     """Normalise an ICD-10-CM code (trim, upper-case, add the dot) and look it up in the code set.
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
+from claimflow.caching import bounded_cache
 from claimflow.claims.status import UNKNOWN, normalise_status
 from claimflow.claims.validate import PROCEDURES, ValidatedClaim
 
@@ -24,7 +24,7 @@ CHARGE_BANDS: tuple[tuple[Decimal, str], ...] = (
 TOP_BAND = "50000+"
 
 
-@lru_cache(maxsize=4096)
+@bounded_cache(4096)
 def charge_band(total: Decimal | None) -> str | None:
     if total is None:
         return None

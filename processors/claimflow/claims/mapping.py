@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from claimflow.caching import MAX_KEY_CHARS
+
 PROCEDURES = "procedureDetails"
 # Target of a known field that is not part of the claim row: read past, never flagged as unknown.
 IGNORED = "-"
@@ -201,7 +203,7 @@ def normalise_key(key: str) -> str:
     cached = _normalised_keys.get(key)
     if cached is None:
         cached = key.replace("_", "").replace("-", "").replace(" ", "").lower()
-        if len(_normalised_keys) < 65536:  # bounded: keys come from data
+        if len(_normalised_keys) < 65536 and len(key) <= MAX_KEY_CHARS:  # keys are data: bound count and size
             _normalised_keys[key] = cached
     return cached
 

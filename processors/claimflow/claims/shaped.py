@@ -20,9 +20,9 @@ broken rule, more than 256 layouts of one group. Any other exception is a bug an
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
+from claimflow.caching import bounded_cache
 from claimflow.claims.codes import Diagnosis
 from claimflow.claims.errors import InvalidClaim
 from claimflow.claims.mapping import IGNORED, MAPPING_TABLES, PROCEDURE_KEYS, PROCEDURES, normalise_key
@@ -100,7 +100,7 @@ def _validated_attribute(av: Any) -> None:
         raise Unusual from None
 
 
-@lru_cache(maxsize=16384)  # by raw text: amounts repeat across claims
+@bounded_cache(16384)  # by raw text: amounts repeat across claims
 def _money(text: str) -> Any:
     try:
         return cached_money(parse_number(text))
@@ -251,7 +251,7 @@ def _compile_line(layout: tuple[str, ...]) -> Any:
     return reader
 
 
-@lru_cache(maxsize=16384)  # by raw texts: procedure lines repeat across claims
+@bounded_cache(16384)  # by raw texts: procedure lines repeat across claims
 def _line(code: str | None, description: str | None, modifiers: tuple[str, ...] | None, units: str | None,
           charge: str | None) -> dict[str, Any]:
     """validate's line rule for a line's raw DynamoDB texts (N values read by the decoder's parse_number).

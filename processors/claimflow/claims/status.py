@@ -7,8 +7,9 @@ the industry's shared vocabulary for where a claim stands. docs/claim-rows.md ex
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import NamedTuple
+
+from claimflow.caching import bounded_cache
 
 
 class Status(NamedTuple):
@@ -45,7 +46,7 @@ _PHRASES: dict[str, Status] = {
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 
 
-@lru_cache(maxsize=1024)
+@bounded_cache(1024)
 def normalise_status(raw: str | None) -> Status:
     """Map a free-text status ("In Review", "APPROVED", "paid") to its canonical status and X12 category.
 

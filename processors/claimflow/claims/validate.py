@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, NamedTuple
 
+from claimflow.caching import bounded_cache
 from claimflow.claims import values as v
 from claimflow.claims.codes import (
     CodeError,
@@ -187,7 +187,7 @@ def _procedure_line(code: Any, description: Any, mods: Any, units: Any, charge: 
 
 
 # typed: True, 1 and Decimal(1) are equal as keys but not as claim values (units=True is not a number).
-cached_procedure_line = lru_cache(maxsize=16384, typed=True)(_procedure_line)
+cached_procedure_line = bounded_cache(16384, typed=True)(_procedure_line)
 
 
 def modifiers(raw: Any, where: str = "") -> list[str]:
@@ -229,12 +229,12 @@ def _text(name: str, raw: Any, width: int) -> str | None:
     return _field(name, v.text, raw, width)
 
 
-@lru_cache(maxsize=4096)
+@bounded_cache(4096)
 def cached_npi(raw: str) -> bool:
     return npi_is_valid(raw)
 
 
-@lru_cache(maxsize=4096, typed=True)
+@bounded_cache(4096, typed=True)
 def cached_money(raw: Any) -> Any:
     return v.money(raw)
 
@@ -284,7 +284,7 @@ _PARSED: tuple[tuple[str, Any, str | None], ...] = (
 )
 PARSED_CACHED: tuple[tuple[str, Any, Any, str | None], ...] = tuple(
     # Dates of birth spread over a century of days: their cache holds every day of 110 years.
-    (name, lru_cache(maxsize=40_960 if name in DATE_COLUMNS else 8192)(parse), parse, flag)
+    (name, bounded_cache(40_960 if name in DATE_COLUMNS else 8192)(parse), parse, flag)
     for name, parse, flag in _PARSED
 )
 
