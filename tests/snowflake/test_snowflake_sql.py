@@ -37,7 +37,7 @@ def _statements() -> Iterator[tuple[str, int, str]]:
 
 def test_sql_directory_matches_the_generator() -> None:
     assert sorted(p.name for p in ALL_SCRIPTS) == sorted(ddl.SCRIPTS)
-    assert ddl.drift(SQL_DIR) == [], "run: python -m claimflow.snowflake.ddl --write sql"
+    assert ddl.drift(SQL_DIR) == [], "run: python -m claimflow.snowflake --write sql"
 
 
 def test_generator_follows_rows_columns(monkeypatch: pytest.MonkeyPatch) -> None:

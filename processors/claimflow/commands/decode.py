@@ -65,7 +65,7 @@ def read_input(prog: str, path: str) -> BinaryIO | None:
         return None
 
 
-def _closing(handle: BinaryIO) -> contextlib.AbstractContextManager[BinaryIO]:
+def closing_input(handle: BinaryIO) -> contextlib.AbstractContextManager[BinaryIO]:
     """Closes FILE at the end, never stdin."""
     return contextlib.nullcontext(handle) if handle is sys.stdin.buffer else handle
 
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     err = sys.stderr.buffer
     records = written = rejected = 0
     try:
-        with _closing(handle):
+        with closing_input(handle):
             content = frame(handle).content()
             for index, (parsed, raw) in enumerate(content.records):
                 records += 1

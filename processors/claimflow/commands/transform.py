@@ -30,7 +30,7 @@ import orjson
 
 from claimflow.claims import ClaimSettings, PhiMode, Routed, route_events, route_record_fused
 from claimflow.claims.settings import KEYED_MODES
-from claimflow.commands.decode import _closing, flowfile_position, parse_attributes, read_input
+from claimflow.commands.decode import closing_input, flowfile_position, parse_attributes, read_input
 from claimflow.commands.errors import count_line, debug_traceback, internal_error
 from claimflow.commands.framing import frame
 from claimflow.dynamodb import MAX_ITEM_BYTES
@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     err = sys.stderr.buffer
     records = written = rejected = 0
     try:
-        with _closing(handle):
+        with closing_input(handle):
             framed = frame(handle)
             exact = None if framed.whole is None else _exact_documents(framed.whole)
             content = framed.content()

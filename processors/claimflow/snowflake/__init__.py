@@ -2,7 +2,7 @@
 
 - ``claimflow.snowflake.spec``: the merge semantics ("versioned upsert with tombstones") and the pure-Python
   reference ``apply_events``.
-- ``claimflow.snowflake.ddl``: every script under sql/ (``python -m claimflow.snowflake.ddl --write sql``).
+- ``claimflow.snowflake.ddl``: every script under sql/ (``python -m claimflow.snowflake --write sql``).
 - ``claimflow.snowflake.connector``: ``SnowflakeSink`` (one transaction per batch) and ``apply_sql_scripts``.
 - ``claimflow.snowflake.snowpark_merge``: the same merge with the Snowpark DataFrame API (imported lazily: it needs
   the ``snowflake`` extra).
