@@ -10,15 +10,12 @@ its traceback without the message. The last line on stderr counts every record: 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
+from collections.abc import Iterable
 from typing import BinaryIO
 
-import orjson
-
-from claimflow.commands.errors import count_line, debug_traceback, internal_error
-from claimflow.commands.framing import frame
+from claimflow.commands.framing import Input
+from claimflow.commands.records import RecordStep, run_records
 from claimflow.events import ChangeEvent, FlowFilePosition, decode_framed
 
 
@@ -65,11 +62,6 @@ def read_input(prog: str, path: str) -> BinaryIO | None:
         return None
 
 
-def closing_input(handle: BinaryIO) -> contextlib.AbstractContextManager[BinaryIO]:
-    """Closes FILE at the end, never stdin."""
-    return contextlib.nullcontext(handle) if handle is sys.stdin.buffer else handle
-
-
 def flowfile_position(prog: str, attributes: dict[str, str] | None) -> tuple[bool, FlowFilePosition | None]:
     """The simulated FlowFile's position read once; (False, None) after one line on stderr when it cannot be."""
     try:
@@ -92,38 +84,14 @@ def run(args: argparse.Namespace) -> int:
     handle = read_input(prog, args.file)
     if handle is None:
         return 2
-    debug = bool(getattr(args, "debug", False))
-    out = sys.stdout.buffer
-    err = sys.stderr.buffer
-    records = written = rejected = 0
-    try:
-        with closing_input(handle):
-            content = frame(handle).content()
-            for index, (parsed, raw) in enumerate(content.records):
-                records += 1
-                try:
-                    item = decode_framed(parsed, raw, index, flowfile, content)
-                    if isinstance(item, ChangeEvent):
-                        line, reason = item.to_json(), None
-                    else:
-                        line, reason = None, item.error
-                except Exception as exc:  # one record never stops the others
-                    line, reason = None, internal_error(index, exc)
-                    if debug:
-                        err.write(debug_traceback(exc).encode())
-                if line is not None:
-                    written += 1
-                    out.write(line)
-                    out.write(b"\n")
-                else:
-                    rejected += 1
-                    err.write(orjson.dumps({"index": index, "error": reason}))
-                    err.write(b"\n")
-        out.flush()
-    except BrokenPipeError:
-        # The reader went away (e.g. `| head`): stop quietly; the interpreter's final flush must not fail again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
-    err.write(count_line(records, written, rejected))
-    err.flush()
-    return 1 if rejected else 0
+
+    def prepare(framed: Input) -> tuple[Iterable[tuple[object, bytes | None]], RecordStep]:
+        content = framed.content()
+
+        def step(parsed: object, raw: bytes | None, index: int) -> tuple[bytes | None, str | None]:
+            item = decode_framed(parsed, raw, index, flowfile, content)
+            return (item.to_json(), None) if isinstance(item, ChangeEvent) else (None, item.error)
+
+        return content.records, step
+
+    return run_records(handle, prepare, bool(getattr(args, "debug", False)))

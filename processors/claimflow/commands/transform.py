@@ -23,6 +23,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -30,9 +31,9 @@ import orjson
 
 from claimflow.claims import ClaimSettings, PhiMode, Routed, route_events, route_record_fused
 from claimflow.claims.settings import KEYED_MODES
-from claimflow.commands.decode import closing_input, flowfile_position, parse_attributes, read_input
-from claimflow.commands.errors import count_line, debug_traceback, internal_error
-from claimflow.commands.framing import frame
+from claimflow.commands.decode import flowfile_position, parse_attributes, read_input
+from claimflow.commands.framing import Input
+from claimflow.commands.records import RecordStep, run_records
 from claimflow.dynamodb import MAX_ITEM_BYTES
 from claimflow.events import (
     MALFORMED,
@@ -148,43 +149,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     ingest_time_us = args.ingest_time_us if args.ingest_time_us is not None else time.time_ns() // 1000
-    debug = bool(getattr(args, "debug", False))
-    out = sys.stdout.buffer
-    err = sys.stderr.buffer
-    records = written = rejected = 0
-    try:
-        with closing_input(handle):
-            framed = frame(handle)
-            exact = None if framed.whole is None else _exact_documents(framed.whole)
-            content = framed.content()
-            router = _Router(settings, ingest_time_us, attributes, flowfile, content, exact)
-            del framed, exact  # the router holds what it needs
-            for index, (parsed, raw) in enumerate(content.records):
-                records += 1
-                line: bytes | None = None
-                try:
-                    outcome = router.route(parsed, raw, index)
-                    if outcome.row is not None:
-                        line = orjson.dumps(outcome.row)
-                    reason = outcome.error
-                except Exception as exc:  # one record never stops the others
-                    reason = internal_error(index, exc)
-                    if debug:
-                        err.write(debug_traceback(exc).encode())
-                if line is not None:
-                    written += 1
-                    out.write(line)
-                    out.write(b"\n")
-                else:
-                    rejected += 1
-                    err.write(orjson.dumps({"index": index, "error": reason}))
-                    err.write(b"\n")
-        out.flush()
-    except BrokenPipeError:
-        # The reader went away (e.g. `| head`): stop quietly; point stdout at /dev/null so the interpreter's final
-        # flush does not fail again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
-    err.write(count_line(records, written, rejected))
-    err.flush()
-    return 1 if rejected else 0
+
+    def prepare(framed: Input) -> tuple[Iterable[tuple[object, bytes | None]], RecordStep]:
+        exact = None if framed.whole is None else _exact_documents(framed.whole)
+        content = framed.content()
+        router = _Router(settings, ingest_time_us, attributes, flowfile, content, exact)
+
+        def step(parsed: object, raw: bytes | None, index: int) -> tuple[bytes | None, str | None]:
+            outcome = router.route(parsed, raw, index)
+            return (None if outcome.row is None else orjson.dumps(outcome.row)), outcome.error
+
+        return content.records, step
+
+    return run_records(handle, prepare, bool(getattr(args, "debug", False)))
