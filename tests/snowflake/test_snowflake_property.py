@@ -57,18 +57,25 @@ def histories(draw: st.DrawFn, max_claims: int = 3, max_events: int = 5) -> list
 
 
 @st.composite
-def deliveries(draw: st.DrawFn, max_claims: int = 3, max_events: int = 5) -> tuple[list[list[dict]], list[list[dict]]]:
-    """(histories, batches): all events, shuffled, some delivered more than once, cut into batches."""
-    hist = draw(histories(max_claims, max_events))
-    events = [e for h in hist for e in h]
-    copies = draw(st.lists(st.sampled_from(events), max_size=4)) if events else []
-    stream = draw(st.permutations([*events, *(dict(e) for e in copies)]))
+def cut_into_batches(draw: st.DrawFn, stream: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """``stream`` cut at up to three drawn places into consecutive, non-empty batches."""
     cuts = sorted(draw(st.sets(st.integers(1, max(1, len(stream) - 1)), max_size=3)))
     batches, start = [], 0
     for cut in [*cuts, len(stream)]:
         if cut > start:
             batches.append(stream[start:cut])
             start = cut
+    return batches
+
+
+@st.composite
+def deliveries(draw: st.DrawFn, max_claims: int = 3, max_events: int = 5) -> tuple[list[list[dict]], list[list[dict]]]:
+    """(histories, batches): all events, shuffled, some delivered more than once, cut into batches."""
+    hist = draw(histories(max_claims, max_events))
+    events = [e for h in hist for e in h]
+    copies = draw(st.lists(st.sampled_from(events), max_size=4)) if events else []
+    stream = draw(st.permutations([*events, *(dict(e) for e in copies)]))
+    batches = draw(cut_into_batches(stream))
     return hist, batches
 
 
@@ -163,12 +170,7 @@ def record_mode_deliveries(draw: st.DrawFn) -> tuple[dict[str, dict[str, Any]], 
         want[claim] = normalise(state, (spec.IS_DELETED, spec.APPLIED_VERSION))
     copies = draw(st.lists(st.sampled_from(events), max_size=3))
     stream = draw(st.permutations([*events, *(dict(e) for e in copies)]))
-    cuts = sorted(draw(st.sets(st.integers(1, max(1, len(stream) - 1)), max_size=3)))
-    batches, start = [], 0
-    for cut in [*cuts, len(stream)]:
-        if cut > start:
-            batches.append(stream[start:cut])
-            start = cut
+    batches = draw(cut_into_batches(stream))
     return want, batches
 
 
