@@ -11,10 +11,11 @@ b) a naive baseline: ``json.loads`` + boto3 ``TypeDeserializer`` on the images (
    ``model_validate`` of the claim model + ``json.dumps(default=str)``;
 c) the floor: ``orjson.loads`` + ``orjson.dumps`` of each record, no work in between;
 n1, n2, n3) each NiFi processor exactly as NiFi's Python side calls it (the real ``nifiapi`` adapter code, here the
-   offline stand-in, which does the same): ProcessClaimChange and TransformClaimChange as RecordTransforms (the
-   records as a JSON array text of about 1 MB, parsed with stdlib ``json``, ``transform`` per record, each result
-   dumped with ``json.dumps``), DecodeDynamoDBChange as a FlowFileTransform over the whole content. n2+n3 is the
-   Apache NiFi flow's path. What the Java side adds (its reader, per-record schema inference, py4j calls) is not
+   offline stand-in, which does the same): ProcessClaimChange and DecodeDynamoDBChange as FlowFileTransforms over
+   the whole content, TransformClaimChange as a RecordTransform (the records as a JSON array text of about 1 MB,
+   parsed with stdlib ``json``, ``transform`` per record, each result dumped with ``json.dumps``). n1 is the
+   Openflow flow's Python path (PartitionRecord and RouteOnAttribute after it are Java), n2+n3 the Apache NiFi
+   flow's. What the Java side adds (its reader, per-record schema inference, py4j calls) is not
    here: ``make it-nifi`` measures that in a real NiFi (docs/deploy-nifi.md).
 
 Every round runs on fresh records (a new seed per round), so no cache is warmed on the very records it replays.
@@ -156,7 +157,7 @@ def _flowfile_transform(processor: Any, data: bytes, attributes: dict[str, str],
     def run() -> int:
         result = processor.transformFlowFile(InputFlowFile(MockFlowFile(data, attributes)))
         if result.getRelationship() != "success":
-            raise RuntimeError(f"DecodeDynamoDBChange routed the bench FlowFile to {result.getRelationship()}")
+            raise RuntimeError(f"{type(processor).__name__} routed the bench FlowFile to {result.getRelationship()}")
         return count
 
     return run
@@ -181,7 +182,7 @@ def _variants(records: list[bytes], settings: ClaimSettings, nifi: dict[str, Any
         "a2": _two_step(data, settings),
         "b": _naive(records),
         "c": _floor(records),
-        "n1": _record_transform(nifi["ProcessClaimChange"], records, batch),
+        "n1": _flowfile_transform(nifi["ProcessClaimChange"], data, batch, len(records)),
         "n2": _flowfile_transform(nifi["DecodeDynamoDBChange"], data, batch, len(records)),
         "n3": _record_transform(nifi["TransformClaimChange"], decoded, batch),
     }
@@ -193,7 +194,7 @@ LABELS = {
     "a2": "claimflow two-step (decoder + route_events)",
     "b": "naive (json + TypeDeserializer + pydantic + json.dumps)",
     "c": "floor (orjson.loads + orjson.dumps)",
-    "n1": "ProcessClaimChange as NiFi calls it (RecordTransform)",
+    "n1": "ProcessClaimChange as NiFi calls it (FlowFileTransform)",
     "n2": "DecodeDynamoDBChange as NiFi calls it (FlowFileTransform)",
     "n3": "TransformClaimChange as NiFi calls it (RecordTransform)",
 }

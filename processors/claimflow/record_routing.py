@@ -1,12 +1,18 @@
-"""Routing one record at a time, for engines that hand a processor single records (NiFi's RecordTransform).
+"""Routing for the claim processors, engine-agnostic (nothing here imports nifiapi).
 
-The claim processors (TransformClaimChange, ProcessClaimChange) are thin: they read their properties, keep a
-:class:`FlowFilePositions`, call :func:`route_change_event_record` or :func:`route_kinesis_record` and wrap the
-:class:`RecordOutcome` (record, relationship, partition: plain values) in the engine's result type. Everything
-here is engine-agnostic; nothing imports nifiapi.
+- One record at a time, for engines that hand a processor single records (NiFi's RecordTransform:
+  TransformClaimChange): a :class:`FlowFilePositions`, :func:`route_change_event_record` or
+  :func:`route_kinesis_record`, and the :class:`RecordOutcome` (record, relationship, partition: plain values)
+  the processor wraps in the engine's result type.
+- A FlowFile's content at once, for engines that hand a processor the content bytes (NiFi's FlowFileTransform:
+  ProcessClaimChange): :func:`route_content` frames the content as the decoder does and writes every record's
+  outcome, row or dead letter, as one NDJSON output. The flow then splits it by operation and rule with Java
+  processors the user sees on the canvas: PartitionRecord on :data:`PARTITION_PATHS`, RouteOnAttribute on
+  :data:`ROUTES`.
 
-Outcomes follow the dead-letter contract: an invalid record carries the original (content: may hold PHI) and a
-reason naming the record and the rule; the partition attribute carries the rule alone, never a value.
+Outcomes follow the dead-letter contract: an invalid record carries the original (content: may hold PHI), a
+reason naming the record and the rule, and the rule alone; the partition attribute carries the rule alone, never
+a value.
 """
 
 from __future__ import annotations
@@ -19,7 +25,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from claimflow.claims import ClaimSettings, PhiMode, Routed, route_events, route_record_fused
+import orjson
+
+from claimflow.claims import ClaimSettings, PhiMode, Routed, route_events, route_record_fused, route_records_fused
+from claimflow.claims.build import INTERNAL_ERROR, unexpected
 from claimflow.events import REJECTION_FIELD, ChangeEvent, DecodeError, FlowFilePosition, Rejection
 
 INVALID = "invalid"
@@ -122,20 +131,29 @@ class RecordOutcome:
     unexpected: bool = False
 
 
-def dead_letter(index: int, event_id: str | None, reason: str, original: Any) -> dict[str, Any]:
+def dead_letter(index: int, event_id: str | None, reason: str, original: Any, rule: str | None) -> dict[str, Any]:
     """The invalid record: a fixed shape whatever the original looked like, so the writer's schema holds.
-    ``record`` is the original as compact JSON text (values JSON cannot hold written as text)."""
+    ``record`` is the original as compact JSON text (values JSON cannot hold written as text); ``rule`` is the
+    reason without the record's designation, what the flow groups dead letters by."""
     original_text = None if original is None else json.dumps(original, separators=(",", ":"), default=str)
-    return {"index": index, "eventId": event_id, "error": reason, "record": original_text}
+    return {"index": index, "eventId": event_id, "error": reason, "rule": rule or reason, "record": original_text}
+
+
+def _dead_letter_of(routed: Routed) -> dict[str, Any]:
+    reason = routed.error or f"record {routed.index}: invalid"
+    return dead_letter(routed.index, routed.event_id, reason, routed.record, routed.rule)
+
+
+def _is_internal(routed: Routed) -> bool:
+    return routed.rule is not None and routed.rule.startswith(INTERNAL_ERROR + " (")
 
 
 def outcome_of(routed: Routed) -> RecordOutcome:
     """The outcome for a core :class:`~claimflow.claims.Routed`: the row to its operation, or a dead letter."""
     if routed.relationship == INVALID:
-        reason = routed.error or f"record {routed.index}: invalid"
-        record = dead_letter(routed.index, routed.event_id, reason, routed.record)
+        record = _dead_letter_of(routed)
         # Grouped by the rule alone (not the designation), so output FlowFiles are one per rule, not per record.
-        return RecordOutcome(record, INVALID, {ERROR_ATTRIBUTE: routed.rule or reason}, reason)
+        return RecordOutcome(record, INVALID, {ERROR_ATTRIBUTE: record["rule"]}, record["error"], _is_internal(routed))
     assert routed.row is not None  # route_events gives every routed row
     return RecordOutcome(routed.row, routed.relationship, {OPERATION_ATTRIBUTE: routed.relationship})
 
@@ -143,9 +161,7 @@ def outcome_of(routed: Routed) -> RecordOutcome:
 def unexpected_outcome(index: int, error: BaseException, original: Any) -> RecordOutcome:
     """The dead letter for a record whose processing raised unexpectedly. Only the exception's type is named: its
     message could quote data."""
-    rule = f"internal error ({type(error).__name__})"
-    reason = f"record {index}: {rule}"
-    return RecordOutcome(dead_letter(index, None, reason, original), INVALID, {ERROR_ATTRIBUTE: rule}, reason, True)
+    return outcome_of(unexpected(index, error, original))
 
 
 # --- one record through the claim stage ----------------------------------------------------------------------
@@ -242,3 +258,75 @@ def without_nulls(value: Any) -> Any:
     if isinstance(value, list):
         return [without_nulls(item) for item in value]
     return value
+
+
+# --- a FlowFile's content at once ------------------------------------------------------------------------------
+
+# How the flow splits ProcessClaimChange's output: PartitionRecord groups its lines by these RecordPaths (one
+# attribute each, absent when a record has no such field: rows have no rule, dead letters no eventName), then
+# RouteOnAttribute ("Route to Property name") sends each group to the relationship whose expression holds. The
+# flow definitions and the offline model of the two Java processors (claimflow_offline.java) read them here.
+PARTITION_PATHS: Mapping[str, str] = {OPERATION_ATTRIBUTE: "/eventName", ERROR_ATTRIBUTE: "/rule"}
+ROUTES: Mapping[str, str] = {
+    **{name.lower(): f"${{{OPERATION_ATTRIBUTE}:equals('{name}')}}" for name in ("INSERT", "MODIFY", "REMOVE")},
+    INVALID: f"${{{ERROR_ATTRIBUTE}:isEmpty():not()}}",
+}
+ROW_RELATIONSHIPS = ("insert", "modify", "remove")
+
+
+@dataclass(slots=True, frozen=True)
+class RoutedContent:
+    """Every record's outcome of one FlowFile as NDJSON: a claim row (with its ``eventName``) or a dead letter
+    (:func:`dead_letter`, with its ``rule``), one per line, in input order."""
+
+    content: bytes
+    operations: Mapping[str, int]  # insert / modify / remove -> rows
+    invalid: int
+    internal_errors: int  # invalid because something raised: a ClaimFlow bug
+    first_error: str | None  # the first dead letter's reason (a position and a rule, never a value)
+
+    @property
+    def total(self) -> int:
+        return sum(self.operations.values()) + self.invalid
+
+    def attributes(self) -> dict[str, str]:
+        """Counts, and ``cdc.operation`` and ``cdc.error`` set empty: PartitionRecord's outputs inherit the FlowFile's
+        attributes and RouteOnAttribute routes by those two, so a value set upstream must not ride along (a row
+        partition with an inherited ``cdc.error`` would also be routed to invalid)."""
+        return {
+            OPERATION_ATTRIBUTE: "",
+            ERROR_ATTRIBUTE: "",
+            "record.count": str(self.total),
+            "mime.type": "application/json",
+            **{f"cdc.{name}.count": str(count) for name, count in self.operations.items()},
+            "cdc.invalid.count": str(self.invalid),
+        }
+
+
+def route_content(
+    data: bytes,
+    settings: ClaimSettings,
+    attributes: Mapping[str, str] | None = None,
+    ingest_time_us: int | None = None,
+) -> RoutedContent:
+    """Raw Kinesis DynamoDB records (any layout the decoder frames) -> :class:`RoutedContent`.
+
+    Never raises for bad content or a bad record: each record becomes a row or a dead letter (counts in = rows
+    out + invalid). ``attributes`` are the FlowFile's (Kinesis position).
+    """
+    lines = []
+    operations = dict.fromkeys(ROW_RELATIONSHIPS, 0)
+    invalid = internal = 0
+    first_error = None
+    for routed in route_records_fused(data, settings, ingest_time_us, attributes):
+        if routed.row is not None:
+            operations[routed.relationship] += 1
+            lines.append(orjson.dumps(routed.row))
+            continue
+        record = _dead_letter_of(routed)
+        invalid += 1
+        internal += _is_internal(routed)
+        first_error = first_error or record["error"]
+        lines.append(orjson.dumps(record))
+    content = b"".join(line + b"\n" for line in lines)
+    return RoutedContent(content, operations, invalid, internal, first_error)

@@ -1,26 +1,29 @@
 # Licensed under the Apache License, Version 2.0 (see the project's LICENSE).
-"""ProcessClaimChange: raw Kinesis DynamoDB records in, claim rows out, routed per record (decode + claim fused)."""
+"""ProcessClaimChange: raw Kinesis DynamoDB records in, every record's claim row or dead letter out (NDJSON).
+
+A FlowFileTransform: one call per FlowFile with its content, decoded and built by ClaimFlow itself, so no record
+reader can fail a FlowFile before ClaimFlow sees its records. The flow routes the output per record with Java
+processors (PartitionRecord, then RouteOnAttribute: see claimflow.record_routing.PARTITION_PATHS and ROUTES).
+"""
 
 from nifiapi.documentation import use_case
+from nifiapi.flowfiletransform import FlowFileTransform, FlowFileTransformResult
 from nifiapi.properties import PropertyDependency, PropertyDescriptor, StandardValidators, ValidationResult
-from nifiapi.recordtransform import RecordTransform, RecordTransformResult
 from nifiapi.relationship import Relationship
 
-from claimflow.record_routing import FlowFilePositions, claim_settings_from_properties, route_kinesis_record
+from claimflow.record_routing import claim_settings_from_properties, route_content
 
 PHI_PASS_THROUGH = "Pass Through"
 PHI_PSEUDONYMIZE = "Pseudonymize"
 PHI_SAFE_HARBOR = "Safe Harbor"
 
-REL_INSERT = Relationship(name="insert", description="Claim rows of INSERT events (new claims).")
-REL_MODIFY = Relationship(name="modify", description="Claim rows of MODIFY events (the claim's new state).")
-REL_REMOVE = Relationship(
-    name="remove", description="Claim rows of REMOVE events (deleted or TTL-expired claims; key always present)."
-)
-REL_INVALID = Relationship(
-    name="invalid",
-    description="Records that cannot become a claim row, one per record: index, eventId, error (the rule broken, "
-    "never a value) and record (the original as JSON text; may contain PHI). Grouped by reason (cdc.error).",
+REL_SUCCESS = Relationship(
+    name="success",
+    description="Every record's outcome, one JSON object per line in input order: a claim row (every column of "
+    "the claim row definition; eventName tells its operation) or, for a record that cannot become a row, a dead "
+    "letter: index, eventId, error (the record and the rule broken, never a value), rule and record (the original "
+    "as JSON text; may contain PHI). Route it with PartitionRecord (cdc.operation = /eventName, cdc.error = /rule) "
+    "and RouteOnAttribute, as the shipped Openflow flow does.",
 )
 
 
@@ -28,28 +31,31 @@ REL_INVALID = Relationship(
     description="Turn the DynamoDB change records of a 'Kinesis Data Streams for DynamoDB' stream into "
     "warehouse-ready claim rows routed by operation, with a single Python processor (for Snowflake Openflow, "
     "which recommends few Python processors per runtime).",
-    notes="Set a JSON Tree Reader (schema inference is fine: type tags it adds as null are ignored) and a JSON "
-    "Record Set Writer. Rows carry every column of the claim row definition; decimals travel as strings.",
+    notes="Accepts one record, a JSON array, newline-delimited records and both consumers' wrapper layouts, as "
+    "DecodeDynamoDBChange does. Rows carry every column of the claim row definition; decimals travel as strings.",
     keywords=["dynamodb", "kinesis", "claims", "healthcare", "cdc", "openflow", "snowflake", "phi", "route"],
     configuration="""
         Connect ConsumeKinesisStream's (or ConsumeKinesis's) 'success' relationship to this processor.
-        Set "Record Reader" to a JsonTreeReader and "Record Writer" to a JsonRecordSetWriter.
         Set "PHI Handling"; with "Pseudonymize", provide "HMAC Key" from a sensitive parameter.
-        Connect 'insert', 'modify' and 'remove' to PutSnowpipeStreaming (or MergeClaimsToSnowflake); connect
-        'invalid' and 'failure' to a dead-letter destination.
+        Connect 'success' to PartitionRecord (a JsonTreeReader and a JsonRecordSetWriter with the claim row's wire
+        schema; properties cdc.operation = /eventName and cdc.error = /rule), and its 'success' to RouteOnAttribute
+        (Route to Property name; insert, modify, remove: ${cdc.operation:equals('INSERT')} and so on; invalid:
+        ${cdc.error:isEmpty():not()}). Connect insert, modify and remove to PutSnowpipeStreaming (or
+        MergeClaimsToSnowflake), and invalid, unmatched and every failure to a dead-letter destination.
         """,
 )
-class ProcessClaimChange(RecordTransform):
+class ProcessClaimChange(FlowFileTransform):
     class Java:
-        implements = ["org.apache.nifi.python.processor.RecordTransform"]
+        implements = ["org.apache.nifi.python.processor.FlowFileTransform"]
 
     class ProcessorDetails:
         version = "0.1.0"
         description = """Decodes 'Kinesis Data Streams for DynamoDB' change records and validates, enriches and
-            flattens them into claim rows in one step, routing each record to insert, modify or remove by its
-            DynamoDB event type (DecodeDynamoDBChange and TransformClaimChange fused, for Snowflake Openflow).
-            A record that cannot become a row goes to invalid with the reason (never a data value) and the original
-            record, and never takes the other records of its FlowFile down with it. ICD-10-CM codes are checked
+            flattens them into claim rows in one step (DecodeDynamoDBChange and TransformClaimChange fused, for
+            Snowflake Openflow). Writes one line per record: its claim row, or a dead letter with the reason (never
+            a data value) and the original record; one bad record never takes the others down with it. The flow
+            routes the lines by event type and rule (PartitionRecord, RouteOnAttribute). Sets record.count,
+            cdc.insert.count, cdc.modify.count, cdc.remove.count and cdc.invalid.count. ICD-10-CM codes are checked
             against the CMS code set, NPIs by check digit; direct identifiers can be pseudonymised with a keyed HMAC
             and quasi-identifiers generalised."""
         tags = ["claims", "healthcare", "cdc", "dynamodb", "kinesis", "openflow", "icd-10-cm", "phi", "claimflow"]
@@ -110,7 +116,6 @@ class ProcessClaimChange(RecordTransform):
     def __init__(self, **kwargs):
         super().__init__()
         self.settings = None
-        self.positions = FlowFilePositions()
 
     def getPropertyDescriptors(self):
         return [
@@ -122,7 +127,7 @@ class ProcessClaimChange(RecordTransform):
         ]
 
     def getRelationships(self):
-        return [REL_INSERT, REL_MODIFY, REL_REMOVE, REL_INVALID]
+        return [REL_SUCCESS]
 
     def customValidate(self, context):
         key = context.getProperty(self.HMAC_KEY)
@@ -140,9 +145,7 @@ class ProcessClaimChange(RecordTransform):
         self.logger.info(f"Scheduled with {self.settings!r}")
 
     def onStopped(self, context):
-        # Forget the settings (and with them the HMAC key) and the FlowFile position: a restart reads them anew.
-        self.settings = None
-        self.positions = FlowFilePositions()
+        self.settings = None  # forget the settings (and with them the HMAC key): a restart reads them anew
 
     def claim_settings(self, context):
         key = context.getProperty(self.HMAC_KEY)
@@ -154,15 +157,18 @@ class ProcessClaimChange(RecordTransform):
             strict_validation=context.getProperty(self.STRICT_VALIDATION).getValue(),
         )
 
-    def transform(self, context, record, schema, attributemap):
-        position = self.positions.next(attributemap.getAttribute("uuid"), attributemap.getAttributes)
-        outcome = route_kinesis_record(
-            record, position.index, self.settings, position.ingest_time_us, position.attributes
-        )
-        if outcome.unexpected:
-            self.logger.error(f"Routing to invalid: {outcome.reason}")  # a ClaimFlow bug: loud, as a bulletin
-        elif outcome.reason is not None:
-            self.logger.debug(f"Routing to invalid: {outcome.reason}")  # bad data: per record, so not a bulletin
-        return RecordTransformResult(
-            record=outcome.record, relationship=outcome.relationship, partition=outcome.partition
-        )
+    def transform(self, context, flowFile):
+        try:
+            routed = route_content(flowFile.getContentsAsBytes(), self.settings, flowFile.getAttributes())
+        except Exception as error:
+            # NiFi would log the exception text, which could quote data: log and route with the type name only.
+            reason = f"internal error ({type(error).__name__})"
+            self.logger.error(f"Routing to failure: {reason}")  # one string: Java's ComponentLog over py4j
+            return FlowFileTransformResult(relationship="failure", attributes={"cdc.error": reason})
+        if routed.internal_errors:
+            # A ClaimFlow bug: loud, as a bulletin (the records are in the output as dead letters).
+            self.logger.error(f"{routed.internal_errors} of {routed.total} records failed unexpectedly")
+        elif routed.first_error is not None:
+            # Bad data is routine at volume: not a bulletin (the invalid route and the counts show it).
+            self.logger.debug(f"{routed.invalid} of {routed.total} records invalid; first: {routed.first_error}")
+        return FlowFileTransformResult(relationship="success", attributes=routed.attributes(), contents=routed.content)

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from claimflow import cli
+from claimflow_offline.java import RoutedRunner
 from claimflow_offline.runner import TestRunner
 
 INGEST_US = "1761955260000000"
@@ -107,7 +108,7 @@ def cli_transform(content: bytes, attributes: dict[str, str] | None = None) -> O
     return _cli("transform", content, attributes)
 
 
-def _runner_text(runner: TestRunner, given: dict[str, str] | None = None) -> str:
+def _runner_text(runner: TestRunner | RoutedRunner, given: dict[str, str] | None = None) -> str:
     """What the processor wrote outside content: its logs and the attributes it set. An attribute the FlowFile
     already carried with the same value is NiFi's pass-through of the input (the processor cannot drop it), not
     an echo by the processor, so it is left out; the same value under another attribute or in a log still counts."""
@@ -165,23 +166,27 @@ def _claims(processor: str, content: bytes, attributes: dict[str, str] | None) -
         else:
             runner.enqueue(content, attributes)
         runner.run()
-        _collect(runner, outcome, text, attributes)
+        _collect(RoutedRunner(runner) if processor == "ProcessClaimChange" else runner, outcome, text, attributes)
 
     return _guarded(processor, body)
 
 
-def _collect(runner: TestRunner, outcome: Outcome, text: str, given: dict[str, str] | None) -> None:
+def _collect(runner: TestRunner | RoutedRunner, outcome: Outcome, text: str, given: dict[str, str] | None) -> None:
+    """Rows and dead letters of a claim processor (ProcessClaimChange's through the flow's Java routing)."""
     outcome.text = text + "\n" + _runner_text(runner, given)
+    flowfiles_for = runner.get_flowfiles_for
+    if flowfiles_for("unmatched"):
+        outcome.crash = "routed to unmatched"
     for relationship in ("insert", "modify", "remove"):
-        for flowfile in runner.get_flowfiles_for(relationship):
+        for flowfile in flowfiles_for(relationship):
             for row in flowfile.records():
                 outcome.good += 1
                 outcome.keys.append(str(row.get("claimId")))
                 outcome.rows.append(row)
-    for flowfile in runner.get_flowfiles_for("invalid"):
+    for flowfile in flowfiles_for("invalid"):
         for record in flowfile.records():
             outcome.rejected.append((record.get("index"), str(record.get("error"))))
-    if runner.get_flowfiles_for("failure"):
+    if flowfiles_for("failure"):
         outcome.crash = "routed to failure"
 
 

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from ._drive import CLAIM_ENTRY_POINTS, ENTRY_POINTS
 from ._hostile import GOOD_COUNT, HOSTILE_INDEX, SENTINEL, SENTINEL_PARTS, base_record, batch, dumps
-from ._known import READER_MAX_NESTING, nesting
 
 ODD_TEXT = st.one_of(
     st.text(alphabet=st.sampled_from(" \t\r\x0b\x0c\x00\x85\u00a0\u2028\u2029\ufeffaZ9-"), max_size=12),
@@ -85,8 +84,6 @@ def test_hardening_generated_hostile_records(hostile: bytes) -> None:
     count = sum(1 for line in content.split(b"\n") if line.strip(b" \t\r"))
     decisions: dict[str, bool] = {}
     for entry, drive in ENTRY_POINTS.items():
-        if entry == "ProcessClaimChange" and nesting(hostile) > READER_MAX_NESTING:
-            continue  # a listed defect (_known.KNOWN_DEFECTS, deep-nesting-*), run there as a strict xfail
         outcome = drive(content, None)
         assert outcome.crash is None, f"{entry}: {outcome.crash[-2000:]}"
         assert outcome.good + len(outcome.rejected) == count, (entry, outcome.good, outcome.rejected)

@@ -7,6 +7,7 @@ from typing import Any
 
 from claimflow.claims.synthetic import claim_records
 from claimflow.flow.definitions import claim_row_wire_schema
+from claimflow_offline.java import RoutedRunner
 from claimflow_offline.runner import TestRunner
 from processors._claims import ALL_SENTINELS, record
 
@@ -14,7 +15,10 @@ WRITER = claim_row_wire_schema()  # the flow's "Claim Row Writer" schema text
 ROW_RELATIONSHIPS = ("insert", "modify", "remove")
 # Attributes NiFi's GetFile or the framework set that the offline runner does not (or sets differently).
 FRAMEWORK_ATTRIBUTES = ("uuid", "filename", "path", "absolute.path", "file.creationTime", "file.lastModifiedTime",
-                        "file.lastAccessTime", "file.owner", "file.group", "file.permissions", "file.size")
+                        "file.lastAccessTime", "file.owner", "file.group", "file.permissions", "file.size",
+                        # PartitionRecord's: a random id per parent, the place of a partition in a HashMap's
+                        # (unspecified) order, and the parent's file name (GetFile's here)
+                        "fragment.identifier", "fragment.index", "segment.original.filename")
 
 
 def _line(value: dict[str, Any]) -> str:
@@ -52,15 +56,16 @@ def throughput_content(count: int = 10_000) -> bytes:
     return b"".join(json.dumps(r, separators=(",", ":")).encode() + b"\n" for r in _synthetic(count))
 
 
-def offline(processor: str, content: bytes, attributes: dict[str, str] | None = None) -> TestRunner:
-    """The offline runtime's run of ``content`` with the flow's reader and writer settings."""
-    if processor == "DecodeDynamoDBChange":
-        runner = TestRunner(processor)
-    else:
+def offline(processor: str, content: bytes, attributes: dict[str, str] | None = None) -> TestRunner | RoutedRunner:
+    """The offline runtime's run of ``content`` with the flow's reader and writer settings; ProcessClaimChange's
+    through the offline model of the Openflow flow's PartitionRecord and RouteOnAttribute."""
+    if processor == "TransformClaimChange":
         runner = TestRunner(processor, infer_schema_like_nifi=True, record_writer_schema=WRITER, suppress_missing=True)
+    else:
+        runner = TestRunner(processor)
     runner.enqueue(content, attributes)
     runner.run()
-    return runner
+    return RoutedRunner(runner) if processor == "ProcessClaimChange" else runner
 
 
 def comparable_row(row: dict[str, Any]) -> dict[str, Any]:

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from claimflow import record_routing
-from claimflow.claims import ClaimSettings
+from claimflow.claims import ClaimSettings, fused
 from claimflow.flow.definitions import claim_row_wire_schema
 from claimflow.rows import COLUMN_NAMES
+from claimflow_offline.java import RoutedRunner
 from claimflow_offline.runner import MockFlowFile, TestRunner
 
 from ._claims import (
@@ -61,9 +62,12 @@ def _run(
         else:
             runner.enqueue(content, attributes)
     runner.run(len(raw_flowfiles))
-    assert_no_phi(runner.all_attribute_text())
-    assert_no_phi(runner.log_text())
-    return runner
+    seen: TestRunner | RoutedRunner = runner
+    if processor == "ProcessClaimChange":  # the Openflow flow routes its output with PartitionRecord + RouteOnAttribute
+        seen = RoutedRunner(runner)
+    assert_no_phi(seen.all_attribute_text())
+    assert_no_phi(seen.log_text())
+    return seen  # type: ignore[return-value]
 
 
 def _records(runner: TestRunner, relationship: str) -> list[dict[str, Any]]:
@@ -77,9 +81,14 @@ def _counts(runner: TestRunner) -> dict[str, int]:
 @pytest.mark.parametrize("processor", CLAIM_PROCESSORS)
 def test_processors_claims_relationships_and_defaults(processor: str) -> None:
     runner = TestRunner(processor)
-    assert set(runner.relationships()) == {*ROUTES, "failure", "original"}
+    # TransformClaimChange is a RecordTransform routing each record; ProcessClaimChange a FlowFileTransform whose
+    # one output the flow routes (PartitionRecord + RouteOnAttribute), so it has no record reader or writer.
+    record_transform = processor == "TransformClaimChange"
+    own = {*ROUTES} if record_transform else {"success"}
+    assert set(runner.relationships()) == {*own, "failure", "original"}
     names = [d.name for d in runner.property_descriptors()]
-    assert names == ["Record Reader", "Record Writer", "PHI Handling", "HMAC Key", "Generalize ZIP to 3 Digits",
+    services = ["Record Reader", "Record Writer"] if record_transform else []
+    assert names == [*services, "PHI Handling", "HMAC Key", "Generalize ZIP to 3 Digits",
                      "Generalize Birth Date to Year", "Strict Validation"]
     hmac = next(d for d in runner.property_descriptors() if d.name == "HMAC Key")
     assert hmac.sensitive
@@ -110,10 +119,13 @@ def test_processors_claims_route_every_record_by_operation(processor: str) -> No
     good, expected = mixed_batch()
     runner = _run(processor, [ndjson(good[:4]), ndjson(good[4:])])
     assert _counts(runner) == {**expected, "invalid": 0}
-    runner.assert_transferred("original", 2)
+    if processor == "TransformClaimChange":
+        runner.assert_transferred("original", 2)
     for relationship in ("insert", "modify", "remove"):
         for flowfile in runner.get_flowfiles_for(relationship):
-            flowfile.assert_attribute_equals("cdc.operation", relationship)
+            # PartitionRecord takes the attribute from the row's eventName; TransformClaimChange names the route.
+            operation = relationship if processor == "TransformClaimChange" else relationship.upper()
+            flowfile.assert_attribute_equals("cdc.operation", operation)
             flowfile.assert_attribute_equals("record.count", str(len(flowfile.records())))
             flowfile.assert_attribute_equals("mime.type", "application/json")
     rows = [r for rel in ("insert", "modify", "remove") for r in _records(runner, rel)]
@@ -133,7 +145,8 @@ def test_processors_claims_bad_records_never_take_good_ones_down(processor: str)
     invalid = _records(runner, "invalid")
     assert [r["index"] for r in invalid] == [1, 7]
     assert [r["eventId"] for r in invalid] == [bad[0]["eventID"], bad[1]["eventID"]]
-    assert all(list(r) == ["index", "eventId", "error", "record"] for r in invalid)
+    assert all(list(r) == ["index", "eventId", "error", "rule", "record"] for r in invalid)
+    assert [r["error"].endswith(": " + r["rule"]) for r in invalid] == [True, True]
     assert "key" in invalid[1]["error"] or "claimId" in invalid[1]["error"]
     assert bad[1]["eventID"] in invalid[1]["record"]  # the original record travels in content
     reasons = {f.attributes["cdc.error"] for f in runner.get_flowfiles_for("invalid")}
@@ -149,12 +162,16 @@ def test_processors_transform_routes_decoder_rejections_to_invalid() -> None:
     assert "Zelphiax" in dead["record"]  # the torn original is kept in content for the dead-letter queue
 
 
-def test_processors_process_claim_change_sends_unreadable_content_to_failure() -> None:
-    # A RecordTransform never sees content its Record Reader cannot parse: NiFi fails the whole FlowFile.
-    # DecodeDynamoDBChange is the path that keeps torn lines apart (docs/processors.md).
+def test_processors_process_claim_change_keeps_torn_lines_apart() -> None:
+    # A FlowFileTransform frames the content itself, as the decoder does: no record reader fails the FlowFile for
+    # one torn line (as it did while ProcessClaimChange was a RecordTransform); the line becomes a dead letter.
     good, _ = mixed_batch()
-    runner = _run("ProcessClaimChange", [ndjson([good[0], malformed_line()])])
-    assert runner.transferred_counts() == {"failure": 1}
+    runner = _run("ProcessClaimChange", [ndjson([good[0], malformed_line(), good[1]])])
+    assert runner.runner.transferred_counts() == {"success": 1}
+    assert sum(_counts(runner).values()) == 3 and _counts(runner)["invalid"] == 1
+    (dead,) = _records(runner, "invalid")
+    assert dead["error"].startswith("record 1") and dead["index"] == 1
+    assert "Zelphiax" in dead["record"]  # the torn original is kept in content for the dead-letter queue
 
 
 @pytest.mark.parametrize("processor", CLAIM_PROCESSORS)
@@ -188,13 +205,13 @@ def test_processors_claims_rows_are_stable_with_the_flows_record_writer(processo
     assert json.loads(dead_nifi["record"])["event_id"] == dead_plain["eventId"]
 
 
-@pytest.mark.parametrize("processor", CLAIM_PROCESSORS)
-def test_processors_claims_an_inherited_writer_schema_would_corrupt_rows(processor: str) -> None:
+def test_processors_claims_an_inherited_writer_schema_would_corrupt_rows() -> None:
     # Why the flow's writer must not inherit the schema: a key-only REMOVE row (nulls) written first makes
-    # NiFi type its array and integer columns as strings for every later row of that output.
+    # NiFi type its array and integer columns as strings for every later row of that output. (A RecordTransform's
+    # concern; ProcessClaimChange writes its lines itself and PartitionRecord reads them with the wire schema.)
     good, _ = mixed_batch()
     content = [ndjson([remove_with_broken_old_image(), *good])]
-    inherited = _run(processor, content, infer=True)
+    inherited = _run("TransformClaimChange", content, infer=True)
     later_remove = _records(inherited, "remove")[1]
     assert isinstance(later_remove["diagnosisCodes"], str)
     assert isinstance(later_remove["diagnosisCount"], str)
@@ -290,7 +307,8 @@ def test_processors_claims_settings_are_built_once_per_schedule(
     runner.enqueue(_decoded(ndjson([good[0]])).content if processor == "TransformClaimChange" else ndjson([good[0]]))
     runner.run()
     assert len(built) == 2 and built[-1]["generalize_zip3"] == "true"  # a restart reads the new properties
-    assert len(_records(runner, "insert")[-1]["patientZip"]) == 3
+    seen = RoutedRunner(runner) if processor == "ProcessClaimChange" else runner
+    assert len(_records(seen, "insert")[-1]["patientZip"]) == 3
 
 
 @pytest.mark.parametrize("processor", CLAIM_PROCESSORS)
@@ -298,9 +316,10 @@ def test_processors_claims_unexpected_error_stays_with_its_record(
     processor: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runner = TestRunner(processor, infer_schema_like_nifi=True)
-    # The core function each processor's records go through: routing of decoded events, or the fused path.
-    core = "route_events" if processor == "TransformClaimChange" else "route_record_fused"
-    real_route = getattr(record_routing, core)
+    # The core function each processor's records go through: routing of decoded events, or one framed record of
+    # the fused path.
+    module, core = (record_routing, "route_events") if processor == "TransformClaimChange" else (fused, "_framed")
+    real_route = getattr(module, core)
     calls = {"n": 0}
 
     def flaky(*args: Any, **kwargs: Any) -> Any:
@@ -309,11 +328,14 @@ def test_processors_claims_unexpected_error_stays_with_its_record(
             raise KeyError("Quornbyte")
         return real_route(*args, **kwargs)
 
-    monkeypatch.setattr(record_routing, core, flaky)
+    monkeypatch.setattr(module, core, flaky)
     good, _ = mixed_batch()
     content = ndjson(good[:3])
     runner.enqueue(_decoded(content).content if processor == "TransformClaimChange" else content)
     runner.run()
+    if processor == "ProcessClaimChange":
+        runner = RoutedRunner(runner)  # type: ignore[assignment]
+        assert runner.logger.bulletins() != []  # a ClaimFlow bug is loud
     assert _counts(runner)["invalid"] == 1
     assert _records(runner, "invalid")[0]["error"] == "record 1: internal error (KeyError)"
     assert_no_phi(runner.log_text())
@@ -379,19 +401,17 @@ def test_processors_claims_consume_kinesis_stream_record_mode_gives_the_shard_on
 @pytest.mark.parametrize("processor", CLAIM_PROCESSORS)
 def test_processors_claims_raw_mode_attributes_on_many_records(processor: str) -> None:
     # Content ConsumeKinesisStream's raw mode never writes (several records, no record.count): the decoder sees
-    # them all and gives none the sequence number; a RecordTransform handed record 0 alone cannot know yet, so
-    # record 0 keeps it (docs/change-events.md, "Kinesis position"). Index > 0 always proves several.
+    # them all and gives none the sequence number. Both processors see the whole content (TransformClaimChange
+    # through the decoder, ProcessClaimChange as a FlowFileTransform), so none keeps it.
     runner = _run(processor, [ndjson([record(7), record(8), record(9)])], attributes=STREAM_RAW_MODE)
     rows = _records(runner, "insert")
-    first = "4965000000000000000009" if processor == "ProcessClaimChange" else None
-    assert [row["kinesisSequenceNumber"] for row in rows] == [first, None, None]
+    assert [row["kinesisSequenceNumber"] for row in rows] == [None, None, None]
     assert [row["kinesisShardId"] for row in rows] == ["shardId-000000000003"] * 3
 
 
-@pytest.mark.parametrize("processor", CLAIM_PROCESSORS)
-def test_processors_claims_interleaved_flowfiles_keep_their_own_positions(processor: str) -> None:
-    # Concurrent tasks may interleave the records of several FlowFiles on one instance.
-    runner = TestRunner(processor)
+def test_processors_claims_interleaved_flowfiles_keep_their_own_positions() -> None:
+    # Concurrent tasks may interleave the records of several FlowFiles on one RecordTransform instance.
+    runner = TestRunner("TransformClaimChange")
     runner.schedule()
     first = MockFlowFile(b"", {"uuid": "ff-1"})
     second = MockFlowFile(b"", {"uuid": "ff-2"})
@@ -410,7 +430,7 @@ def test_processors_claims_ttl_deletes_survive_the_nifi_reader(processor: str, r
     claims = runner(processor, infer_schema_like_nifi=True)
     claims.enqueue(_decoded(content).content if processor == "TransformClaimChange" else content)
     claims.run()
-    removes = _records(claims, "remove")
+    removes = _records(RoutedRunner(claims) if processor == "ProcessClaimChange" else claims, "remove")
     assert [(r["claimId"], r["ttlDelete"]) for r in removes] == [("CLM-00000005", True), ("CLM-00000003", False)]
 
 
@@ -443,7 +463,13 @@ def test_processors_claims_bad_data_makes_no_bulletins(processor: str) -> None:
     runner = _run(processor, [ndjson([good[0], unknown_operation(), key_mismatch(), good[1]])])
     assert _counts(runner)["invalid"] == 2
     assert runner.logger.bulletins() == []
-    assert len([m for m in runner.logger.at("debug") if m.startswith("Routing to invalid: record ")]) == 2
+    if processor == "TransformClaimChange":
+        assert len([m for m in runner.logger.at("debug") if m.startswith("Routing to invalid: record ")]) == 2
+    else:  # one FlowFile, one line
+        assert [m for m in runner.logger.at("debug") if " invalid; first: " in m] == [
+            "2 of 4 records invalid; first: record 1 (eventId " + unknown_operation()["eventID"] + "): "
+            + _records(runner, "invalid")[0]["rule"]
+        ]
 
 
 @pytest.mark.parametrize("processor", CLAIM_PROCESSORS)
@@ -454,7 +480,7 @@ def test_processors_claims_row_flowfiles_carry_no_error(processor: str) -> None:
     runner = _run(processor, [ndjson([good[0], malformed_line() if processor == "TransformClaimChange"
                                       else unknown_operation(), *good[1:4]])])
     rows = [f for rel in ("insert", "modify", "remove") for f in runner.get_flowfiles_for(rel)]
-    assert rows and all("cdc.error" not in f.attributes for f in rows)
+    assert rows and all(not f.attributes.get("cdc.error") for f in rows)
     assert all(f.attributes["cdc.error"] for f in runner.get_flowfiles_for("invalid"))
 
 

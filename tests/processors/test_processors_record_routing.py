@@ -150,13 +150,15 @@ def test_processors_record_routing_positions_are_unique_across_threads() -> None
 
 
 def test_processors_record_routing_dead_letter_shape() -> None:
-    assert dead_letter(2, "e-2", "record 2 (eventId e-2): x: y", {"a": 1, "b": object}) == {
+    assert dead_letter(2, "e-2", "record 2 (eventId e-2): x: y", {"a": 1, "b": object}, "x: y") == {
         "index": 2,
         "eventId": "e-2",
         "error": "record 2 (eventId e-2): x: y",
+        "rule": "x: y",
         "record": '{"a":1,"b":"<class \'object\'>"}',
     }
-    assert dead_letter(0, None, "record 0: z", None)["record"] is None
+    assert dead_letter(0, None, "record 0: z", None, None)["record"] is None
+    assert dead_letter(0, None, "record 0: z", None, None)["rule"] == "record 0: z"  # no rule: the whole reason
 
 
 def _routed_invalid(item: Any) -> Routed:
@@ -208,7 +210,7 @@ def test_processors_record_routing_outcome_of_a_row_and_of_an_invalid_record() -
     assert outcome.relationship == INVALID and not outcome.unexpected
     assert outcome.reason == invalid.error
     assert outcome.partition == {ERROR_ATTRIBUTE: invalid.rule}
-    assert outcome.record == dead_letter(4, invalid.event_id, invalid.error or "", invalid.record)
+    assert outcome.record == dead_letter(4, invalid.event_id, invalid.error or "", invalid.record, invalid.rule)
 
 
 def test_processors_record_routing_unexpected_outcome_names_only_the_type() -> None:

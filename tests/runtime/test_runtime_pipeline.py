@@ -102,5 +102,5 @@ def test_runtime_pipeline_with_the_flows_row_writer_keeps_rows_and_dead_letters_
     rows = result.records("rows")
     assert len(rows) == 12 and all(len(row) > 40 for row in rows)
     (dead_letter,) = result.records("dead-letter")
-    assert set(dead_letter) == {"index", "eventId", "error", "record"}
+    assert set(dead_letter) == {"index", "eventId", "error", "rule", "record"}
     assert dead_letter["eventId"] == "x-1"

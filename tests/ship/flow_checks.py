@@ -97,7 +97,13 @@ SERVICE_API_OF_PROPERTY = {
     "AWS Credentials Provider Service": pf.AWS_CREDENTIALS_SERVICE.service_apis[0][0],
     "Private Key Service": "org.apache.nifi.key.service.api.PrivateKeyService",
 }
-JAVA_PROCESSORS = {c.type: c for c in (pf.CONSUME_KINESIS_STREAM, pf.PUT_SNOWPIPE_STREAMING)}
+JAVA_PROCESSORS = {
+    c.type: c
+    for c in (pf.CONSUME_KINESIS_STREAM, pf.PUT_SNOWPIPE_STREAMING, pf.PARTITION_RECORD, pf.ROUTE_ON_ATTRIBUTE)
+}
+# Processors whose user-defined ("dynamic") properties are part of their configuration: PartitionRecord's record
+# paths (each an attribute), RouteOnAttribute's expressions (each, with "Route to Property name", a relationship).
+TAKES_DYNAMIC_PROPERTIES = {pf.PARTITION_RECORD.type, pf.ROUTE_ON_ATTRIBUTE.type}
 # ConsumeKinesisStream's property names in NiFi 2.11.0 (apache/nifi rel/nifi-2.11.0, ConsumeKinesisStream.java
 # and its AbstractAwsProcessor / RegionUtil descriptors), the ones a flow may set.
 CONSUME_KINESIS_STREAM_PROPERTIES = frozenset(
@@ -162,6 +168,8 @@ COMPONENT_PROPERTIES = {
         "Delivery Guarantee",
     },
     pf.CONSUME_KINESIS_STREAM.type: CONSUME_KINESIS_STREAM_PROPERTIES,
+    pf.PARTITION_RECORD.type: {"Record Reader", "Record Writer"},
+    pf.ROUTE_ON_ATTRIBUTE.type: {"Routing Strategy"},
 }
 # Which of those properties NiFi itself declares sensitive (same sources). NiFi judges a parameter reference by its
 # own descriptor, not by the one in the document, so a document marking another property sensitive would still
@@ -222,8 +230,13 @@ def problems(document: Mapping[str, Any], python_specs: Mapping[str, ProcessorSp
         descriptors = component.get("propertyDescriptors") or {}
         known_names = COMPONENT_PROPERTIES.get(component.get("type", ""))
         for name, value in (component.get("properties") or {}).items():
-            if known_names is not None and name not in known_names:
+            dynamic = bool((descriptors.get(name) or {}).get("dynamic"))
+            if dynamic and component.get("type") not in TAKES_DYNAMIC_PROPERTIES:
+                found.append(f"{where}: {name!r} is marked dynamic but {component.get('type')} takes none here")
+            if known_names is not None and name not in known_names and not dynamic:
                 found.append(f"{where}: {name!r} is not a property name of {component.get('type')}")
+            if known_names is not None and name in known_names and dynamic:
+                found.append(f"{where}: {name!r} is a property of {component.get('type')}, not a dynamic one")
             if name in ALLOWED_VALUES and known_names is not None and value not in ALLOWED_VALUES[name]:
                 found.append(f"{where}.{name}: {value!r} is not an allowed value")
             descriptor = descriptors.get(name)
@@ -316,6 +329,11 @@ def problems(document: Mapping[str, Any], python_specs: Mapping[str, ProcessorSp
                 found.append(f"{where}: unknown Java processor type {processor.get('type')}")
                 continue
             relationships = java.relationships
+            if java is pf.ROUTE_ON_ATTRIBUTE:  # "Route to Property name": one relationship per dynamic property
+                if (processor.get("properties") or {}).get("Routing Strategy") != pf.ROUTE_TO_PROPERTY_NAME:
+                    found.append(f"{where}: Routing Strategy must be {pf.ROUTE_TO_PROPERTY_NAME!r}")
+                dynamic = [n for n, d in (processor.get("propertyDescriptors") or {}).items() if d.get("dynamic")]
+                relationships = (*sorted(dynamic), "unmatched")
             if java is pf.CONSUME_KINESIS_STREAM:
                 unknown = set(processor.get("properties") or {}) - CONSUME_KINESIS_STREAM_PROPERTIES
                 if unknown:

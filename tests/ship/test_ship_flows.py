@@ -18,6 +18,7 @@ from claimflow.flow import platform as pf
 from claimflow.flow.definitions import NIFI_FILE, OPENFLOW_FILE, claim_row_schema_text, claim_row_wire_schema
 from claimflow.flow.export import FLOW_DIRECTORY, rendered, stale
 from claimflow.flow.pyprocessors import PROCESSOR_FOLDER, ProcessorSpec, read_processors
+from claimflow.record_routing import PARTITION_PATHS, ROUTES
 from claimflow.snowflake.spec import DEFAULT_TABLES
 from claimflow_offline.discovery import inspect_module
 
@@ -159,26 +160,38 @@ def test_openflow_flow_shape() -> None:
     assert [p["type"] for p in python] == ["ProcessClaimChange"]  # Openflow: at most 2 Python processors
     (consume,) = by_type(document, "ConsumeKinesisStream")
     (process,) = python
+    (partition,) = by_type(document, "PartitionRecord")
+    (route,) = by_type(document, "RouteOnAttribute")
     puts = by_type(document, "PutSnowpipeStreaming")
     assert puts and all(p["bundle"] == pf.OPENFLOW_SNOWPIPE_NAR.to_json() for p in puts)
     connections = document["flowContents"]["connections"]
-    from_process = [c for c in connections if c["source"]["id"] == process["identifier"]]
+
+    def out_of(component: dict) -> list[dict]:
+        return [c for c in connections if c["source"]["id"] == component["identifier"]]
+
+    funnels = {f["identifier"] for f in document["flowContents"]["funnels"]}
+    # ProcessClaimChange -> PartitionRecord -> RouteOnAttribute, by the record paths and expressions of the core.
+    assert [(c["selectedRelationships"], c["destination"]["id"]) for c in out_of(process) if
+            c["destination"]["id"] not in funnels] == [(["success"], partition["identifier"])]
+    assert {k: v for k, v in partition["properties"].items() if k.startswith("cdc.")} == dict(PARTITION_PATHS)
+    assert [(c["selectedRelationships"], c["destination"]["id"]) for c in out_of(partition) if
+            c["destination"]["id"] not in funnels] == [(["success"], route["identifier"])]
+    assert route["properties"]["Routing Strategy"] == "Route to Property name"
+    assert {k: v for k, v in route["properties"].items() if k != "Routing Strategy"} == dict(ROUTES)
     row_targets = {
         c["destination"]["id"]
-        for c in from_process
+        for c in out_of(route)
         if set(c["selectedRelationships"]) == {"insert", "modify", "remove"}
     }
     assert row_targets == {p["identifier"] for p in puts}  # every row to staging AND history
     parameters = {p["name"]: p for p in next(iter(document["parameterContexts"].values()))["parameters"]}
     tables = {parameters[p["properties"]["Table"][2:-1]]["value"] for p in puts}
     assert tables == {DEFAULT_TABLES.staging, DEFAULT_TABLES.history}
-    funnels = {f["identifier"] for f in document["flowContents"]["funnels"]}
-    dead = [c for c in from_process if c["destination"]["id"] in funnels]
-    assert {r for c in dead for r in c["selectedRelationships"]} == {"invalid", "failure"}
+    dead = {r for component in (process, partition, route) for c in out_of(component)
+            if c["destination"]["id"] in funnels for r in c["selectedRelationships"]}
+    assert dead == {"invalid", "unmatched", "failure"}
     assert not [c for c in connections if c["source"]["id"] in funnels]  # the dead letter holds FlowFiles
-    assert [c["destination"]["id"] for c in connections if c["source"]["id"] == consume["identifier"]] == [
-        process["identifier"]
-    ]
+    assert [c["destination"]["id"] for c in out_of(consume)] == [process["identifier"]]
 
 
 def test_nifi_flow_shape() -> None:

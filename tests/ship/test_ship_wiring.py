@@ -44,14 +44,14 @@ def test_every_relationship_of_every_stage_is_routed() -> None:
             assert stage.version == specs[stage.type].version
 
 
-def test_openflow_stage_feeds_both_snowpipe_processors() -> None:
+def test_openflow_stage_feeds_the_java_routing() -> None:
+    # ProcessClaimChange writes every outcome to success; PartitionRecord and RouteOnAttribute route the records
+    # (their wiring on to both Snowpipe processors is checked in test_ship_flows.test_openflow_flow_shape).
     pipeline = load_python_pipeline(FLOW_DIRECTORY / OPENFLOW_FILE)
     (stage,) = pipeline.stages
     assert stage.type == "ProcessClaimChange"
-    for relationship in ("insert", "modify", "remove"):
-        destinations = stage.routes[relationship]
-        assert {d.name for d in destinations} == {"PutSnowpipeStreaming"}
-        assert len({d.component for d in destinations}) == 2  # staging and history
+    assert [(d.kind, d.name) for d in stage.routes["success"]] == [("java", "PartitionRecord")]
+    assert [d.kind for d in stage.routes["failure"]] == ["funnel"]
     assert [d.kind for d in stage.routes["original"]] == ["auto-terminated"]
 
 

@@ -40,6 +40,7 @@ assert not BLOCKED & set(sys.modules), "pydantic was imported before the blocker
 import gzip, random
 
 from claimflow.claims.synthetic import claim_item, kinesis_record
+from claimflow_offline.java import RoutedRunner
 from claimflow_offline.pipeline import Pipeline, Stage
 from claimflow_offline.runner import TestRunner
 
@@ -73,8 +74,9 @@ for name, value in phi.items():
     fused.set_property(name, value)
 fused.enqueue(content)
 fused.run()
+routed = RoutedRunner(fused)  # the Openflow flow's PartitionRecord + RouteOnAttribute
 report["fused"] = sorted(r["eventName"] for rel in ("insert", "modify", "remove")
-                         for f in fused.get_flowfiles_for(rel) for r in f.records())
+                         for f in routed.get_flowfiles_for(rel) for r in f.records())
 
 export = TestRunner("DecodeDynamoDBExport")
 export.set_property("Export Time", "2025-11-01T00:00:00.000Z")

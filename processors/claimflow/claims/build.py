@@ -28,6 +28,8 @@ _RELATIONSHIP: dict[str, Relationship] = {"INSERT": "insert", "MODIFY": "modify"
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 KEY_WIDTH = COLUMN_WIDTHS["claimId"]
 ROW_TEMPLATE: dict[str, Any] = dict.fromkeys(COLUMN_NAMES)  # copied per row: every column, in order
+# The start of the rule of an outcome for an unexpected exception (see :func:`unexpected`).
+INTERNAL_ERROR = "internal error"
 
 
 @dataclass(slots=True)
@@ -296,6 +298,13 @@ def _invalid(index: int, event_id: str | None, rule: str, record: dict[str, Any]
     event_id = shown_event_id(event_id)  # an id of the wrong shape may be data: never repeated
     error = f"record {index} (eventId {event_id}): {rule}" if event_id else f"record {index}: {rule}"
     return Routed("invalid", None, error, index, event_id, record, rule)
+
+
+def unexpected(index: int, error: BaseException, original: Any) -> Routed:
+    """The invalid outcome of a record whose processing raised what nothing expected (a ClaimFlow bug): the
+    record's position and the exception's type only, never its message (which could quote the record)."""
+    rule = f"{INTERNAL_ERROR} ({type(error).__name__})"
+    return Routed("invalid", None, f"record {index}: {rule}", index, None, _rejection_record(original), rule)
 
 
 def _rejection_record(raw: Any) -> dict[str, Any] | None:

@@ -25,6 +25,7 @@ from claimflow.claims.build import (
     complete_row,
     kinesis_columns,
     route_events,
+    unexpected,
 )
 from claimflow.claims.errors import InvalidClaim
 from claimflow.claims.settings import ClaimSettings
@@ -186,7 +187,9 @@ def route_records_fused(
 
     The content is framed as the decoder frames it (``claimflow.events.Content``: one object, a JSON array, NDJSON);
     each record takes the claim-shaped walk, or the decoder and the claim rules when it is unusual, with the
-    Kinesis position of ``attributes`` applied by the decoder's rules. Exactly one Routed per record, in input order.
+    Kinesis position of ``attributes`` applied by the decoder's rules. Exactly one Routed per record, in input
+    order; a record that makes anything raise is routed to invalid as an internal error
+    (:func:`claimflow.claims.build.unexpected`).
     """
     if ingest_time_us is None:
         ingest_time_us = time.time_ns() // 1000
@@ -197,12 +200,30 @@ def route_records_fused(
     kinesis = None if position_problem(position) is not None else kinesis_columns(position)
     arrival_ms = latest_arrival_ms(position, flowfile)
     for index, (parsed, raw) in enumerate(content.records):
-        if parsed is not MALFORMED:
-            try:
-                yield _fast(parsed, content.length if raw is None else len(raw), index, settings, ingest_time_us,
-                            kinesis, arrival_ms)
-                continue
-            except Unusual:
-                pass
-        item = decode_framed(parsed, raw, index, flowfile, content)
-        yield from route_events([item], settings, ingest_time_us, first_index=index)
+        try:
+            routed = _framed(parsed, raw, index, settings, ingest_time_us, kinesis, arrival_ms, flowfile, content)
+        except Exception as error:  # one record's bug must not take the records after it down
+            routed = unexpected(index, error, parsed if raw is None else raw)
+        yield routed
+
+
+def _framed(
+    parsed: Any,
+    raw: bytes | None,
+    index: int,
+    settings: ClaimSettings,
+    ingest_time_us: int,
+    kinesis: dict[str, Any] | None,
+    arrival_ms: int | None,
+    flowfile: FlowFilePosition | None,
+    content: Content,
+) -> Routed:
+    """One framed record of :func:`route_records_fused`: the walk, or the decoder and the claim rules."""
+    if parsed is not MALFORMED:
+        try:
+            return _fast(parsed, content.length if raw is None else len(raw), index, settings, ingest_time_us,
+                         kinesis, arrival_ms)
+        except Unusual:
+            pass
+    item = decode_framed(parsed, raw, index, flowfile, content)
+    return next(route_events([item], settings, ingest_time_us, first_index=index))

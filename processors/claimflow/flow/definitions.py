@@ -1,9 +1,10 @@
 """ClaimFlow's two flow definitions, described once in Python and exported as the JSON NiFi imports.
 
 1. Openflow (``claimflow-openflow.json``): ConsumeKinesisStream -> ProcessClaimChange (the one fused Python
-   processor: Openflow recommends few Python processors per runtime) -> insert/modify/remove -> PutSnowpipeStreaming
-   into the staging table, and every event also into the history table. The merge into the current-state table
-   runs inside Snowflake (stream + task of sql/).
+   processor, a FlowFileTransform: Openflow recommends few Python processors per runtime) -> PartitionRecord and
+   RouteOnAttribute (Java: per-record routing by operation and rule, visible on the canvas) -> insert/modify/remove
+   -> PutSnowpipeStreaming into the staging table, and every event also into the history table. The merge into
+   the current-state table runs inside Snowflake (stream + task of sql/).
 2. Apache NiFi 2.x (``claimflow-nifi.json``): ConsumeKinesisStream -> DecodeDynamoDBChange -> TransformClaimChange
    -> insert/modify/remove -> MergeClaimsToSnowflake (Snowpark: staging + history + merge in one transaction),
    whose ``retry`` loops back with back-off.
@@ -37,6 +38,7 @@ from claimflow.flow.model import (
     parameter_reference,
 )
 from claimflow.flow.pyprocessors import RECORD_READER, RECORD_WRITER, ProcessorSpec, read_processors
+from claimflow.record_routing import PARTITION_PATHS, ROUTES
 from claimflow.snowflake.spec import DEFAULT_TABLES
 
 ROW_RELATIONSHIPS = ("insert", "modify", "remove")
@@ -152,6 +154,7 @@ DEAD_LETTER_FIELDS: tuple[tuple[str, str], ...] = (
     ("index", "long"),
     ("eventId", "string"),
     ("error", "string"),
+    ("rule", "string"),
     ("record", "string"),
 )
 
@@ -248,6 +251,16 @@ ROW_READER = Service(
     },
     comments="Reads claim rows with their explicit schema for Snowpipe Streaming (NUMBER, DATE, TIMESTAMP typed).",
 )
+ROUTED_ROW_READER = Service(
+    key="routed-row-reader",
+    name="Routed Row Reader",
+    type=pf.JSON_TREE_READER.type,
+    bundle=pf.JSON_TREE_READER.bundle,
+    service_apis=pf.JSON_TREE_READER.service_apis,
+    properties={pf.SCHEMA_ACCESS_STRATEGY: "schema-text-property", pf.SCHEMA_TEXT: claim_row_wire_schema_text()},
+    comments="Reads ProcessClaimChange's lines (claim rows and dead letters) for PartitionRecord with the same "
+    "explicit schema the Claim Row Writer writes, so no value changes type on the way through.",
+)
 PRIVATE_KEY = Service(
     key="snowflake-private-key",
     name="Snowflake Private Key",
@@ -280,6 +293,39 @@ def consume_kinesis() -> Processor:
         comments="No Record Reader/Writer on purpose: one FlowFile per Kinesis record, content = the DynamoDB change "
         "JSON, its shard and sequence number in the aws.kinesis.* attributes (the merge orders by them; record "
         "mode would keep only one position per FlowFile). Checkpoints after the FlowFiles are committed.",
+    )
+
+
+def partition_rows(upstream: str) -> Processor:
+    return Processor(
+        key="partition-rows",
+        name="Partition by operation and rule",
+        type=pf.PARTITION_RECORD.type,
+        bundle=pf.PARTITION_RECORD.bundle,
+        relationships=pf.PARTITION_RECORD.relationships,
+        properties={
+            "Record Reader": ServiceRef(ROUTED_ROW_READER.key),
+            "Record Writer": ServiceRef(ROW_WRITER.key),
+            **PARTITION_PATHS,
+        },
+        auto_terminated={"original": "its records went on as the partitions"},
+        dynamic_properties=frozenset(PARTITION_PATHS),
+        comments=f"Splits {upstream}'s output into one FlowFile per operation (cdc.operation = eventName) and per "
+        "broken rule (cdc.error = rule); dead letters have no eventName and rows no rule.",
+    )
+
+
+def route_rows() -> Processor:
+    return Processor(
+        key="route-rows",
+        name="Route by operation",
+        type=pf.ROUTE_ON_ATTRIBUTE.type,
+        bundle=pf.ROUTE_ON_ATTRIBUTE.bundle,
+        relationships=(*ROUTES, "unmatched"),
+        properties={"Routing Strategy": pf.ROUTE_TO_PROPERTY_NAME, **ROUTES},
+        dynamic_properties=frozenset(ROUTES),
+        comments="insert / modify / remove by cdc.operation, invalid when cdc.error is set. 'unmatched' cannot "
+        "happen (every line is a row or a dead letter) and goes to the dead letter if it ever does.",
     )
 
 
@@ -491,29 +537,42 @@ def openflow_flow(processors: Mapping[str, ProcessorSpec] | None = None) -> Flow
         "role CLAIMFLOW_LOADER); KEY_PAIR for BYOC deployments (then set the Snowflake private key parameters).",
         value=SNOWFLAKE_MANAGED,
     )
-    services = (AWS_CREDENTIALS, CHANGE_READER, ROW_WRITER, ROW_READER, PRIVATE_KEY)
+    services = (AWS_CREDENTIALS, ROUTED_ROW_READER, ROW_WRITER, ROW_READER, PRIVATE_KEY)
     by_key = {s.key: s for s in services}
     consume = consume_kinesis()
     process = python_processor(
-        PythonStage("process", "ProcessClaimChange", "Process claim change", CHANGE_READER, ROW_WRITER),
+        PythonStage("process", "ProcessClaimChange", "Process claim change"),
         _spec(specs, "ProcessClaimChange"),
         parameters,
         by_key,
     )
+    if set(process.relationships) != {"success", "original", "failure"}:
+        raise FlowDescriptionError(f"ProcessClaimChange has {process.relationships}, expected success (routed "
+                                   "by PartitionRecord), original and failure")
+    partition = partition_rows(process.name)
+    route = route_rows()
     staging = put_snowpipe("put-staging", "Snowpipe Streaming: staging", SF_STAGING_TABLE)
     history = put_snowpipe("put-history", "Snowpipe Streaming: history", SF_HISTORY_TABLE)
-    connections = [Connection(consume.key, ("success",), process.key, name="DynamoDB change records")]
+    connections = [
+        Connection(consume.key, ("success",), process.key, name="DynamoDB change records"),
+        Connection(process.key, ("success",), partition.key, name="claim rows and dead letters"),
+        Connection(partition.key, ("success",), route.key, name="one FlowFile per operation or rule"),
+        Connection(route.key, ROW_RELATIONSHIPS, staging.key, name="claim rows to staging"),
+        Connection(route.key, ROW_RELATIONSHIPS, history.key, name="every event to history"),
+    ]
+    _check_all_routed(consume, {"success"})
     handled = {"success"}
-    _check_all_routed(consume, handled)
-    handled = set()
-    rows_out = tuple(r for r in process.relationships if r in ROW_RELATIONSHIPS)
-    if rows_out != ROW_RELATIONSHIPS:
-        raise FlowDescriptionError(f"ProcessClaimChange routes {rows_out}, expected {ROW_RELATIONSHIPS}")
-    connections.append(Connection(process.key, rows_out, staging.key, name="claim rows to staging"))
-    connections.append(Connection(process.key, rows_out, history.key, name="every event to history"))
-    handled.update(rows_out)
     connections.extend(_dead_letter_connections(process, handled))
     _check_all_routed(process, handled)
+    handled = {"success"}
+    connections.extend(_dead_letter_connections(partition, handled))
+    _check_all_routed(partition, handled)
+    handled = set(ROW_RELATIONSHIPS)
+    connections.append(Connection(route.key, ("invalid", "unmatched"), DEAD_LETTER, name="dead letter: invalid "
+                                  "records (one FlowFile per rule) / unmatched", back_pressure_objects=100000,
+                                  back_pressure_size="10 GB"))
+    handled.update(("invalid", "unmatched"))
+    _check_all_routed(route, handled)
     for put in (staging, history):
         handled = {"success"}
         connections.extend(_dead_letter_connections(put, handled))
@@ -521,22 +580,25 @@ def openflow_flow(processors: Mapping[str, ProcessorSpec] | None = None) -> Flow
     return Flow(
         file_name=OPENFLOW_FILE,
         name="ClaimFlow (Openflow)",
-        comments="DynamoDB InsuranceClaims -> Kinesis -> ProcessClaimChange -> Snowpipe Streaming (staging + "
-        "history). The order-proof merge into the current-state table runs in Snowflake (stream + task, sql/).",
+        comments="DynamoDB InsuranceClaims -> Kinesis -> ProcessClaimChange -> PartitionRecord -> RouteOnAttribute "
+        "-> Snowpipe Streaming (staging + history). The order-proof merge into the current-state table runs in "
+        "Snowflake (stream + task, sql/).",
         parameter_context="ClaimFlow Openflow",
         parameters=tuple(parameters.values()),
         services=services,
-        processors=(consume, process, staging, history),
+        processors=(consume, process, partition, route, staging, history),
         connections=tuple(connections),
         funnels=(Funnel(DEAD_LETTER),),
         labels=(Label("dead-letter-label", DEAD_LETTER_LABEL),),
         positions={
             consume.key: (0.0, 0.0),
             process.key: (0.0, 250.0),
-            staging.key: (-450.0, 550.0),
-            history.key: (450.0, 550.0),
-            DEAD_LETTER: (700.0, 275.0),
-            "dead-letter-label": (820.0, 200.0),
+            partition.key: (0.0, 500.0),
+            route.key: (0.0, 750.0),
+            staging.key: (-450.0, 1050.0),
+            history.key: (450.0, 1050.0),
+            DEAD_LETTER: (700.0, 625.0),
+            "dead-letter-label": (820.0, 550.0),
         },
     )
 

@@ -76,6 +76,8 @@ class Processor:
     # relationship -> why it is deliberately auto-terminated (validated: never an unexplained drop)
     auto_terminated: Mapping[str, str] = field(default_factory=dict)
     sensitive_properties: frozenset[str] = frozenset()
+    # User-defined properties (PartitionRecord's record paths, RouteOnAttribute's routes): "dynamic" descriptors.
+    dynamic_properties: frozenset[str] = frozenset()
     python: bool = False
     retry: Retry | None = None
     concurrent_tasks: int = 1
@@ -133,18 +135,21 @@ class Flow:
         raise KeyError(f"{self.name}: no processor {key!r}")
 
 
-def _property_descriptor(name: str, sensitive: bool, service: bool) -> dict[str, Any]:
+def _property_descriptor(name: str, sensitive: bool, service: bool, dynamic: bool = False) -> dict[str, Any]:
     return {
         "name": name,
         "displayName": name,
         "identifiesControllerService": service,
         "sensitive": sensitive,
-        "dynamic": False,
+        "dynamic": dynamic,
     }
 
 
 def _properties(
-    flow: Flow, values: Mapping[str, str | ServiceRef], sensitive: frozenset[str]
+    flow: Flow,
+    values: Mapping[str, str | ServiceRef],
+    sensitive: frozenset[str],
+    dynamic: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, str], dict[str, Any]]:
     props: dict[str, str] = {}
     descriptors: dict[str, Any] = {}
@@ -152,7 +157,7 @@ def _properties(
         value = values[name]
         service = isinstance(value, ServiceRef)
         props[name] = component_id(flow.name, "service", value.key) if isinstance(value, ServiceRef) else value
-        descriptors[name] = _property_descriptor(name, name in sensitive, service)
+        descriptors[name] = _property_descriptor(name, name in sensitive, service, name in dynamic)
     return props, descriptors
 
 
@@ -184,7 +189,7 @@ def export(flow: Flow) -> dict[str, Any]:
 
     processors = []
     for p in flow.processors:
-        props, descriptors = _properties(flow, p.properties, p.sensitive_properties)
+        props, descriptors = _properties(flow, p.properties, p.sensitive_properties, p.dynamic_properties)
         retry = p.retry
         processors.append(
             {

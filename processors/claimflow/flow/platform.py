@@ -40,6 +40,7 @@ AWS_SERVICE_API_NAR = nifi_bundle("nifi-aws-service-api-nar")
 RECORD_SERIALIZATION_NAR = nifi_bundle("nifi-record-serialization-services-nar")
 STANDARD_SERVICES_API_NAR = nifi_bundle("nifi-standard-services-api-nar")
 KEY_SERVICE_NAR = nifi_bundle("nifi-key-service-nar")
+STANDARD_NAR = nifi_bundle("nifi-standard-nar")
 OPENFLOW_SNOWPIPE_NAR = Bundle(
     "com.snowflake.openflow.runtime", "runtime-snowpipe-processors-nar", OPENFLOW_RUNTIME_VERSION
 )
@@ -75,6 +76,15 @@ PUT_SNOWPIPE_STREAMING = JavaComponent(
     OPENFLOW_SNOWPIPE_NAR,
     relationships=("success", "failure"),
 )
+# The Java routing after ProcessClaimChange (apache/nifi PartitionRecord.java, RouteOnAttribute.java). Their
+# dynamic properties (record paths, expressions) add attributes and, for RouteOnAttribute, relationships.
+PARTITION_RECORD = JavaComponent(
+    "org.apache.nifi.processors.standard.PartitionRecord",
+    STANDARD_NAR,
+    relationships=("success", "failure", "original"),
+)
+ROUTE_ON_ATTRIBUTE = JavaComponent("org.apache.nifi.processors.standard.RouteOnAttribute", STANDARD_NAR)
+ROUTE_TO_PROPERTY_NAME = "Route to Property name"  # RouteOnAttribute's "Routing Strategy": a relationship per property
 JSON_TREE_READER = JavaComponent(
     "org.apache.nifi.json.JsonTreeReader",
     RECORD_SERIALIZATION_NAR,
