@@ -1,8 +1,8 @@
 """Routing for the claim processors, engine-agnostic (nothing here imports nifiapi).
 
 - One record at a time, for engines that hand a processor single records (NiFi's RecordTransform:
-  TransformClaimChange): a :class:`FlowFilePositions`, :func:`route_change_event_record` or
-  :func:`route_kinesis_record`, and the :class:`RecordOutcome` (record, relationship, partition: plain values)
+  TransformClaimChange): a :class:`FlowFilePositions`, :func:`route_change_event_record`, and the
+  :class:`RecordOutcome` (record, relationship, partition: plain values)
   the processor wraps in the engine's result type.
 - A FlowFile's content at once, for engines that hand a processor the content bytes (NiFi's FlowFileTransform:
   ProcessClaimChange): :func:`route_content` frames the content as the decoder does and writes every record's
@@ -27,9 +27,9 @@ from typing import Any
 
 import orjson
 
-from claimflow.claims import ClaimSettings, PhiMode, Routed, route_events, route_record_fused, route_records_fused
+from claimflow.claims import ClaimSettings, PhiMode, Routed, route_events, route_records_fused
 from claimflow.claims.build import INTERNAL_ERROR, unexpected
-from claimflow.events import REJECTION_FIELD, ChangeEvent, DecodeError, FlowFilePosition, Rejection
+from claimflow.events import REJECTION_FIELD, ChangeEvent, DecodeError, Rejection
 
 INVALID = "invalid"
 # Partition attributes: output FlowFiles are grouped by these, one operation or one broken rule each.
@@ -175,38 +175,6 @@ def route_change_event_record(
     Never raises: an unexpected error routes this record to invalid, so it cannot take its FlowFile down.
     """
     return _route(lambda: change_event_from_record(record, index), record, index, settings, ingest_time_us)
-
-
-def route_kinesis_record(
-    record: dict[str, Any],
-    index: int,
-    settings: ClaimSettings,
-    ingest_time_us: int,
-    attributes: Mapping[str, str] | None,
-) -> RecordOutcome:
-    """One raw Kinesis DynamoDB record (parsed by a record reader) -> outcome; decode and claim in one step.
-    ``attributes`` are the FlowFile's (Kinesis position). Never raises, as :func:`route_change_event_record`.
-
-    Takes the claims core's fused path (the same outcome as decoding and then routing, in one pass over the
-    record). The FlowFile attributes' full Kinesis position (sequence number, partition key, arrival) describes the
-    FlowFile's last record, so it is given to this record only when it is provably the only one: ``index`` 0 and
-    the attributes say one record (:attr:`claimflow.events.FlowFilePosition.one_record`: ConsumeKinesisStream's
-    default raw mode, i.e. a sequence number and no ``record.count``; ``record.count`` 1; or ConsumeKinesis's
-    first and last sequence numbers equal). Otherwise (index > 0 always proves several, or ``record.count`` > 1)
-    the decoder's rule for a record of a many-record FlowFile applies: the shard alone for ConsumeKinesisStream,
-    and a null sequence number rather than a possibly wrong one (the Snowflake merge uses it as a tie-break).
-    """
-    try:
-        single_record = index == 0 and _attributes_say_one_record(attributes)
-        routed = route_record_fused(record, index, settings, ingest_time_us, attributes, single_record=single_record)
-    except Exception as error:  # one record's bug must not fail the FlowFile
-        return unexpected_outcome(index, error, record)
-    return outcome_of(routed)
-
-
-def _attributes_say_one_record(attributes: Mapping[str, str] | None) -> bool:
-    flowfile = FlowFilePosition.from_attributes(attributes)
-    return flowfile is not None and flowfile.one_record
 
 
 def _route(

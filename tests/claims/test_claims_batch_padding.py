@@ -1,5 +1,6 @@
-"""A record gives the same row in a NiFi-padded batch as alone, through ProcessClaimChange's routing (the fused
-path) and the two-step path. The batch is written under its merged schema (tests/claims/_nifi_padding.py), so one
+"""A record gives the same row in a NiFi-padded batch as alone, through the fused path (``route_record_fused``,
+which ``claimflow transform`` takes for parsed records; content written upstream by a NiFi record writer carries
+the padding) and the two-step path. The batch is written under its merged schema (tests/claims/_nifi_padding.py), so one
 record whose patient is a string pads every other record's patient map with a null "S" tag."""
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from claimflow.claims import ClaimSettings, route_records
+from claimflow.claims import ClaimSettings, route_record_fused, route_records
 from claimflow.claims.synthetic import kinesis_record
-from claimflow.record_routing import route_kinesis_record
+from claimflow.record_routing import RecordOutcome, outcome_of
 
 from ._claims import EVENT_TIME_US, INGEST_US, item, with_change
 from ._nifi_padding import has_tag_padding, merged_schema_padding
@@ -50,8 +51,12 @@ def batches(draw: st.DrawFn) -> list[dict[str, Any]]:
     return records
 
 
+def _routed(record: dict[str, Any], index: int) -> RecordOutcome:
+    return outcome_of(route_record_fused(record, index, SETTINGS, INGEST_US, None))
+
+
 def _outcome(record: dict[str, Any], index: int) -> tuple[str, Any, Any]:
-    outcome = route_kinesis_record(record, index, SETTINGS, INGEST_US, None)
+    outcome = _routed(record, index)
     assert not outcome.unexpected, outcome.reason
     rule = None if outcome.reason is None else outcome.reason.split(": ", 1)[1]
     return outcome.relationship, (None if outcome.relationship == "invalid" else outcome.record), rule
@@ -65,7 +70,7 @@ def test_a_record_gives_the_same_row_in_a_padded_batch_as_alone(records: list[di
         assert _outcome(in_batch, index) == _outcome(alone, index)
         # And the same as the two-step path (decoder, then the claim rules) on the unpadded record.
         (two_step,) = route_records(orjson.dumps(alone), SETTINGS, INGEST_US)
-        fused = route_kinesis_record(alone, 0, SETTINGS, INGEST_US, None)
+        fused = _routed(alone, 0)
         assert fused.relationship == two_step.relationship
         assert fused.relationship == "invalid" or fused.record == two_step.row
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from claimflow.claims import ClaimSettings, PhiMode, Routed, route_events
+from claimflow.claims import ClaimSettings, PhiMode, Routed, fused, route_events, route_records
 from claimflow.events import (
     EVENT_ID_RULE,
     REJECTION_FIELD,
@@ -22,15 +22,17 @@ from claimflow.record_routing import (
     ERROR_ATTRIBUTE,
     INVALID,
     OPERATION_ATTRIBUTE,
+    ROW_RELATIONSHIPS,
     FlowFilePositions,
     claim_settings_from_properties,
     dead_letter,
     outcome_of,
     route_change_event_record,
-    route_kinesis_record,
+    route_content,
     unexpected_outcome,
     without_nulls,
 )
+from claimflow.rows import COLUMN_NAMES
 from claimflow_offline.runner import TestRunner
 
 from ._claims import (
@@ -39,6 +41,7 @@ from ._claims import (
     key_mismatch,
     malformed_line,
     mixed_batch,
+    ndjson,
     record,
     remove_with_broken_old_image,
     unknown_operation,
@@ -255,22 +258,31 @@ def test_processors_record_routing_change_event_record_errors() -> None:
     assert outcome.record["index"] == 6 and outcome.record["record"] is not None
 
 
-def test_processors_record_routing_kinesis_records() -> None:
-    attributes = {"aws.kinesis.shard.id": "shardId-000000000007", "aws.kinesis.sequence.number": "42",
-                  "record.count": "1"}
-    outcome = route_kinesis_record(record(4, "REMOVE"), 0, SETTINGS, INGEST_US, attributes)
-    assert outcome.relationship == "remove" and outcome.partition == {OPERATION_ATTRIBUTE: "remove"}
-    assert outcome.record["kinesisShardId"] == "shardId-000000000007"
-    assert outcome.record["kinesisSequenceNumber"] == "42"
-    bad = route_kinesis_record(unknown_operation(), 3, SETTINGS, INGEST_US, None)
-    assert bad.relationship == INVALID and bad.record["index"] == 3
-    assert bad.partition[ERROR_ATTRIBUTE].startswith("unsupported eventName")
-    assert json.loads(bad.record["record"])["eventName"] == "UPSERT"  # the original, for the dead letter
-    assert_no_phi(json.dumps([bad.reason, bad.partition]))
+def _lines(content: bytes) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in content.split(b"\n") if line]
 
 
-def test_processors_record_routing_kinesis_records_as_decoding_then_routing() -> None:
-    # The fused path the processor takes gives what the decoder and the claim routing give, one step after another.
+def test_processors_record_routing_content_keeps_every_record_in_order_with_counts() -> None:
+    good, expected = mixed_batch()
+    lines = [good[0], unknown_operation(), *good[1:], key_mismatch()]
+    content = ndjson(lines) + b"{torn\n"
+    routed = route_content(content, SETTINGS, None, INGEST_US)
+    out = _lines(routed.content)
+    assert len(out) == len(lines) + 1 == routed.total  # one line per record, torn ones too
+    assert [r.get("eventId") for r in out[:-1]] == [r["eventID"] for r in lines]
+    assert [r["index"] for r in out if "rule" in r] == [1, len(lines) - 1, len(lines)]
+    assert all(list(r) == list(COLUMN_NAMES) for r in out if "rule" not in r)
+    assert routed.invalid == 3 and routed.internal_errors == 0
+    assert dict(routed.operations) == {name: expected[name] for name in ROW_RELATIONSHIPS}
+    attributes = routed.attributes()
+    assert attributes[OPERATION_ATTRIBUTE] == attributes[ERROR_ATTRIBUTE] == ""  # nothing inherited rides along
+    assert attributes["record.count"] == str(len(out)) and attributes["cdc.invalid.count"] == "3"
+    assert routed.first_error is not None and routed.first_error.startswith("record 1 (eventId ")
+    assert_no_phi(json.dumps([attributes, routed.first_error]))
+
+
+def test_processors_record_routing_content_equals_decoding_then_routing() -> None:
+    # The fused path gives, line for line, what the decoder and the claim routing give one after another.
     good, _ = mixed_batch()
     padded = record(5)
     padded["dynamodb"]["NewImage"]["member_id"]["N"] = None  # a schema-merging reader's padding
@@ -278,19 +290,36 @@ def test_processors_record_routing_kinesis_records_as_decoding_then_routing() ->
     records: list[Any] = [*good, key_mismatch(), remove_with_broken_old_image(), unknown_operation(), padded]
     records += [{"eventID": "e", "eventName": "INSERT"}, None]
     raw_mode = {"aws.kinesis.shard.id": "shardId-000000000001", "aws.kinesis.sequence.number": "7"}
-    one = {**raw_mode, "record.count": "1"}
-    many = {**raw_mode, "record.count": "9"}
     strict = ClaimSettings.from_strings(strict="true")
-    for attributes in (None, raw_mode, one, many, {"filename": "x"}):
+    for attributes in (None, raw_mode, {**raw_mode, "record.count": "1"}, {**raw_mode, "record.count": "9"}):
         for settings in (SETTINGS, strict):
-            for index, kinesis_record in enumerate(records):
-                # The decoder's single-record rule, for what a record-at-a-time engine can prove: record 0 of a
-                # FlowFile whose attributes say one record (ConsumeKinesisStream raw mode, or record.count 1).
-                single = index == 0 and (attributes is raw_mode or attributes is one)
-                step = decode_record_or_rejection(kinesis_record, index, attributes, single_record=single)
-                (routed,) = route_events([step], settings, INGEST_US, first_index=index)
-                expected = outcome_of(routed)
-                assert route_kinesis_record(kinesis_record, index, settings, INGEST_US, attributes) == expected, index
+            for batch in (records, records[:1], records[-3:-2]):
+                content = ndjson(batch)
+                expected = [outcome_of(r).record for r in route_records(content, settings, INGEST_US, attributes)]
+                got = _lines(route_content(content, settings, attributes, INGEST_US).content)
+                assert got == json.loads(json.dumps(expected)), (attributes, len(batch))
+
+
+def test_processors_record_routing_content_an_unexpected_error_stays_with_its_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = fused._framed
+    calls = {"n": 0}
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyError("Quornbyte")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fused, "_framed", flaky)
+    good, _ = mixed_batch()
+    routed = route_content(ndjson(good[:3]), SETTINGS, None, INGEST_US)
+    out = _lines(routed.content)
+    assert routed.total == 3 and routed.invalid == routed.internal_errors == 1
+    assert out[1]["error"] == "record 1: internal error (KeyError)"
+    assert "Quornbyte" not in out[1]["error"] + out[1]["rule"] + str(routed.first_error)  # the message is withheld
+    assert [r.get("eventId") for r in (out[0], out[2])] == [good[0]["eventID"], good[2]["eventID"]]
 
 
 # Attributes as each consumer mode writes them (apache/nifi, nifi-extension-bundles/nifi-aws-bundle, read at
@@ -312,13 +341,15 @@ CONSUME = {"aws.kinesis.shard.id": "shardId-000000000007", "aws.kinesis.first.se
     ("attributes", "index", "sequence", "shard"),
     [
         (STREAM, 0, "42", "shardId-000000000007"),  # ConsumeKinesisStream raw mode: one record per FlowFile
-        (STREAM, 1, None, "shardId-000000000007"),  # index > 0 proves a many-record FlowFile
+        (STREAM, 1, None, "shardId-000000000007"),  # a second record proves a many-record FlowFile
         (STREAM, 5, None, "shardId-000000000007"),
         ({**STREAM, "record.count": "1"}, 0, "42", "shardId-000000000007"),
-        ({**STREAM, "record.count": "1"}, 1, None, "shardId-000000000007"),  # the count contradicts the index
+        ({**STREAM, "record.count": "1"}, 1, None, "shardId-000000000007"),  # the content contradicts the count
         ({**STREAM, "record.count": "6"}, 0, None, "shardId-000000000007"),  # record mode: the last record's
-        ({**STREAM, "record.count": "many"}, 0, None, "shardId-000000000007"),  # a count nobody can read: unknown
-        ({**STREAM, "record.count": "0"}, 0, None, "shardId-000000000007"),
+        # A count nobody can read, or 0, says nothing; the content holds one record, so the attributes are its own.
+        ({**STREAM, "record.count": "many"}, 0, "42", "shardId-000000000007"),
+        ({**STREAM, "record.count": "0"}, 0, "42", "shardId-000000000007"),
+        ({**STREAM, "record.count": "many"}, 1, None, "shardId-000000000007"),
         ({**CONSUME, "record.count": "1"}, 0, "42", "shardId-000000000007"),  # FLOW_FILE strategy as written
         (CONSUME, 0, "42", "shardId-000000000007"),  # first == last sequence number: one record
         (CONSUME, 2, None, None),  # ConsumeKinesis may mix shards in a FlowFile
@@ -330,12 +361,14 @@ def test_processors_record_routing_sequence_number_only_for_a_provably_single_re
     attributes: dict[str, str], index: int, sequence: str | None, shard: str | None
 ) -> None:
     # Attributes describe the FlowFile's last record: a record of a many-record FlowFile must not get its
-    # sequence number (the Snowflake merge orders by it), whatever the FlowFile lacks.
-    outcome = route_kinesis_record(record(4), index, SETTINGS, INGEST_US, attributes)
-    assert outcome.relationship == "insert"
-    assert outcome.record["kinesisSequenceNumber"] == sequence
-    assert outcome.record["kinesisShardId"] == shard
-    assert (outcome.record["kinesisArrivalTime"] is None) == (sequence is None)
+    # sequence number (the Snowflake merge orders by it), whatever the FlowFile lacks. The record sits at
+    # ``index`` of a FlowFile of index + 1 records.
+    content = ndjson([record(10 + n) for n in range(index)] + [record(4)])
+    row = _lines(route_content(content, SETTINGS, attributes, INGEST_US).content)[index]
+    assert row["eventName"] == "INSERT"
+    assert row["kinesisSequenceNumber"] == sequence
+    assert row["kinesisShardId"] == shard
+    assert (row["kinesisArrivalTime"] is None) == (sequence is None)
 
 
 def test_processors_record_routing_without_nulls() -> None:
