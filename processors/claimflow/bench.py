@@ -11,12 +11,10 @@ b) a naive baseline: ``json.loads`` + boto3 ``TypeDeserializer`` on the images (
    ``model_validate`` of the claim model + ``json.dumps(default=str)``;
 c) the floor: ``orjson.loads`` + ``orjson.dumps`` of each record, no work in between;
 n1, n2, n3) each NiFi processor exactly as NiFi's Python side calls it (the real ``nifiapi`` adapter code, here the
-   offline stand-in, which does the same): ProcessClaimChange and DecodeDynamoDBChange as FlowFileTransforms over
-   the whole content, TransformClaimChange as a RecordTransform (the records as a JSON array text of about 1 MB,
-   parsed with stdlib ``json``, ``transform`` per record, each result dumped with ``json.dumps``). n1 is the
-   Openflow flow's Python path (PartitionRecord and RouteOnAttribute after it are Java), n2+n3 the Apache NiFi
-   flow's. What the Java side adds (its reader, per-record schema inference, py4j calls) is not
-   here: ``make it-nifi`` measures that in a real NiFi (docs/deploy-nifi.md).
+   offline stand-in, which does the same): all three are FlowFileTransforms, one call with the whole content
+   (TransformClaimChange's is DecodeDynamoDBChange's output). n1 is the Openflow flow's Python path, n2+n3 the
+   Apache NiFi flow's; PartitionRecord and RouteOnAttribute after the claim processor are Java, and what they
+   and py4j add is not here: ``make it-nifi`` measures that in a real NiFi (docs/deploy-nifi.md).
 
 Every round runs on fresh records (a new seed per round), so no cache is warmed on the very records it replays.
 
@@ -113,20 +111,6 @@ def _floor(records: list[bytes]) -> Callable[[], int]:
     return run
 
 
-def _nifi_array_batches(lines: list[bytes]) -> list[str]:
-    """The JSON array texts RecordTransformProxy hands Python: records in order, a new array past about 1 MB."""
-    batches, batch, size = [], [], 0
-    for line in lines:
-        batch.append(line)
-        size += len(line)
-        if size >= 1_000_000:
-            batches.append(b"[" + b",".join(batch) + b"]")
-            batch, size = [], 0
-    if batch:
-        batches.append(b"[" + b",".join(batch) + b"]")
-    return [b.decode("utf-8") for b in batches]
-
-
 def _nifi_processors() -> dict[str, Any]:
     """The three record processors, loaded and scheduled as NiFi does (offline runtime; dev tooling only)."""
     from claimflow_offline.runner import TestRunner
@@ -139,52 +123,41 @@ def _nifi_processors() -> dict[str, Any]:
     return processors
 
 
-def _record_transform(processor: Any, lines: list[bytes], attributes: dict[str, str]) -> Callable[[], int]:
-    from claimflow_offline.runner import MockFlowFile
-
-    batches = _nifi_array_batches(lines)
-
-    def run() -> int:
-        flowfile = MockFlowFile(b"", attributes)  # a new FlowFile (uuid) per run, as each FlowFile is
-        return sum(len(processor.transformRecord(batch, None, flowfile)) for batch in batches)
-
-    return run
-
-
-def _flowfile_transform(processor: Any, data: bytes, attributes: dict[str, str], count: int) -> Callable[[], int]:
+def _flowfile_transform(processor: Any, data: bytes, attributes: dict[str, str]) -> Callable[[], int]:
+    """One FlowFileTransform call over the whole content; the count is the output's lines (one per record)."""
     from claimflow_offline.runner import InputFlowFile, MockFlowFile
 
     def run() -> int:
         result = processor.transformFlowFile(InputFlowFile(MockFlowFile(data, attributes)))
         if result.getRelationship() != "success":
             raise RuntimeError(f"{type(processor).__name__} routed the bench FlowFile to {result.getRelationship()}")
-        return count
+        return bytes(result.getContents()).count(b"\n")
 
     return run
 
 
-def _decoded_lines(processor: Any, data: bytes, attributes: dict[str, str]) -> list[bytes]:
+def _decoded_content(processor: Any, data: bytes, attributes: dict[str, str]) -> bytes:
     """DecodeDynamoDBChange's output lines for ``data``: what TransformClaimChange reads in the NiFi flow."""
     from claimflow_offline.runner import InputFlowFile, MockFlowFile
 
     result = processor.transformFlowFile(InputFlowFile(MockFlowFile(data, attributes)))
-    return bytes(result.getContents()).splitlines()
+    return bytes(result.getContents())
 
 
 def _variants(records: list[bytes], settings: ClaimSettings, nifi: dict[str, Any]) -> dict[str, Callable[[], int]]:
     """Every variant's run over one round's records."""
     data = b"\n".join(records)
     batch = {**CONSUME_KINESIS_STREAM_ATTRIBUTES, "record.count": str(len(records))}
-    decoded = _decoded_lines(nifi["DecodeDynamoDBChange"], data, batch)
+    decoded = _decoded_content(nifi["DecodeDynamoDBChange"], data, batch)
     return {
         "a": _bundle(data, settings),
         "a'": _bundle(data, settings, batch),
         "a2": _two_step(data, settings),
         "b": _naive(records),
         "c": _floor(records),
-        "n1": _flowfile_transform(nifi["ProcessClaimChange"], data, batch, len(records)),
-        "n2": _flowfile_transform(nifi["DecodeDynamoDBChange"], data, batch, len(records)),
-        "n3": _record_transform(nifi["TransformClaimChange"], decoded, batch),
+        "n1": _flowfile_transform(nifi["ProcessClaimChange"], data, batch),
+        "n2": _flowfile_transform(nifi["DecodeDynamoDBChange"], data, batch),
+        "n3": _flowfile_transform(nifi["TransformClaimChange"], decoded, batch),
     }
 
 
@@ -196,7 +169,7 @@ LABELS = {
     "c": "floor (orjson.loads + orjson.dumps)",
     "n1": "ProcessClaimChange as NiFi calls it (FlowFileTransform)",
     "n2": "DecodeDynamoDBChange as NiFi calls it (FlowFileTransform)",
-    "n3": "TransformClaimChange as NiFi calls it (RecordTransform)",
+    "n3": "TransformClaimChange as NiFi calls it (FlowFileTransform)",
 }
 
 

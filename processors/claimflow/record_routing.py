@@ -1,35 +1,29 @@
 """Routing for the claim processors, engine-agnostic (nothing here imports nifiapi).
 
-- One record at a time, for engines that hand a processor single records (NiFi's RecordTransform:
-  TransformClaimChange): a :class:`FlowFilePositions`, :func:`route_change_event_record`, and the
-  :class:`RecordOutcome` (record, relationship, partition: plain values)
-  the processor wraps in the engine's result type.
-- A FlowFile's content at once, for engines that hand a processor the content bytes (NiFi's FlowFileTransform:
-  ProcessClaimChange): :func:`route_content` frames the content as the decoder does and writes every record's
-  outcome, row or dead letter, as one NDJSON output. The flow then splits it by operation and rule with Java
-  processors the user sees on the canvas: PartitionRecord on :data:`PARTITION_PATHS`, RouteOnAttribute on
-  :data:`ROUTES`.
+Both claim processors are FlowFileTransforms that hand this module a FlowFile's content: :func:`route_content`
+(raw Kinesis DynamoDB records: ProcessClaimChange) and :func:`route_change_event_content` (DecodeDynamoDBChange's
+output: TransformClaimChange) write every record's outcome, row or dead letter, as one NDJSON output with its
+counts (:class:`RoutedContent`). The flow then splits it by operation and rule with Java processors the user
+sees on the canvas: PartitionRecord on :data:`PARTITION_PATHS`, RouteOnAttribute on :data:`ROUTES`.
 
 Outcomes follow the dead-letter contract: an invalid record carries the original (content: may hold PHI), a
-reason naming the record and the rule, and the rule alone; the partition attribute carries the rule alone, never
-a value.
+reason naming the record and the rule, and the rule alone (what the flow groups dead letters by), never a value.
 """
 
 from __future__ import annotations
 
-import collections
 import json
-import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from claimflow.claims import ClaimSettings, PhiMode, Routed, route_events, route_records_fused
 from claimflow.claims.build import INTERNAL_ERROR, unexpected
-from claimflow.events import REJECTION_FIELD, ChangeEvent, DecodeError, Rejection
+from claimflow.events import MALFORMED, REJECTION_FIELD, ChangeEvent, Content, DecodeError, Rejection, decode_framed
 
 INVALID = "invalid"
 # Partition attributes: output FlowFiles are grouped by these, one operation or one broken rule each.
@@ -73,62 +67,7 @@ def claim_settings_from_properties(
     )
 
 
-# --- where a record sits in its FlowFile ---------------------------------------------------------------------
-
-
-@dataclass(slots=True, frozen=True)
-class RecordPosition:
-    index: int  # 0-based position of the record in its FlowFile
-    ingest_time_us: int  # when the FlowFile's first record arrived (one value per FlowFile)
-    attributes: Mapping[str, str] | None  # the FlowFile's attributes, when asked for
-
-
-class FlowFilePositions:
-    """Each FlowFile's next record index and ingest time, keyed by FlowFile id.
-
-    A record-at-a-time engine hands over one record per call, and concurrent tasks may call the same processor
-    from several threads, so positions are kept per FlowFile under a lock; the oldest FlowFiles are forgotten
-    (a FlowFile's records arrive together, so only the few in flight matter).
-    """
-
-    LIMIT = 256
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_flowfile: collections.OrderedDict[str, list[Any]] = collections.OrderedDict()
-
-    def next(self, flowfile_id: str, read_attributes: Callable[[], Mapping[str, str]] | None = None) -> RecordPosition:
-        """The position of the FlowFile's next record. ``read_attributes`` is called once per FlowFile (in NiFi
-        each read crosses to Java); without it, ``attributes`` is None."""
-        with self._lock:
-            position = self._by_flowfile.get(flowfile_id)
-            if position is None:
-                attributes = None if read_attributes is None else dict(read_attributes())
-                position = [0, time.time_ns() // 1000, attributes]
-                self._by_flowfile[flowfile_id] = position
-                while len(self._by_flowfile) > self.LIMIT:
-                    self._by_flowfile.popitem(last=False)
-            index = position[0]
-            position[0] += 1
-            return RecordPosition(index, position[1], position[2])
-
-
-# --- outcomes ------------------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True, frozen=True)
-class RecordOutcome:
-    """What to emit for one record: the output ``record``, its ``relationship`` and ``partition`` attributes.
-
-    For an invalid record ``reason`` names the record and the rule (for the log; never a value) and
-    ``unexpected`` tells a processor error (log as error) from bad data (log as warning).
-    """
-
-    record: dict[str, Any]
-    relationship: str
-    partition: dict[str, str]
-    reason: str | None = None
-    unexpected: bool = False
+# --- dead letters ---------------------------------------------------------------------------------------------
 
 
 def dead_letter(index: int, event_id: str | None, reason: str, original: Any, rule: str | None) -> dict[str, Any]:
@@ -139,93 +78,15 @@ def dead_letter(index: int, event_id: str | None, reason: str, original: Any, ru
     return {"index": index, "eventId": event_id, "error": reason, "rule": rule or reason, "record": original_text}
 
 
-def _dead_letter_of(routed: Routed) -> dict[str, Any]:
+def dead_letter_of(routed: Routed) -> dict[str, Any]:
+    """The dead letter of an invalid :class:`~claimflow.claims.Routed` (its ``rule``, or its whole reason when it
+    has none, is what the flow groups it by)."""
     reason = routed.error or f"record {routed.index}: invalid"
     return dead_letter(routed.index, routed.event_id, reason, routed.record, routed.rule)
 
 
 def _is_internal(routed: Routed) -> bool:
     return routed.rule is not None and routed.rule.startswith(INTERNAL_ERROR + " (")
-
-
-def outcome_of(routed: Routed) -> RecordOutcome:
-    """The outcome for a core :class:`~claimflow.claims.Routed`: the row to its operation, or a dead letter."""
-    if routed.relationship == INVALID:
-        record = _dead_letter_of(routed)
-        # Grouped by the rule alone (not the designation), so output FlowFiles are one per rule, not per record.
-        return RecordOutcome(record, INVALID, {ERROR_ATTRIBUTE: record["rule"]}, record["error"], _is_internal(routed))
-    assert routed.row is not None  # route_events gives every routed row
-    return RecordOutcome(routed.row, routed.relationship, {OPERATION_ATTRIBUTE: routed.relationship})
-
-
-def unexpected_outcome(index: int, error: BaseException, original: Any) -> RecordOutcome:
-    """The dead letter for a record whose processing raised unexpectedly. Only the exception's type is named: its
-    message could quote data."""
-    return outcome_of(unexpected(index, error, original))
-
-
-# --- one record through the claim stage ----------------------------------------------------------------------
-
-
-def route_change_event_record(
-    record: Mapping[str, Any], index: int, settings: ClaimSettings, ingest_time_us: int
-) -> RecordOutcome:
-    """One change-event record (a line of DecodeDynamoDBChange's output, parsed by a record reader) -> outcome.
-
-    Never raises: an unexpected error routes this record to invalid, so it cannot take its FlowFile down.
-    """
-    return _route(lambda: change_event_from_record(record, index), record, index, settings, ingest_time_us)
-
-
-def _route(
-    decode: Callable[[], ChangeEvent | Rejection],
-    original: Any,
-    index: int,
-    settings: ClaimSettings,
-    ingest_time_us: int,
-) -> RecordOutcome:
-    try:
-        routed = next(route_events([decode()], settings, ingest_time_us, first_index=index))
-    except Exception as error:  # one record's bug must not fail the FlowFile
-        return unexpected_outcome(index, error, original)
-    return outcome_of(routed)
-
-
-def change_event_from_record(record: Mapping[str, Any], index: int) -> ChangeEvent | Rejection:
-    """A change event read back from a record reader's view of a change-event line, or the Rejection its
-    rejection envelope (or a malformed event) stands for.
-
-    The record goes back through JSON so image numbers become exact Decimals again (a NiFi reader hands over
-    floats: up to 15 significant digits survive, see docs/processors.md). Null image members are dropped (see
-    :func:`without_nulls`).
-
-    Raises:
-        TypeError: a value JSON cannot hold (the caller routes it as unexpected).
-    """
-    rejection = Rejection.from_envelope(record, index)
-    if rejection is not None:
-        return rejection
-    event = {key: value for key, value in record.items() if key != REJECTION_FIELD}
-    for image in ("new_image", "old_image"):
-        if isinstance(event.get(image), dict):
-            event[image] = without_nulls(event[image])
-    text = json.dumps(event, separators=(",", ":"))
-    try:
-        return ChangeEvent.from_json(text, index)
-    except DecodeError as error:
-        return Rejection.of_error(error, text.encode("utf-8"))
-
-
-def without_nulls(value: Any) -> Any:
-    """The value without null members, at any depth. NiFi's JSON reader merges the schema of every record in the
-    FlowFile, so a field that only another record has comes back here as null; left in, the core would count it
-    as an unknown field on every row (and Strict Validation would reject them all). A null carries no claim data
-    either way."""
-    if isinstance(value, dict):
-        return {key: without_nulls(item) for key, item in value.items() if item is not None}
-    if isinstance(value, list):
-        return [without_nulls(item) for item in value]
-    return value
 
 
 # --- a FlowFile's content at once ------------------------------------------------------------------------------
@@ -257,6 +118,16 @@ class RoutedContent:
     def total(self) -> int:
         return sum(self.operations.values()) + self.invalid
 
+    def summary(self) -> tuple[str, str] | None:
+        """(logger level, message) for the processor's log, or None when every record became a row. A record that
+        failed unexpectedly is a ClaimFlow bug: ``error`` (a bulletin in NiFi). Bad data is routine at volume:
+        ``debug``, never a bulletin (the invalid route and the counts show it). Reasons never hold a value."""
+        if self.internal_errors:
+            return "error", f"{self.internal_errors} of {self.total} records failed unexpectedly (dead letters)"
+        if self.first_error is not None:
+            return "debug", f"{self.invalid} of {self.total} records invalid; first: {self.first_error}"
+        return None
+
     def attributes(self) -> dict[str, str]:
         """Counts, and ``cdc.operation`` and ``cdc.error`` set empty: PartitionRecord's outputs inherit the FlowFile's
         attributes and RouteOnAttribute routes by those two, so a value set upstream must not ride along (a row
@@ -277,21 +148,87 @@ def route_content(
     attributes: Mapping[str, str] | None = None,
     ingest_time_us: int | None = None,
 ) -> RoutedContent:
-    """Raw Kinesis DynamoDB records (any layout the decoder frames) -> :class:`RoutedContent`.
+    """Raw Kinesis DynamoDB records (any layout the decoder frames) -> :class:`RoutedContent` (ProcessClaimChange).
 
     Never raises for bad content or a bad record: each record becomes a row or a dead letter (counts in = rows
     out + invalid). ``attributes`` are the FlowFile's (Kinesis position).
     """
+    return _written(route_records_fused(data, settings, ingest_time_us, attributes))
+
+
+def route_change_event_content(
+    data: bytes, settings: ClaimSettings, ingest_time_us: int | None = None
+) -> RoutedContent:
+    """DecodeDynamoDBChange's output (change events and rejection envelopes; NDJSON, or one JSON document) ->
+    :class:`RoutedContent` (TransformClaimChange). Image numbers are read exactly (Decimal). A line that is neither
+    becomes a dead letter. Never raises for bad content or a bad record.
+    """
+    if ingest_time_us is None:
+        ingest_time_us = time.time_ns() // 1000
+    content = Content.of(data)
+
+    def routed() -> Iterator[Routed]:
+        exact = None
+        for index, (parsed, raw) in enumerate(content.records):
+            try:
+                if raw is None and exact is None:  # one JSON document: read it again, exactly, once
+                    exact = exact_change_events(data)
+                item = change_event_item(parsed, raw, index, exact, content)
+                result = next(route_events([item], settings, ingest_time_us, first_index=index))
+            except Exception as error:  # one record's bug must not take the records after it down
+                result = unexpected(index, error, parsed if raw is None else raw)
+            yield result
+
+    return _written(routed())
+
+
+def exact_change_events(data: bytes) -> list[Any] | None:
+    """The records of a whole-document input parsed exactly (N values as Decimal) when it holds change events, else
+    None; read this way so numbers in images keep their value (orjson would make floats)."""
+    if b'"event_name"' not in data:
+        return None
+    try:
+        document = json.loads(data, parse_float=Decimal, parse_int=Decimal)
+    except (ValueError, RecursionError):
+        return None
+    return document if isinstance(document, list) else [document]
+
+
+def change_event_item(
+    parsed: object, raw: bytes | None, index: int, exact: list[Any] | None, content: Content
+) -> ChangeEvent | Rejection:
+    """One framed line of change-event content -> the ChangeEvent it holds, the Rejection its rejection envelope
+    stands for, or the Rejection of a line that is neither (malformed JSON, not a change event).
+
+    ``raw`` is the line (None when the content is one document: then ``exact`` holds its records, parsed exactly).
+    """
+    if parsed is MALFORMED:
+        return decode_framed(parsed, raw, index, None, content)  # the decoder's own reason for a torn line
+    if isinstance(parsed, dict) and REJECTION_FIELD in parsed:
+        rejection = Rejection.from_envelope(parsed, index)
+        if rejection is not None:
+            return rejection
+    try:
+        if exact is not None and raw is None and index < len(exact):
+            return ChangeEvent.from_obj(exact[index], index)
+        if raw is not None:
+            return ChangeEvent.from_json(raw, index)
+        return ChangeEvent.from_obj(parsed, index)
+    except DecodeError as error:
+        return Rejection.of_error(error, raw)
+
+
+def _written(outcomes: Iterable[Routed]) -> RoutedContent:
     lines = []
     operations = dict.fromkeys(ROW_RELATIONSHIPS, 0)
     invalid = internal = 0
     first_error = None
-    for routed in route_records_fused(data, settings, ingest_time_us, attributes):
+    for routed in outcomes:
         if routed.row is not None:
             operations[routed.relationship] += 1
             lines.append(orjson.dumps(routed.row))
             continue
-        record = _dead_letter_of(routed)
+        record = dead_letter_of(routed)
         invalid += 1
         internal += _is_internal(routed)
         first_error = first_error or record["error"]

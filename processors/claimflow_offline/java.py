@@ -1,4 +1,5 @@
-"""Offline models of the two Java processors that route ProcessClaimChange's output in the Openflow flow.
+"""Offline models of the two Java processors that route a claim processor's output in both flows (after
+ProcessClaimChange in the Openflow flow, after TransformClaimChange in the NiFi flow).
 
 Each models only what the flow uses, and refuses anything else rather than guess:
 
@@ -97,9 +98,9 @@ def route_on_attribute(
     ]
 
 
-def route_like_the_openflow_flow(flowfiles: list[MockFlowFile]) -> dict[str, list[MockFlowFile]]:
-    """ProcessClaimChange's ``success`` FlowFiles through PartitionRecord and RouteOnAttribute as the shipped
-    Openflow flow wires them: relationship (insert, modify, remove, invalid, unmatched) -> FlowFiles."""
+def route_like_the_flows(flowfiles: list[MockFlowFile]) -> dict[str, list[MockFlowFile]]:
+    """A claim processor's ``success`` FlowFiles through PartitionRecord and RouteOnAttribute as the shipped flows
+    wire them: relationship (insert, modify, remove, invalid, unmatched) -> FlowFiles."""
     routed: dict[str, list[MockFlowFile]] = {}
     for flowfile in flowfiles:
         for part in partition_record(flowfile):
@@ -109,7 +110,7 @@ def route_like_the_openflow_flow(flowfiles: list[MockFlowFile]) -> dict[str, lis
 
 
 class RoutedRunner:
-    """A ProcessClaimChange TestRunner seen through the Openflow flow's Java routing: ``get_flowfiles_for`` gives
+    """A claim processor's TestRunner seen through the flows' Java routing: ``get_flowfiles_for`` gives
     what RouteOnAttribute sends to insert, modify, remove, invalid or unmatched (and the processor's own failure);
     everything else is the runner's. Routes what the runner holds when called, so call it after ``run``."""
 
@@ -117,7 +118,7 @@ class RoutedRunner:
         self.runner = runner
 
     def routed(self) -> dict[str, list[MockFlowFile]]:
-        routed = route_like_the_openflow_flow(self.runner.get_flowfiles_for("success"))
+        routed = route_like_the_flows(self.runner.get_flowfiles_for("success"))
         failed = self.runner.get_flowfiles_for("failure")
         return {**routed, "failure": failed} if failed else routed
 

@@ -6,14 +6,18 @@ carried over as on a NiFi connection) or a sink name (its FlowFiles are collecte
 relationship must be routed or auto-terminated: an unrouted relationship makes the pipeline invalid, so a
 ``failure`` or ``invalid`` output can never vanish silently. ``original`` is auto-terminated unless routed.
 
+A :class:`JavaRouting` stage stands for the PartitionRecord + RouteOnAttribute pair both flows put after a claim
+processor (the offline models of ``claimflow_offline.java``), with a route per RouteOnAttribute relationship.
+
 Example::
 
     with Pipeline([
         Stage("DecodeDynamoDBChange", routes={"success": "TransformClaimChange", "invalid": "dead-letter",
                                               "failure": "dead-letter"}),
         Stage("TransformClaimChange", properties={"PHI Handling": "Pass Through"},
-              routes={"insert": "rows", "modify": "rows", "remove": "rows",
-                      "invalid": "dead-letter", "failure": "dead-letter"}),
+              routes={"success": "Java routing", "failure": "dead-letter"}),
+        JavaRouting(routes={"insert": "rows", "modify": "rows", "remove": "rows",
+                            "invalid": "dead-letter", "unmatched": "dead-letter"}),
     ]) as pipeline:
         pipeline.enqueue(kinesis_bytes, {"aws.kinesis.shard.id": "shardId-000000000000"})
         result = pipeline.run()
@@ -27,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from claimflow_offline.java import UNMATCHED, route_like_the_flows
 from claimflow_offline.runner import REL_ORIGINAL, MockFlowFile, TestRunner
 
 
@@ -57,6 +62,25 @@ class Stage:
         if isinstance(self.processor, type):
             return self.processor.__name__
         return Path(str(self.processor)).stem
+
+
+@dataclass
+class JavaRouting:
+    """PartitionRecord then RouteOnAttribute, as both flows configure them after a claim processor.
+
+    Args:
+        routes: RouteOnAttribute relationship (insert, modify, remove, invalid, unmatched) -> stage or sink name;
+            every one must be routed.
+        name: the stage name other stages route to.
+    """
+
+    routes: Mapping[str, str] = field(default_factory=dict)
+    name: str = "Java routing"
+
+    RELATIONSHIPS = ("insert", "modify", "remove", "invalid", UNMATCHED)
+
+    def stage_name(self) -> str:
+        return self.name
 
 
 class PipelineConfigurationError(ValueError):
@@ -95,17 +119,27 @@ class Pipeline:
 
     def __init__(
         self,
-        stages: Sequence[Stage | tuple[Any, ...]],
+        stages: Sequence[Stage | JavaRouting | tuple[Any, ...]],
         *,
         infer_schema_like_nifi: bool = False,
         record_writer_schema: Mapping[str, Any] | str | None = None,
         suppress_missing: bool = False,
     ) -> None:
-        self.stages: list[Stage] = [s if isinstance(s, Stage) else Stage(*s) for s in stages]
+        self.stages: list[Stage] = []
+        self.routings: dict[str, JavaRouting] = {}
+        self.java_queues: dict[str, list[MockFlowFile]] = {}
+        for given in stages:
+            if isinstance(given, JavaRouting):
+                if given.name in self.routings:
+                    raise PipelineConfigurationError(f"two stages are named {given.name!r}; give one a name=")
+                self.routings[given.name] = given
+                self.java_queues[given.name] = []
+            else:
+                self.stages.append(given if isinstance(given, Stage) else Stage(*given))
         self.runners: dict[str, TestRunner] = {}
         for stage in self.stages:
             name = stage.stage_name()
-            if name in self.runners:
+            if name in self.runners or name in self.routings:
                 raise PipelineConfigurationError(f"two stages are named {name!r}; give one a name=")
             options = {
                 "infer_schema_like_nifi": infer_schema_like_nifi,
@@ -119,7 +153,7 @@ class Pipeline:
             self.runners[name] = runner
         self._check()
         self.sinks: dict[str, list[MockFlowFile]] = {}
-        self.routed: dict[str, dict[str, int]] = {name: {} for name in self.runners}
+        self.routed: dict[str, dict[str, int]] = {name: {} for name in [*self.runners, *self.routings]}
         self._started = False
 
     def _check(self) -> None:
@@ -139,14 +173,24 @@ class Pipeline:
                     problems.append(f"{name}: has no relationship {relationship!r}")
             for relationship in relationships.values():
                 runner.set_auto_terminated(relationship.name, relationship.name not in stage.routes)
+        for name, routing in self.routings.items():
+            unrouted = [r for r in JavaRouting.RELATIONSHIPS if r not in routing.routes]
+            unknown = [r for r in routing.routes if r not in JavaRouting.RELATIONSHIPS]
+            problems += [f"{name}: relationship {r!r} is not routed" for r in unrouted]
+            problems += [f"{name}: has no relationship {r!r}" for r in unknown]
         if problems:
             raise PipelineConfigurationError("; ".join(problems))
 
     def enqueue(
         self, content: bytes | str, attributes: Mapping[str, str] | None = None, stage: str | None = None
     ) -> None:
-        """Queue a FlowFile at ``stage`` (default: the first stage)."""
-        self.runners[stage or self.stages[0].stage_name()].enqueue(content, attributes)
+        """Queue a FlowFile at ``stage`` (default: the first processor stage)."""
+        name = stage or self.stages[0].stage_name()
+        if name in self.java_queues:
+            self.java_queues[name].append(MockFlowFile(content.encode() if isinstance(content, str) else content,
+                                                       attributes))
+        else:
+            self.runners[name].enqueue(content, attributes)
 
     def run(self) -> PipelineResult:
         """Push every queued FlowFile through to the sinks; returns everything collected so far."""
@@ -154,13 +198,18 @@ class Pipeline:
             for runner in self.runners.values():
                 runner.schedule()
             self._started = True
-        while any(runner.queue_size for runner in self.runners.values()):
+        while any(runner.queue_size for runner in self.runners.values()) or any(self.java_queues.values()):
             for stage in self.stages:
                 name = stage.stage_name()
                 runner = self.runners[name]
                 while runner.queue_size:
                     runner.run(1, stop_on_finish=False, initialize=False)
                     self._forward(stage, runner)
+            for name, routing in self.routings.items():
+                queued, self.java_queues[name] = self.java_queues[name], []
+                for relationship, flowfiles in route_like_the_flows(queued).items():
+                    self.routed[name][relationship] = self.routed[name].get(relationship, 0) + len(flowfiles)
+                    self._deliver(routing.routes[relationship], flowfiles)
         return PipelineResult({k: list(v) for k, v in self.sinks.items()}, {k: dict(v) for k, v in self.routed.items()})
 
     def _forward(self, stage: Stage, runner: TestRunner) -> None:
@@ -171,12 +220,17 @@ class Pipeline:
             flowfiles = runner.get_flowfiles_for(relationship)
             if destination is None:
                 continue  # auto-terminated (original by default)
-            if destination in self.runners:
-                for flowfile in flowfiles:  # a connection moves the same FlowFile: uuid and all attributes
-                    self.runners[destination].enqueue(flowfile.content, flowfile.attributes)
-            else:
-                self.sinks.setdefault(destination, []).extend(flowfiles)
+            self._deliver(destination, flowfiles)
         runner.clear_transfer_state()
+
+    def _deliver(self, destination: str, flowfiles: list[MockFlowFile]) -> None:
+        if destination in self.runners:
+            for flowfile in flowfiles:  # a connection moves the same FlowFile: uuid and all attributes
+                self.runners[destination].enqueue(flowfile.content, flowfile.attributes)
+        elif destination in self.java_queues:
+            self.java_queues[destination].extend(flowfiles)
+        else:
+            self.sinks.setdefault(destination, []).extend(flowfiles)
 
     def drain(self, sink: str) -> list[MockFlowFile]:
         """Take (and forget) what reached ``sink``."""
@@ -197,4 +251,4 @@ class Pipeline:
         self.close()
 
 
-__all__ = ["REL_ORIGINAL", "Pipeline", "PipelineConfigurationError", "PipelineResult", "Stage"]
+__all__ = ["REL_ORIGINAL", "JavaRouting", "Pipeline", "PipelineConfigurationError", "PipelineResult", "Stage"]

@@ -165,10 +165,8 @@ class ProcessClaimChange(FlowFileTransform):
             reason = f"internal error ({type(error).__name__})"
             self.logger.error(f"Routing to failure: {reason}")  # one string: Java's ComponentLog over py4j
             return FlowFileTransformResult(relationship="failure", attributes={"cdc.error": reason})
-        if routed.internal_errors:
-            # A ClaimFlow bug: loud, as a bulletin (the records are in the output as dead letters).
-            self.logger.error(f"{routed.internal_errors} of {routed.total} records failed unexpectedly")
-        elif routed.first_error is not None:
-            # Bad data is routine at volume: not a bulletin (the invalid route and the counts show it).
-            self.logger.debug(f"{routed.invalid} of {routed.total} records invalid; first: {routed.first_error}")
+        summary = routed.summary()  # bad data at debug (routine at volume), a ClaimFlow bug at error (a bulletin)
+        if summary is not None:
+            level, message = summary
+            getattr(self.logger, level)(message)
         return FlowFileTransformResult(relationship="success", attributes=routed.attributes(), contents=routed.content)

@@ -1,41 +1,47 @@
 # Licensed under the Apache License, Version 2.0 (see the project's LICENSE).
-"""TransformClaimChange: change events in, validated, enriched and flattened claim rows out, routed per record."""
+"""TransformClaimChange: change events in, every record's validated, enriched and flattened claim row or dead
+letter out (NDJSON).
+
+A FlowFileTransform: one call per FlowFile with its content, read exactly (no record reader turns numbers into
+doubles). The flow routes the output per record with Java processors (PartitionRecord, then RouteOnAttribute: see
+claimflow.record_routing.PARTITION_PATHS and ROUTES).
+"""
 
 from nifiapi.documentation import use_case
+from nifiapi.flowfiletransform import FlowFileTransform, FlowFileTransformResult
 from nifiapi.properties import PropertyDependency, PropertyDescriptor, StandardValidators, ValidationResult
-from nifiapi.recordtransform import RecordTransform, RecordTransformResult
 from nifiapi.relationship import Relationship
 
-from claimflow.record_routing import FlowFilePositions, claim_settings_from_properties, route_change_event_record
+from claimflow.record_routing import claim_settings_from_properties, route_change_event_content
 
 PHI_PASS_THROUGH = "Pass Through"
 PHI_PSEUDONYMIZE = "Pseudonymize"
 PHI_SAFE_HARBOR = "Safe Harbor"
 
-REL_INSERT = Relationship(name="insert", description="Claim rows of INSERT events (new claims).")
-REL_MODIFY = Relationship(name="modify", description="Claim rows of MODIFY events (the claim's new state).")
-REL_REMOVE = Relationship(
-    name="remove", description="Claim rows of REMOVE events (deleted or TTL-expired claims; key always present)."
-)
-REL_INVALID = Relationship(
-    name="invalid",
-    description="Records that cannot become a claim row, one per record: index, eventId, error (the rule broken, "
-    "never a value) and record (the original as JSON text; may contain PHI). Grouped by reason (cdc.error).",
+REL_SUCCESS = Relationship(
+    name="success",
+    description="Every record's outcome, one JSON object per line in input order: a claim row (every column of "
+    "the claim row definition; eventName tells its operation) or, for a record that cannot become a row (a "
+    "decoder rejection included), a dead letter: index, eventId, error (the record and the rule broken, never a "
+    "value), rule and record (the original as JSON text; may contain PHI). Route it with PartitionRecord "
+    "(cdc.operation = /eventName, cdc.error = /rule) and RouteOnAttribute, as the shipped NiFi flow does.",
 )
 
 
 @use_case(
     description="Turn ClaimFlow change events into warehouse-ready claim rows routed by operation, for an "
     "append-only history and an order-proof merge into a current-state table.",
-    notes="Set a JSON Tree Reader and a JSON Record Set Writer. Every row carries every column of the claim row "
-    "definition, so schema inference sees a stable shape; decimals travel as strings so money stays exact.",
+    notes="Reads DecodeDynamoDBChange's output as it is, rejection envelopes included. Every row carries every "
+    "column of the claim row definition; decimals travel as strings so money stays exact.",
     keywords=["claims", "healthcare", "cdc", "icd-10", "phi", "hipaa", "route", "validate"],
     configuration="""
-        Set "Record Reader" to a JsonTreeReader and "Record Writer" to a JsonRecordSetWriter.
         Set "PHI Handling" to "Pass Through" (mask in Snowflake) or "Pseudonymize" and provide "HMAC Key"
         from a sensitive parameter.
-        Connect 'insert', 'modify' and 'remove' to the Snowflake writer; connect 'invalid' and 'failure' to a
-        dead-letter destination.
+        Connect 'success' to PartitionRecord (a JsonTreeReader and a JsonRecordSetWriter with the claim row's wire
+        schema; properties cdc.operation = /eventName and cdc.error = /rule), and its 'success' to RouteOnAttribute
+        (Route to Property name; insert, modify, remove: ${cdc.operation:equals('INSERT')} and so on; invalid:
+        ${cdc.error:isEmpty():not()}). Connect insert, modify and remove to the Snowflake writer, and invalid,
+        unmatched and every failure to a dead-letter destination.
         """,
 )
 @use_case(
@@ -46,16 +52,17 @@ REL_INVALID = Relationship(
         Set "Generalize ZIP to 3 Digits" to "true" and "Generalize Birth Date to Year" to "true".
         """,
 )
-class TransformClaimChange(RecordTransform):
+class TransformClaimChange(FlowFileTransform):
     class Java:
-        implements = ["org.apache.nifi.python.processor.RecordTransform"]
+        implements = ["org.apache.nifi.python.processor.FlowFileTransform"]
 
     class ProcessorDetails:
         version = "0.1.0"
         description = """Validates, enriches and flattens ClaimFlow change events (from DecodeDynamoDBChange) into
-            claim rows and routes each record to insert, modify or remove by its DynamoDB event type. A record that
-            cannot become a row goes to invalid with the reason (never a data value) and the original record, and
-            never takes the other records of its FlowFile down with it. ICD-10-CM codes are checked against the
+            claim rows. Writes one line per record: its claim row, or a dead letter with the reason (never a data
+            value) and the original record; one bad record never takes the others down with it. The flow routes the
+            lines by event type and rule (PartitionRecord, RouteOnAttribute). Sets record.count, cdc.insert.count,
+            cdc.modify.count, cdc.remove.count and cdc.invalid.count. ICD-10-CM codes are checked against the
             CMS code set, NPIs by check digit; direct identifiers can be pseudonymised with a keyed HMAC and
             quasi-identifiers generalised."""
         tags = ["claims", "healthcare", "cdc", "dynamodb", "icd-10-cm", "phi", "hipaa", "record", "route", "claimflow"]
@@ -116,7 +123,6 @@ class TransformClaimChange(RecordTransform):
     def __init__(self, **kwargs):
         super().__init__()
         self.settings = None
-        self.positions = FlowFilePositions()
 
     def getPropertyDescriptors(self):
         return [
@@ -128,7 +134,7 @@ class TransformClaimChange(RecordTransform):
         ]
 
     def getRelationships(self):
-        return [REL_INSERT, REL_MODIFY, REL_REMOVE, REL_INVALID]
+        return [REL_SUCCESS]
 
     def customValidate(self, context):
         key = context.getProperty(self.HMAC_KEY)
@@ -146,9 +152,7 @@ class TransformClaimChange(RecordTransform):
         self.logger.info(f"Scheduled with {self.settings!r}")
 
     def onStopped(self, context):
-        # Forget the settings (and with them the HMAC key) and the FlowFile position: a restart reads them anew.
-        self.settings = None
-        self.positions = FlowFilePositions()
+        self.settings = None  # forget the settings (and with them the HMAC key): a restart reads them anew
 
     def claim_settings(self, context):
         key = context.getProperty(self.HMAC_KEY)
@@ -160,13 +164,16 @@ class TransformClaimChange(RecordTransform):
             strict_validation=context.getProperty(self.STRICT_VALIDATION).getValue(),
         )
 
-    def transform(self, context, record, schema, attributemap):
-        position = self.positions.next(attributemap.getAttribute("uuid"))
-        outcome = route_change_event_record(record, position.index, self.settings, position.ingest_time_us)
-        if outcome.unexpected:
-            self.logger.error(f"Routing to invalid: {outcome.reason}")  # a ClaimFlow bug: loud, as a bulletin
-        elif outcome.reason is not None:
-            self.logger.debug(f"Routing to invalid: {outcome.reason}")  # bad data: per record, so not a bulletin
-        return RecordTransformResult(
-            record=outcome.record, relationship=outcome.relationship, partition=outcome.partition
-        )
+    def transform(self, context, flowFile):
+        try:
+            routed = route_change_event_content(flowFile.getContentsAsBytes(), self.settings)
+        except Exception as error:
+            # NiFi would log the exception text, which could quote data: log and route with the type name only.
+            reason = f"internal error ({type(error).__name__})"
+            self.logger.error(f"Routing to failure: {reason}")  # one string: Java's ComponentLog over py4j
+            return FlowFileTransformResult(relationship="failure", attributes={"cdc.error": reason})
+        summary = routed.summary()  # bad data at debug (routine at volume), a ClaimFlow bug at error (a bulletin)
+        if summary is not None:
+            level, message = summary
+            getattr(self.logger, level)(message)
+        return FlowFileTransformResult(relationship="success", attributes=routed.attributes(), contents=routed.content)

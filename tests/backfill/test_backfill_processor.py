@@ -8,6 +8,7 @@ import json
 
 from claimflow.backfill.snapshot import parse_time_us
 from claimflow.events import ChangeEvent, Rejection, is_snapshot_event_id, parse_change_events
+from claimflow_offline.java import RoutedRunner
 from claimflow_offline.runner import TestRunner
 
 from .test_backfill_sources import EXPORT_ARN, EXPORT_TIME, EXPORT_TIME_US, SENTINEL
@@ -61,6 +62,7 @@ def test_export_data_file_becomes_snapshot_events_and_then_claim_rows() -> None:
     transform.set_property("PHI Handling", "Pass Through")
     transform.enqueue(out.content, out.getAttributes())
     transform.run()
+    transform = RoutedRunner(transform)  # type: ignore[assignment]  # the flows' PartitionRecord + RouteOnAttribute
     rows = [r for f in transform.get_flowfiles_for("insert") for r in f.records()]
     assert sorted(r["claimId"] for r in rows) == ["CLM-BF-1", "CLM-BF-2"]
     assert {r["eventCreationUnixTime"] for r in rows} == {EXPORT_TIME_US} == {parse_time_us(EXPORT_TIME)}

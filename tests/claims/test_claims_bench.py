@@ -30,7 +30,6 @@ def test_bench_nifi_variants_count_every_record() -> None:
     records = list(bench.claim_records(40, seed=3))
     runs = bench._variants(records, bench.ClaimSettings(), bench._nifi_processors())
     assert {name: run() for name, run in runs.items()} == dict.fromkeys(bench.LABELS, 40)
-    assert len(bench._nifi_array_batches([b"x" * 600_000] * 3)) == 2
 
 
 def test_production_variant_fills_the_kinesis_columns() -> None:

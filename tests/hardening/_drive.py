@@ -166,13 +166,13 @@ def _claims(processor: str, content: bytes, attributes: dict[str, str] | None) -
         else:
             runner.enqueue(content, attributes)
         runner.run()
-        _collect(RoutedRunner(runner) if processor == "ProcessClaimChange" else runner, outcome, text, attributes)
+        _collect(RoutedRunner(runner), outcome, text, attributes)
 
     return _guarded(processor, body)
 
 
-def _collect(runner: TestRunner | RoutedRunner, outcome: Outcome, text: str, given: dict[str, str] | None) -> None:
-    """Rows and dead letters of a claim processor (ProcessClaimChange's through the flow's Java routing)."""
+def _collect(runner: RoutedRunner, outcome: Outcome, text: str, given: dict[str, str] | None) -> None:
+    """Rows and dead letters of a claim processor, through the flows' Java routing."""
     outcome.text = text + "\n" + _runner_text(runner, given)
     flowfiles_for = runner.get_flowfiles_for
     if flowfiles_for("unmatched"):
@@ -201,7 +201,7 @@ def processor_transform_events(content: bytes, attributes: dict[str, str] | None
         runner = TestRunner("TransformClaimChange", infer_schema_like_nifi=True)
         runner.enqueue(content, attributes)
         runner.run()
-        _collect(runner, outcome, "", None)
+        _collect(RoutedRunner(runner), outcome, "", None)
 
     return _guarded("TransformClaimChange(events)", body)
 

@@ -6,12 +6,10 @@ import json
 from typing import Any
 
 from claimflow.claims.synthetic import claim_records
-from claimflow.flow.definitions import claim_row_wire_schema
 from claimflow_offline.java import RoutedRunner
 from claimflow_offline.runner import TestRunner
 from processors._claims import ALL_SENTINELS, record
 
-WRITER = claim_row_wire_schema()  # the flow's "Claim Row Writer" schema text
 ROW_RELATIONSHIPS = ("insert", "modify", "remove")
 # Attributes NiFi's GetFile or the framework set that the offline runner does not (or sets differently).
 FRAMEWORK_ATTRIBUTES = ("uuid", "filename", "path", "absolute.path", "file.creationTime", "file.lastModifiedTime",
@@ -57,15 +55,12 @@ def throughput_content(count: int = 10_000) -> bytes:
 
 
 def offline(processor: str, content: bytes, attributes: dict[str, str] | None = None) -> TestRunner | RoutedRunner:
-    """The offline runtime's run of ``content`` with the flow's reader and writer settings; ProcessClaimChange's
-    through the offline model of the Openflow flow's PartitionRecord and RouteOnAttribute."""
-    if processor == "TransformClaimChange":
-        runner = TestRunner(processor, infer_schema_like_nifi=True, record_writer_schema=WRITER, suppress_missing=True)
-    else:
-        runner = TestRunner(processor)
+    """The offline runtime's run of ``content``; a claim processor's through the offline models of the flows'
+    PartitionRecord and RouteOnAttribute."""
+    runner = TestRunner(processor)
     runner.enqueue(content, attributes)
     runner.run()
-    return RoutedRunner(runner) if processor == "ProcessClaimChange" else runner
+    return runner if processor == "DecodeDynamoDBChange" else RoutedRunner(runner)
 
 
 def comparable_row(row: dict[str, Any]) -> dict[str, Any]:

@@ -62,9 +62,7 @@ def _run(
         else:
             runner.enqueue(content, attributes)
     runner.run(len(raw_flowfiles))
-    seen: TestRunner | RoutedRunner = runner
-    if processor == "ProcessClaimChange":  # the Openflow flow routes its output with PartitionRecord + RouteOnAttribute
-        seen = RoutedRunner(runner)
+    seen = RoutedRunner(runner)  # both flows route a claim processor's output with PartitionRecord + RouteOnAttribute
     assert_no_phi(seen.all_attribute_text())
     assert_no_phi(seen.log_text())
     return seen  # type: ignore[return-value]
@@ -81,15 +79,12 @@ def _counts(runner: TestRunner) -> dict[str, int]:
 @pytest.mark.parametrize("processor", CLAIM_PROCESSORS)
 def test_processors_claims_relationships_and_defaults(processor: str) -> None:
     runner = TestRunner(processor)
-    # TransformClaimChange is a RecordTransform routing each record; ProcessClaimChange a FlowFileTransform whose
-    # one output the flow routes (PartitionRecord + RouteOnAttribute), so it has no record reader or writer.
-    record_transform = processor == "TransformClaimChange"
-    own = {*ROUTES} if record_transform else {"success"}
-    assert set(runner.relationships()) == {*own, "failure", "original"}
+    # Both are FlowFileTransforms whose one output the flows route (PartitionRecord + RouteOnAttribute), so they
+    # have no record reader or writer.
+    assert set(runner.relationships()) == {"success", "failure", "original"}
     names = [d.name for d in runner.property_descriptors()]
-    services = ["Record Reader", "Record Writer"] if record_transform else []
-    assert names == [*services, "PHI Handling", "HMAC Key", "Generalize ZIP to 3 Digits",
-                     "Generalize Birth Date to Year", "Strict Validation"]
+    assert names == ["PHI Handling", "HMAC Key", "Generalize ZIP to 3 Digits", "Generalize Birth Date to Year",
+                     "Strict Validation"]
     hmac = next(d for d in runner.property_descriptors() if d.name == "HMAC Key")
     assert hmac.sensitive
     runner.assert_valid()
@@ -119,13 +114,10 @@ def test_processors_claims_route_every_record_by_operation(processor: str) -> No
     good, expected = mixed_batch()
     runner = _run(processor, [ndjson(good[:4]), ndjson(good[4:])])
     assert _counts(runner) == {**expected, "invalid": 0}
-    if processor == "TransformClaimChange":
-        runner.assert_transferred("original", 2)
     for relationship in ("insert", "modify", "remove"):
         for flowfile in runner.get_flowfiles_for(relationship):
-            # PartitionRecord takes the attribute from the row's eventName; TransformClaimChange names the route.
-            operation = relationship if processor == "TransformClaimChange" else relationship.upper()
-            flowfile.assert_attribute_equals("cdc.operation", operation)
+            # PartitionRecord takes the attribute from the row's eventName.
+            flowfile.assert_attribute_equals("cdc.operation", relationship.upper())
             flowfile.assert_attribute_equals("record.count", str(len(flowfile.records())))
             flowfile.assert_attribute_equals("mime.type", "application/json")
     rows = [r for rel in ("insert", "modify", "remove") for r in _records(runner, rel)]
@@ -203,18 +195,6 @@ def test_processors_claims_rows_are_stable_with_the_flows_record_writer(processo
         k: v for k, v in dead_nifi.items() if k != "record"
     }
     assert json.loads(dead_nifi["record"])["event_id"] == dead_plain["eventId"]
-
-
-def test_processors_claims_an_inherited_writer_schema_would_corrupt_rows() -> None:
-    # Why the flow's writer must not inherit the schema: a key-only REMOVE row (nulls) written first makes
-    # NiFi type its array and integer columns as strings for every later row of that output. (A RecordTransform's
-    # concern; ProcessClaimChange writes its lines itself and PartitionRecord reads them with the wire schema.)
-    good, _ = mixed_batch()
-    content = [ndjson([remove_with_broken_old_image(), *good])]
-    inherited = _run("TransformClaimChange", content, infer=True)
-    later_remove = _records(inherited, "remove")[1]
-    assert isinstance(later_remove["diagnosisCodes"], str)
-    assert isinstance(later_remove["diagnosisCount"], str)
 
 
 def test_processors_both_claim_processors_build_the_same_rows() -> None:
@@ -307,8 +287,7 @@ def test_processors_claims_settings_are_built_once_per_schedule(
     runner.enqueue(_decoded(ndjson([good[0]])).content if processor == "TransformClaimChange" else ndjson([good[0]]))
     runner.run()
     assert len(built) == 2 and built[-1]["generalize_zip3"] == "true"  # a restart reads the new properties
-    seen = RoutedRunner(runner) if processor == "ProcessClaimChange" else runner
-    assert len(_records(seen, "insert")[-1]["patientZip"]) == 3
+    assert len(_records(RoutedRunner(runner), "insert")[-1]["patientZip"]) == 3
 
 
 @pytest.mark.parametrize("processor", CLAIM_PROCESSORS)
@@ -318,7 +297,7 @@ def test_processors_claims_unexpected_error_stays_with_its_record(
     runner = TestRunner(processor, infer_schema_like_nifi=True)
     # The core function each processor's records go through: routing of decoded events, or one framed record of
     # the fused path.
-    module, core = (record_routing, "route_events") if processor == "TransformClaimChange" else (fused, "_framed")
+    module, core = (record_routing, "change_event_item") if processor == "TransformClaimChange" else (fused, "_framed")
     real_route = getattr(module, core)
     calls = {"n": 0}
 
@@ -333,9 +312,8 @@ def test_processors_claims_unexpected_error_stays_with_its_record(
     content = ndjson(good[:3])
     runner.enqueue(_decoded(content).content if processor == "TransformClaimChange" else content)
     runner.run()
-    if processor == "ProcessClaimChange":
-        runner = RoutedRunner(runner)  # type: ignore[assignment]
-        assert runner.logger.bulletins() != []  # a ClaimFlow bug is loud
+    runner = RoutedRunner(runner)  # type: ignore[assignment]
+    assert runner.logger.bulletins() != []  # a ClaimFlow bug is loud
     assert _counts(runner)["invalid"] == 1
     assert _records(runner, "invalid")[0]["error"] == "record 1: internal error (KeyError)"
     assert_no_phi(runner.log_text())
@@ -409,18 +387,6 @@ def test_processors_claims_raw_mode_attributes_on_many_records(processor: str) -
     assert [row["kinesisShardId"] for row in rows] == ["shardId-000000000003"] * 3
 
 
-def test_processors_claims_interleaved_flowfiles_keep_their_own_positions() -> None:
-    # Concurrent tasks may interleave the records of several FlowFiles on one RecordTransform instance.
-    runner = TestRunner("TransformClaimChange")
-    runner.schedule()
-    first = MockFlowFile(b"", {"uuid": "ff-1"})
-    second = MockFlowFile(b"", {"uuid": "ff-2"})
-    positions = runner.processor.positions
-    seen = [positions.next(flowfile.getAttribute("uuid")).index for flowfile in (first, second, first, first, second)]
-    assert seen == [0, 0, 1, 2, 1]
-    runner.stop()
-
-
 @pytest.mark.parametrize("processor", CLAIM_PROCESSORS)
 def test_processors_claims_ttl_deletes_survive_the_nifi_reader(processor: str, runner: Any) -> None:
     expired = record(5, "REMOVE")
@@ -430,7 +396,7 @@ def test_processors_claims_ttl_deletes_survive_the_nifi_reader(processor: str, r
     claims = runner(processor, infer_schema_like_nifi=True)
     claims.enqueue(_decoded(content).content if processor == "TransformClaimChange" else content)
     claims.run()
-    removes = _records(RoutedRunner(claims) if processor == "ProcessClaimChange" else claims, "remove")
+    removes = _records(RoutedRunner(claims), "remove")
     assert [(r["claimId"], r["ttlDelete"]) for r in removes] == [("CLM-00000005", True), ("CLM-00000003", False)]
 
 
@@ -463,13 +429,12 @@ def test_processors_claims_bad_data_makes_no_bulletins(processor: str) -> None:
     runner = _run(processor, [ndjson([good[0], unknown_operation(), key_mismatch(), good[1]])])
     assert _counts(runner)["invalid"] == 2
     assert runner.logger.bulletins() == []
-    if processor == "TransformClaimChange":
-        assert len([m for m in runner.logger.at("debug") if m.startswith("Routing to invalid: record ")]) == 2
-    else:  # one FlowFile, one line
-        assert [m for m in runner.logger.at("debug") if " invalid; first: " in m] == [
-            "2 of 4 records invalid; first: record 1 (eventId " + unknown_operation()["eventID"] + "): "
-            + _records(runner, "invalid")[0]["rule"]
-        ]
+    # One FlowFile, one line at debug, naming the first record and its rule (never a value).
+    first = _records(runner, "invalid")[0]
+    assert first["index"] == 1
+    assert [m for m in runner.logger.at("debug") if " invalid; first: " in m] == [
+        f"2 of 4 records invalid; first: {first['error']}"
+    ]
 
 
 @pytest.mark.parametrize("processor", CLAIM_PROCESSORS)

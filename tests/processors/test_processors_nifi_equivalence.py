@@ -66,8 +66,8 @@ def test_processors_nifi_record_path_equals_the_core(processor: str, seed: int) 
     runner = TestRunner(processor, infer_schema_like_nifi=True, record_writer_schema=FLOW_WRITER, suppress_missing=True)
     runner.enqueue(content)
     runner.run()
-    # ProcessClaimChange's one output goes through the Openflow flow's PartitionRecord + RouteOnAttribute.
-    claims = RoutedRunner(runner) if processor == "ProcessClaimChange" else runner
+    # A claim processor's one output goes through the flows' PartitionRecord + RouteOnAttribute.
+    claims = RoutedRunner(runner)
     assert claims.get_flowfiles_for("failure") == []
     for relationship in ("insert", "modify", "remove"):
         emitted = [r for flowfile in claims.get_flowfiles_for(relationship) for r in flowfile.records()]

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 import pytest
 
 from claimflow.claims import ClaimSettings, PhiMode, Routed, fused, route_events, route_records
+from claimflow.claims.build import unexpected
 from claimflow.events import (
     EVENT_ID_RULE,
-    REJECTION_FIELD,
     Rejection,
     decode_record,
     decode_record_or_rejection,
@@ -23,14 +22,11 @@ from claimflow.record_routing import (
     INVALID,
     OPERATION_ATTRIBUTE,
     ROW_RELATIONSHIPS,
-    FlowFilePositions,
     claim_settings_from_properties,
     dead_letter,
-    outcome_of,
-    route_change_event_record,
+    dead_letter_of,
+    route_change_event_content,
     route_content,
-    unexpected_outcome,
-    without_nulls,
 )
 from claimflow.rows import COLUMN_NAMES
 from claimflow_offline.runner import TestRunner
@@ -92,63 +88,6 @@ def test_processors_record_routing_bad_properties_raise_value_error(
     assert "short-key" not in str(raised.value)  # never echo the key
 
 
-# --- positions -----------------------------------------------------------------------------------------------
-
-
-def test_processors_record_routing_positions_count_per_flowfile() -> None:
-    positions = FlowFilePositions()
-    seen = [positions.next(flowfile) for flowfile in ("a", "b", "a", "a", "b")]
-    assert [p.index for p in seen] == [0, 0, 1, 2, 1]
-    assert seen[0].ingest_time_us == seen[2].ingest_time_us == seen[3].ingest_time_us  # once per FlowFile
-    assert seen[0].attributes is None
-
-
-def test_processors_record_routing_positions_read_attributes_once_per_flowfile() -> None:
-    reads: list[str] = []
-
-    def reader(flowfile: str) -> Any:
-        def read() -> dict[str, str]:
-            reads.append(flowfile)
-            return {"uuid": flowfile, "aws.kinesis.shard.id": "shardId-1"}
-
-        return read
-
-    positions = FlowFilePositions()
-    first = [positions.next("a", reader("a")) for _ in range(3)]
-    assert reads == ["a"]
-    assert all(p.attributes == {"uuid": "a", "aws.kinesis.shard.id": "shardId-1"} for p in first)
-    positions.next("b", reader("b"))
-    assert reads == ["a", "b"]
-
-
-def test_processors_record_routing_positions_forget_the_oldest_flowfiles() -> None:
-    positions = FlowFilePositions()
-    positions.next("oldest")
-    for number in range(FlowFilePositions.LIMIT):
-        positions.next(f"ff-{number}")
-    assert positions.next("ff-0").index == 1  # still known
-    assert positions.next("oldest").index == 0  # forgotten: starts again
-
-
-def test_processors_record_routing_positions_are_unique_across_threads() -> None:
-    positions = FlowFilePositions()
-    seen: list[int] = []
-    lock = threading.Lock()
-
-    def work() -> None:
-        for _ in range(500):
-            index = positions.next("one-flowfile-uuid").index
-            with lock:
-                seen.append(index)
-
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(seen) == list(range(2000))
-
-
 # --- outcomes ------------------------------------------------------------------------------------------------
 
 
@@ -183,7 +122,7 @@ def test_processors_record_routing_rule_of_every_kind_of_reason() -> None:
         rule = routed.rule
         assert rule is not None and routed.error is not None and routed.error.endswith(": " + rule), name
         assert not rule.startswith("record "), name
-        assert outcome_of(routed).partition == {ERROR_ATTRIBUTE: rule}, name
+        assert dead_letter_of(routed)["rule"] == rule, name
     assert cases["decoder, no eventID"].rule == "malformed JSON"
     assert (cases["claims, eventId"].rule or "").startswith("claimId")
 
@@ -194,68 +133,65 @@ def test_processors_record_routing_an_event_id_of_the_wrong_shape_is_rejected_an
     assert isinstance(rejection, Rejection)
     assert rejection.error == f"record 7: {EVENT_ID_RULE}" and rejection.event_id is None
     routed = next(route_events([rejection], ClaimSettings(), 5))
-    assert "a) b" not in (routed.error or "") and outcome_of(routed).partition == {ERROR_ATTRIBUTE: EVENT_ID_RULE}
+    assert "a) b" not in (routed.error or "") and dead_letter_of(routed)["rule"] == EVENT_ID_RULE
 
 
-def test_processors_record_routing_reason_without_a_rule_is_the_partition() -> None:
+def test_processors_record_routing_reason_without_a_rule_is_the_rule() -> None:
     routed = Routed(INVALID, None, "record 9: moved", 8, None, None)
-    assert outcome_of(routed).partition == {ERROR_ATTRIBUTE: "record 9: moved"}
+    assert dead_letter_of(routed)["rule"] == "record 9: moved"
 
 
-def test_processors_record_routing_outcome_of_a_row_and_of_an_invalid_record() -> None:
-    (row,) = route_events([decode_record(record(1, "MODIFY"))], SETTINGS, INGEST_US)
-    outcome = outcome_of(row)
-    assert (outcome.relationship, outcome.reason) == ("modify", None)
-    assert outcome.partition == {OPERATION_ATTRIBUTE: "modify"}
-    assert outcome.record is row.row
+def test_processors_record_routing_dead_letter_of_an_invalid_record() -> None:
     invalid = _routed_invalid(decode_record(key_mismatch(), 4))
-    outcome = outcome_of(invalid)
-    assert outcome.relationship == INVALID and not outcome.unexpected
-    assert outcome.reason == invalid.error
-    assert outcome.partition == {ERROR_ATTRIBUTE: invalid.rule}
-    assert outcome.record == dead_letter(4, invalid.event_id, invalid.error or "", invalid.record, invalid.rule)
+    expected = dead_letter(4, invalid.event_id, invalid.error or "", invalid.record, invalid.rule)
+    assert dead_letter_of(invalid) == expected
 
 
-def test_processors_record_routing_unexpected_outcome_names_only_the_type() -> None:
-    outcome = unexpected_outcome(3, KeyError("Quornbyte"), {"x": 1})
-    assert outcome.unexpected and outcome.relationship == INVALID
-    assert outcome.reason == "record 3: internal error (KeyError)"
-    assert outcome.partition == {ERROR_ATTRIBUTE: "internal error (KeyError)"}
-    assert_no_phi(json.dumps([outcome.reason, outcome.partition]))
+def test_processors_record_routing_unexpected_names_only_the_type() -> None:
+    routed = unexpected(3, KeyError("Quornbyte"), {"x": 1})
+    assert routed.relationship == INVALID and routed.error == "record 3: internal error (KeyError)"
+    assert dead_letter_of(routed)["rule"] == "internal error (KeyError)"
+    assert_no_phi(json.dumps([routed.error, routed.rule]))
 
 
-# --- one record through the claim stage ----------------------------------------------------------------------
+# --- change events through the claim stage (TransformClaimChange) ---------------------------------------------
 
 
-def test_processors_record_routing_change_event_records() -> None:
-    outcome = route_change_event_record(_change_event_record(record(1)), 0, SETTINGS, INGEST_US)
-    assert outcome.relationship == "insert" and outcome.record["claimId"] == "CLM-00000001"
-    assert outcome.record["ingestTime"] is not None
-    envelope = json.loads(Rejection.malformed(5, b"{oops").to_json())
-    rejected = route_change_event_record(envelope, 1, SETTINGS, INGEST_US)
-    assert rejected.relationship == INVALID and rejected.reason == "record 5: malformed JSON"
-    assert rejected.partition == {ERROR_ATTRIBUTE: "malformed JSON"} and rejected.record["index"] == 5
+def test_processors_record_routing_change_event_content() -> None:
+    events = [decode_record(record(1)).to_json(), Rejection.malformed(5, b"{oops").to_json()]
+    routed = route_change_event_content(b"\n".join(events), SETTINGS, INGEST_US)
+    row, dead = _lines(routed.content)
+    assert row["eventName"] == "INSERT" and row["claimId"] == "CLM-00000001" and row["ingestTime"] is not None
+    assert dead["error"] == "record 5: malformed JSON" and dead["rule"] == "malformed JSON" and dead["index"] == 5
+    assert routed.summary() == ("debug", "1 of 2 records invalid; first: record 5: malformed JSON")
 
 
-def test_processors_record_routing_change_event_reader_padding_is_ignored() -> None:
-    event = _change_event_record(record(2))
-    event["new_image"]["onlyInAnotherRecord"] = None  # what a schema-merging reader adds
-    event[REJECTION_FIELD] = None
-    strict = ClaimSettings.from_strings(strict="true")
-    assert route_change_event_record(event, 0, strict, INGEST_US).relationship == "insert"
+def test_processors_record_routing_change_event_numbers_stay_exact() -> None:
+    # No record reader in between: a 23-digit number keeps every digit (a NiFi reader would make it a double).
+    event = json.loads(decode_record(record(2)).to_json())
+    event["new_image"]["ref_number"] = 1
+    text = json.dumps(event).replace('"ref_number": 1', '"ref_number": 12345678901234567890.125')
+    (row,) = _lines(route_change_event_content(text.encode(), SETTINGS, INGEST_US).content)
+    assert row["extraAttributes"]["ref_number"] == '{"N":"12345678901234567890.125"}'
 
 
-def test_processors_record_routing_change_event_record_errors() -> None:
-    event = _change_event_record(record(3))
+def test_processors_record_routing_change_event_content_errors() -> None:
+    event = json.loads(decode_record(record(3)).to_json())
     del event["keys"]
-    broken = route_change_event_record(event, 2, SETTINGS, INGEST_US)
-    assert broken.relationship == INVALID and not broken.unexpected
-    assert broken.reason is not None and broken.reason.startswith("record 2 (eventId ")
-    weird = _change_event_record(record(3))
-    weird["new_image"]["claim_id"] = object()  # JSON cannot hold it: an unexpected error, kept to its record
-    outcome = route_change_event_record(weird, 6, SETTINGS, INGEST_US)
-    assert outcome.unexpected and outcome.reason == "record 6: internal error (TypeError)"
-    assert outcome.record["index"] == 6 and outcome.record["record"] is not None
+    lines = [json.dumps(event), "[1, 2]", "{torn", json.dumps({"cdc_rejected": "not an envelope"})]
+    routed = route_change_event_content("\n".join(lines).encode(), SETTINGS, INGEST_US)
+    out = _lines(routed.content)
+    assert [r["index"] for r in out] == [0, 1, 2, 3] and routed.invalid == 4 and routed.internal_errors == 0
+    assert out[0]["error"].startswith("record 0 (eventId ")
+    assert out[3]["rule"] == "malformed rejection envelope"
+
+
+def test_processors_record_routing_change_events_as_one_json_document_stay_exact() -> None:
+    events = [json.loads(decode_record(record(n)).to_json()) for n in (4, 5)]
+    text = json.dumps(events).replace('"total_charge": ', '"total_charge": ', 1)
+    got = _lines(route_change_event_content(text.encode(), SETTINGS, INGEST_US).content)
+    lines = b"\n".join(json.dumps(e).encode() for e in events)
+    assert got == _lines(route_change_event_content(lines, SETTINGS, INGEST_US).content)
 
 
 def _lines(content: bytes) -> list[dict[str, Any]]:
@@ -295,7 +231,8 @@ def test_processors_record_routing_content_equals_decoding_then_routing() -> Non
         for settings in (SETTINGS, strict):
             for batch in (records, records[:1], records[-3:-2]):
                 content = ndjson(batch)
-                expected = [outcome_of(r).record for r in route_records(content, settings, INGEST_US, attributes)]
+                two_step = route_records(content, settings, INGEST_US, attributes)
+                expected = [dead_letter_of(r) if r.row is None else r.row for r in two_step]
                 got = _lines(route_content(content, settings, attributes, INGEST_US).content)
                 assert got == json.loads(json.dumps(expected)), (attributes, len(batch))
 
@@ -369,10 +306,3 @@ def test_processors_record_routing_sequence_number_only_for_a_provably_single_re
     assert row["kinesisSequenceNumber"] == sequence
     assert row["kinesisShardId"] == shard
     assert (row["kinesisArrivalTime"] is None) == (sequence is None)
-
-
-def test_processors_record_routing_without_nulls() -> None:
-    assert without_nulls({"a": None, "b": [1, None, {"c": None, "d": 2}], "e": {"f": None}}) == {
-        "b": [1, None, {"d": 2}],
-        "e": {},
-    }

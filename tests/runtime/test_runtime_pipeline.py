@@ -9,7 +9,9 @@ from nifiapi.flowfiletransform import FlowFileTransform, FlowFileTransformResult
 from nifiapi.relationship import Relationship
 
 from claimflow.claims.synthetic import claim_records
-from claimflow_offline.pipeline import Pipeline, PipelineConfigurationError, Stage
+from claimflow_offline.pipeline import JavaRouting, Pipeline, PipelineConfigurationError, Stage
+
+ROWS_OUT = {"insert": "rows", "modify": "rows", "remove": "rows"}
 
 
 class Classify(FlowFileTransform):
@@ -70,7 +72,8 @@ def test_runtime_pipeline_runs_the_claimflow_processors_end_to_end() -> None:
     stages = [
         Stage("DecodeDynamoDBChange", routes={"success": "TransformClaimChange", **dead}),
         Stage("TransformClaimChange", properties={"Strict Validation": "false"},
-              routes={"insert": "rows", "modify": "rows", "remove": "rows", **dead}),
+              routes={"success": "Java routing", "failure": "dead-letter"}),
+        JavaRouting(routes={**ROWS_OUT, "invalid": "dead-letter", "unmatched": "dead-letter"}),
     ]
     with Pipeline(stages, infer_schema_like_nifi=True) as pipeline:
         pipeline.enqueue(b"\n".join(records[:20]))
@@ -92,7 +95,8 @@ def test_runtime_pipeline_with_the_flows_row_writer_keeps_rows_and_dead_letters_
     with Pipeline(
         [
             Stage("DecodeDynamoDBChange", routes={"success": "TransformClaimChange", **dead}),
-            Stage("TransformClaimChange", routes={"insert": "rows", "modify": "rows", "remove": "rows", **dead}),
+            Stage("TransformClaimChange", routes={"success": "Java routing", "failure": "dead-letter"}),
+            JavaRouting(routes={**ROWS_OUT, "invalid": "dead-letter", "unmatched": "dead-letter"}),
         ],
         infer_schema_like_nifi=True,
         **writer,
@@ -104,3 +108,11 @@ def test_runtime_pipeline_with_the_flows_row_writer_keeps_rows_and_dead_letters_
     (dead_letter,) = result.records("dead-letter")
     assert set(dead_letter) == {"index", "eventId", "error", "rule", "record"}
     assert dead_letter["eventId"] == "x-1"
+
+
+def test_runtime_pipeline_java_routing_must_route_every_relationship() -> None:
+    # As a RouteOnAttribute relationship in NiFi: neither routed nor auto-terminated makes the flow invalid.
+    with pytest.raises(PipelineConfigurationError, match="'unmatched' is not routed"):
+        Pipeline([JavaRouting(routes={**ROWS_OUT, "invalid": "dead-letter"})])
+    with pytest.raises(PipelineConfigurationError, match="has no relationship 'matched'"):
+        Pipeline([JavaRouting(routes={**ROWS_OUT, "invalid": "x", "unmatched": "x", "matched": "x"})])

@@ -196,7 +196,8 @@ def test_openflow_flow_shape() -> None:
 
 def test_nifi_flow_shape() -> None:
     document = load(NIFI_FILE)
-    order = ["ConsumeKinesisStream", "DecodeDynamoDBChange", "TransformClaimChange", "MergeClaimsToSnowflake"]
+    order = ["ConsumeKinesisStream", "DecodeDynamoDBChange", "TransformClaimChange", "PartitionRecord",
+             "RouteOnAttribute", "MergeClaimsToSnowflake"]
     ids = {name: by_type(document, name)[0]["identifier"] for name in order}
     connections = document["flowContents"]["connections"]
     for upstream, downstream in itertools.pairwise(order):
@@ -217,7 +218,14 @@ def test_nifi_flow_shape() -> None:
     }
     for name in order[1:]:
         processor = by_type(document, name)[0]
-        assert (processor["name"], "failure") in dead
+        if name == "RouteOnAttribute":  # it has no failure: what matches no route goes to unmatched
+            assert {(processor["name"], "invalid"), (processor["name"], "unmatched")} <= dead
+        else:
+            assert (processor["name"], "failure") in dead
+    (route,) = by_type(document, "RouteOnAttribute")
+    to_merge = [c["selectedRelationships"] for c in connections
+                if c["source"]["id"] == route["identifier"] and c["destination"]["id"] == ids["MergeClaimsToSnowflake"]]
+    assert to_merge == [["insert", "modify", "remove"]]
 
 
 @pytest.mark.parametrize("name", FILES)

@@ -14,7 +14,7 @@ from claimflow.flow.definitions import DEAD_LETTER_FIELDS, NIFI_FILE, OPENFLOW_F
 from claimflow.flow.export import FLOW_DIRECTORY
 from claimflow.flow.wiring import PythonStage, load_python_pipeline
 from claimflow.record_routing import ROW_RELATIONSHIPS
-from claimflow_offline.java import route_like_the_openflow_flow
+from claimflow_offline.java import route_like_the_flows
 from claimflow_offline.pipeline import Pipeline, Stage
 
 START_US = 1_761_955_200_000_000
@@ -67,7 +67,7 @@ def test_wired_stages_emit_records_the_writer_schema_holds(file_name: str, run_t
     sinks = {name: result.flowfiles(name) for s in stages for name in s.routes.values()}
     java_routed = [name for name in sinks if name == "to Partition by operation and rule"]
     if java_routed:  # Openflow: ProcessClaimChange's one output through PartitionRecord + RouteOnAttribute
-        routed = route_like_the_openflow_flow(sinks[java_routed[0]])
+        routed = route_like_the_flows(sinks[java_routed[0]])
         emitted = [r for relationship in ROW_RELATIONSHIPS for f in routed.get(relationship, []) for r in f.records()]
         dead = [r for f in routed.get("invalid", []) for r in f.records()]
         assert set(routed) <= {*ROW_RELATIONSHIPS, "invalid"}  # nothing unmatched

@@ -28,12 +28,12 @@ def test_nifi_flow_stages_in_wiring_order() -> None:
     ]
     decode, transform, merge = pipeline.stages
     assert kinds(decode.routes["success"]) == [("python", "TransformClaimChange")]
-    for relationship in ("insert", "modify", "remove"):
-        assert kinds(transform.routes[relationship]) == [("python", "MergeClaimsToSnowflake")]
-    assert [d.kind for d in transform.routes["invalid"]] == ["funnel"]
+    # Its rows reach the merge through PartitionRecord + RouteOnAttribute (test_ship_flows.test_nifi_flow_shape).
+    assert kinds(transform.routes["success"]) == [("java", "PartitionRecord")]
+    assert [d.kind for d in transform.routes["failure"]] == ["funnel"]
     assert kinds(merge.routes["retry"]) == [("self", "MergeClaimsToSnowflake")]
     assert kinds(merge.routes["success"]) == [("auto-terminated", "")]
-    assert transform.services == {"Record Reader": "JsonTreeReader", "Record Writer": "JsonRecordSetWriter"}
+    assert transform.services == {}  # a FlowFileTransform: no record reader or writer
 
 
 def test_every_relationship_of_every_stage_is_routed() -> None:

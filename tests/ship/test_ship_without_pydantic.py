@@ -41,7 +41,7 @@ import gzip, random
 
 from claimflow.claims.synthetic import claim_item, kinesis_record
 from claimflow_offline.java import RoutedRunner
-from claimflow_offline.pipeline import Pipeline, Stage
+from claimflow_offline.pipeline import JavaRouting, Pipeline, Stage
 from claimflow_offline.runner import TestRunner
 
 rng = random.Random(11)
@@ -57,12 +57,13 @@ content = b"\n".join(json.dumps(r).encode() for r in records) + b"\n"
 phi = {"PHI Handling": "Pass Through"}
 report = {}
 
-rows = {"insert": "rows", "modify": "rows", "remove": "rows", "invalid": "invalid", "failure": "failure"}
+rows = {"insert": "rows", "modify": "rows", "remove": "rows", "invalid": "invalid", "unmatched": "invalid"}
 with Pipeline([
     Stage("DecodeDynamoDBChange", routes={"success": "TransformClaimChange", "invalid": "invalid",
                                           "failure": "failure"}),
-    Stage("TransformClaimChange", properties=phi, routes=rows),
-], infer_schema_like_nifi=True) as pipeline:
+    Stage("TransformClaimChange", properties=phi, routes={"success": "Java routing", "failure": "failure"}),
+    JavaRouting(routes=rows),
+]) as pipeline:
     pipeline.enqueue(content)
     result = pipeline.run()
 emitted = result.records("rows")

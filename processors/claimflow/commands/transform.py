@@ -19,12 +19,10 @@ safe-harbor``) de-identifies each row by HIPAA's Safe Harbor method with the sam
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -35,15 +33,8 @@ from claimflow.commands.decode import flowfile_position, parse_attributes, read_
 from claimflow.commands.framing import Input
 from claimflow.commands.records import RecordStep, run_records
 from claimflow.dynamodb import MAX_ITEM_BYTES
-from claimflow.events import (
-    MALFORMED,
-    ChangeEvent,
-    Content,
-    DecodeError,
-    FlowFilePosition,
-    Rejection,
-    decode_framed,
-)
+from claimflow.events import MALFORMED, REJECTION_FIELD, Content, FlowFilePosition, decode_framed
+from claimflow.record_routing import change_event_item, exact_change_events
 
 KEY_VARIABLE = "CLAIMFLOW_HMAC_KEY"
 
@@ -76,19 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _is_change_event(obj: object) -> bool:
-    return isinstance(obj, dict) and "event_name" in obj
-
-
-def _exact_documents(data: bytes) -> list[Any] | None:
-    """The records of a whole-read input parsed exactly (N values as Decimal) when it holds change events, else
-    None; change events are read exactly so numbers in images keep their value (orjson would make floats)."""
-    if b'"event_name"' not in data:
-        return None
-    try:
-        document = json.loads(data, parse_float=Decimal, parse_int=Decimal)
-    except (ValueError, RecursionError):
-        return None
-    return document if isinstance(document, list) else [document]
+    # A rejection envelope is not trusted here: the CLI's input may be raw, and a crafted envelope would put its
+    # text into the reasons (TransformClaimChange reads the decoder's output, where envelopes are the decoder's).
+    return isinstance(obj, dict) and "event_name" in obj and REJECTION_FIELD not in obj
 
 
 class _Router:
@@ -113,16 +94,7 @@ class _Router:
                                   single_record=self.content.single)
 
     def _event(self, parsed: object, raw: bytes | None, index: int) -> Routed:
-        item: ChangeEvent | Rejection
-        try:
-            if self.exact is not None and index < len(self.exact):
-                item = ChangeEvent.from_obj(self.exact[index], index)
-            elif raw is not None:
-                item = ChangeEvent.from_json(raw, index)
-            else:
-                item = ChangeEvent.from_obj(parsed, index)
-        except DecodeError as error:
-            item = Rejection.of_error(error, raw)
+        item = change_event_item(parsed, raw, index, self.exact, self.content)
         return next(route_events([item], self.settings, self.ingest_time_us, first_index=index))
 
 
@@ -151,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     ingest_time_us = args.ingest_time_us if args.ingest_time_us is not None else time.time_ns() // 1000
 
     def prepare(framed: Input) -> tuple[Iterable[tuple[object, bytes | None]], RecordStep]:
-        exact = None if framed.whole is None else _exact_documents(framed.whole)
+        exact = None if framed.whole is None else exact_change_events(framed.whole)
         content = framed.content()
         router = _Router(settings, ingest_time_us, attributes, flowfile, content, exact)
 

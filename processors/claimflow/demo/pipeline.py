@@ -25,11 +25,14 @@ from typing import Any
 from claimflow.claims import ClaimSettings, PhiMode
 from claimflow.claims.settings import KEYED_MODES
 from claimflow.demo.consumer import SEQUENCE_NUMBER, SHARD_ID, KinesisFlowFile
-from claimflow.record_routing import ACCEPTED_PHI_HANDLING, claim_settings_from_properties
+from claimflow.record_routing import ACCEPTED_PHI_HANDLING, ROW_RELATIONSHIPS, claim_settings_from_properties
 
 ROWS = "rows"
 DEAD_LETTER = "dead-letter"
-ROW_RELATIONSHIPS = ("insert", "modify", "remove")
+# Where a claim processor's success goes in both flows: PartitionRecord + RouteOnAttribute (Java), which the demo
+# runs as the offline models of claimflow_offline.java.
+JAVA_ROUTING = "java-routing"
+PARTITION_RECORD = "PartitionRecord"
 PROCESSORS_IN_ORDER = ("DecodeDynamoDBChange", "TransformClaimChange")
 # Processors the demo replaces by its own Snowflake writer (Snowpark cannot reach the embedded emulator).
 SNOWFLAKE_STAGES = frozenset({"MergeClaimsToSnowflake"})
@@ -115,7 +118,7 @@ def _stages_from_flow(
     path: Path, phi_handling: str | None, key: DemoKey
 ) -> tuple[list[Any], PipelineDescription]:
     from claimflow.flow.wiring import load_python_pipeline
-    from claimflow_offline.pipeline import Stage
+    from claimflow_offline.pipeline import JavaRouting, Stage
 
     wired = load_python_pipeline(path)
     run = [s for s in wired.stages if s.type not in SNOWFLAKE_STAGES]
@@ -133,6 +136,8 @@ def _stages_from_flow(
                 routes[relationship] = first.name
             elif first.kind == "funnel":
                 routes[relationship] = DEAD_LETTER
+            elif first.kind == "java" and first.name == PARTITION_RECORD:
+                routes[relationship] = JAVA_ROUTING
             elif relationship in ROW_RELATIONSHIPS or first.name in SNOWFLAKE_STAGES or first.kind == "java":
                 routes[relationship] = ROWS  # the Snowflake side: staging + history + merge
             else:
@@ -141,25 +146,37 @@ def _stages_from_flow(
         properties = _as_run(stage.properties, phi_handling, key)
         description.properties[stage.type] = _described(properties)
         stages.append(Stage(stage.type, properties=properties, routes=routes, auto_terminate=auto))
+    if JAVA_ROUTING in {route for stage in stages for route in stage.routes.values()}:
+        stages.append(_java_routing(JavaRouting))
+        description.routes[JAVA_ROUTING] = dict(stages[-1].routes)
     return stages, description
 
 
+def _java_routing(kind: type) -> Any:
+    """The PartitionRecord + RouteOnAttribute after the claim processor: rows to the Snowflake side, dead letters
+    (and ``unmatched``, which no line reaches) to the dead letter."""
+    return kind(name=JAVA_ROUTING, routes={**dict.fromkeys(ROW_RELATIONSHIPS, ROWS), "invalid": DEAD_LETTER,
+                                           "unmatched": DEAD_LETTER})
+
+
 def _declared_stages(phi_handling: str | None, key: DemoKey) -> tuple[list[Any], PipelineDescription]:
-    from claimflow_offline.pipeline import Stage
+    from claimflow_offline.pipeline import JavaRouting, Stage
 
     dead = {"invalid": DEAD_LETTER, "failure": DEAD_LETTER}
     decode_routes = {"success": "TransformClaimChange", **dead}
-    transform_routes = {**dict.fromkeys(ROW_RELATIONSHIPS, ROWS), **dead}
+    transform_routes = {"success": JAVA_ROUTING, "failure": DEAD_LETTER}
     # The shipped flows' secure default (claimflow.flow.definitions.SECURE_DEFAULTS), key unset as there.
     transform = _as_run({PHI_HANDLING: PSEUDONYMIZE, HMAC_KEY: None}, phi_handling, key)
     stages = [
         Stage("DecodeDynamoDBChange", routes=decode_routes),
         Stage("TransformClaimChange", properties=transform, routes=transform_routes),
+        _java_routing(JavaRouting),
     ]
     description = PipelineDescription(
         "declared pipeline (flow-definitions/claimflow-nifi.json not found)",
         list(PROCESSORS_IN_ORDER),
-        {"DecodeDynamoDBChange": decode_routes, "TransformClaimChange": transform_routes},
+        {"DecodeDynamoDBChange": decode_routes, "TransformClaimChange": transform_routes,
+         JAVA_ROUTING: dict(stages[-1].routes)},
         {"TransformClaimChange": _described(transform)},
     )
     return stages, description

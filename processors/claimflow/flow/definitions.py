@@ -6,7 +6,8 @@
    -> PutSnowpipeStreaming into the staging table, and every event also into the history table. The merge into
    the current-state table runs inside Snowflake (stream + task of sql/).
 2. Apache NiFi 2.x (``claimflow-nifi.json``): ConsumeKinesisStream -> DecodeDynamoDBChange -> TransformClaimChange
-   -> insert/modify/remove -> MergeClaimsToSnowflake (Snowpark: staging + history + merge in one transaction),
+   (a FlowFileTransform) -> PartitionRecord and RouteOnAttribute (as in 1.) -> insert/modify/remove ->
+   MergeClaimsToSnowflake (Snowpark: staging + history + merge in one transaction),
    whose ``retry`` loops back with back-off.
 
 Python processor types, versions, properties and relationships come from the processor sources (``pyprocessors``).
@@ -38,10 +39,9 @@ from claimflow.flow.model import (
     parameter_reference,
 )
 from claimflow.flow.pyprocessors import RECORD_READER, RECORD_WRITER, ProcessorSpec, read_processors
-from claimflow.record_routing import PARTITION_PATHS, ROUTES
+from claimflow.record_routing import PARTITION_PATHS, ROUTES, ROW_RELATIONSHIPS
 from claimflow.snowflake.spec import DEFAULT_TABLES
 
-ROW_RELATIONSHIPS = ("insert", "modify", "remove")
 DEAD_LETTER_RELATIONSHIPS = ("invalid", "failure")
 DEAD_LETTER = "dead-letter"
 OPENFLOW_FILE = "claimflow-openflow.json"
@@ -211,15 +211,6 @@ AWS_CREDENTIALS = Service(
     comments="Empty keys: NiFi's implicit default credentials chain (instance profile / IRSA / environment). "
     "With AWS Assume Role ARN set, those credentials assume the consumer role of infra/claimflow-source.yaml; "
     "empty, the assume-role properties are ignored.",
-)
-CHANGE_READER = Service(
-    key="change-reader",
-    name="Change Record Reader",
-    type=pf.JSON_TREE_READER.type,
-    bundle=pf.JSON_TREE_READER.bundle,
-    service_apis=pf.JSON_TREE_READER.service_apis,
-    properties={pf.SCHEMA_ACCESS_STRATEGY: "infer-schema"},
-    comments="Reads the Kinesis/DynamoDB change JSON; N values stay strings inside attribute-value maps (exact).",
 )
 ROW_WRITER = Service(
     key="row-writer",
@@ -511,6 +502,39 @@ DEAD_LETTER_LABEL = (
 )
 
 
+def _claim_stage_routing(claims: Processor, rows_to: tuple[str, ...]) -> tuple[list[Processor], list[Connection]]:
+    """PartitionRecord and RouteOnAttribute after a claim processor, and their connections: its ``success`` (every
+    record's row or dead letter) split per operation and rule, rows to each of ``rows_to``, dead letters (and
+    ``unmatched``, which no line reaches) and failures to the dead letter.
+
+    Raises:
+        FlowDescriptionError: the claim processor does not have exactly success, original and failure.
+    """
+    if set(claims.relationships) != {"success", "original", "failure"}:
+        raise FlowDescriptionError(f"{claims.type} has {claims.relationships}, expected success (routed by "
+                                   "PartitionRecord), original and failure")
+    partition = partition_rows(claims.name)
+    route = route_rows()
+    connections = [
+        Connection(claims.key, ("success",), partition.key, name="claim rows and dead letters"),
+        Connection(partition.key, ("success",), route.key, name="one FlowFile per operation or rule"),
+    ]
+    handled = {"success"}
+    connections.extend(_dead_letter_connections(claims, handled))
+    _check_all_routed(claims, handled)
+    handled = {"success"}
+    connections.extend(_dead_letter_connections(partition, handled))
+    _check_all_routed(partition, handled)
+    for destination in rows_to:
+        name = "claim rows" if len(rows_to) == 1 else f"claim rows to {destination}"
+        connections.append(Connection(route.key, ROW_RELATIONSHIPS, destination, name=name))
+    connections.append(Connection(route.key, ("invalid", "unmatched"), DEAD_LETTER, name="dead letter: invalid "
+                                  "records (one FlowFile per rule) / unmatched", back_pressure_objects=100000,
+                                  back_pressure_size="10 GB"))
+    _check_all_routed(route, {*ROW_RELATIONSHIPS, "invalid", "unmatched"})
+    return [partition, route], connections
+
+
 def _python_specs(processors: Mapping[str, ProcessorSpec] | None) -> Mapping[str, ProcessorSpec]:
     return read_processors() if processors is None else processors
 
@@ -546,33 +570,11 @@ def openflow_flow(processors: Mapping[str, ProcessorSpec] | None = None) -> Flow
         parameters,
         by_key,
     )
-    if set(process.relationships) != {"success", "original", "failure"}:
-        raise FlowDescriptionError(f"ProcessClaimChange has {process.relationships}, expected success (routed "
-                                   "by PartitionRecord), original and failure")
-    partition = partition_rows(process.name)
-    route = route_rows()
     staging = put_snowpipe("put-staging", "Snowpipe Streaming: staging", SF_STAGING_TABLE)
     history = put_snowpipe("put-history", "Snowpipe Streaming: history", SF_HISTORY_TABLE)
-    connections = [
-        Connection(consume.key, ("success",), process.key, name="DynamoDB change records"),
-        Connection(process.key, ("success",), partition.key, name="claim rows and dead letters"),
-        Connection(partition.key, ("success",), route.key, name="one FlowFile per operation or rule"),
-        Connection(route.key, ROW_RELATIONSHIPS, staging.key, name="claim rows to staging"),
-        Connection(route.key, ROW_RELATIONSHIPS, history.key, name="every event to history"),
-    ]
+    (partition, route), routing = _claim_stage_routing(process, (staging.key, history.key))
+    connections = [Connection(consume.key, ("success",), process.key, name="DynamoDB change records"), *routing]
     _check_all_routed(consume, {"success"})
-    handled = {"success"}
-    connections.extend(_dead_letter_connections(process, handled))
-    _check_all_routed(process, handled)
-    handled = {"success"}
-    connections.extend(_dead_letter_connections(partition, handled))
-    _check_all_routed(partition, handled)
-    handled = set(ROW_RELATIONSHIPS)
-    connections.append(Connection(route.key, ("invalid", "unmatched"), DEAD_LETTER, name="dead letter: invalid "
-                                  "records (one FlowFile per rule) / unmatched", back_pressure_objects=100000,
-                                  back_pressure_size="10 GB"))
-    handled.update(("invalid", "unmatched"))
-    _check_all_routed(route, handled)
     for put in (staging, history):
         handled = {"success"}
         connections.extend(_dead_letter_connections(put, handled))
@@ -614,7 +616,7 @@ def nifi_flow(processors: Mapping[str, ProcessorSpec] | None = None) -> Flow:
     parameters[SF_DESTINATION_TABLE] = Parameter(
         SF_DESTINATION_TABLE, "Current-state table the merge keeps right.", value=DEFAULT_TABLES.destination
     )
-    services = (AWS_CREDENTIALS, CHANGE_READER, ROW_WRITER)
+    services = (AWS_CREDENTIALS, ROUTED_ROW_READER, ROW_WRITER)
     by_key = {s.key: s for s in services}
     consume = consume_kinesis()
     decode = python_processor(
@@ -624,7 +626,7 @@ def nifi_flow(processors: Mapping[str, ProcessorSpec] | None = None) -> Flow:
         by_key,
     )
     transform = python_processor(
-        PythonStage("transform", "TransformClaimChange", "Transform claim change", CHANGE_READER, ROW_WRITER),
+        PythonStage("transform", "TransformClaimChange", "Transform claim change"),
         _spec(specs, "TransformClaimChange"),
         parameters,
         by_key,
@@ -648,14 +650,8 @@ def nifi_flow(processors: Mapping[str, ProcessorSpec] | None = None) -> Flow:
     connections.extend(_dead_letter_connections(decode, handled))
     _check_all_routed(decode, handled)
 
-    handled = set()
-    rows_out = tuple(r for r in transform.relationships if r in ROW_RELATIONSHIPS)
-    if rows_out != ROW_RELATIONSHIPS:
-        raise FlowDescriptionError(f"TransformClaimChange routes {rows_out}, expected {ROW_RELATIONSHIPS}")
-    connections.append(Connection(transform.key, rows_out, merge.key, name="claim rows"))
-    handled.update(rows_out)
-    connections.extend(_dead_letter_connections(transform, handled))
-    _check_all_routed(transform, handled)
+    (partition, route), routing = _claim_stage_routing(transform, (merge.key,))
+    connections.extend(routing)
 
     handled = {"success"}
     if "retry" in merge.relationships:
@@ -669,11 +665,12 @@ def nifi_flow(processors: Mapping[str, ProcessorSpec] | None = None) -> Flow:
         file_name=NIFI_FILE,
         name="ClaimFlow (Apache NiFi)",
         comments="DynamoDB InsuranceClaims -> Kinesis -> DecodeDynamoDBChange -> TransformClaimChange -> "
-        "MergeClaimsToSnowflake (Snowpark: staging + history + order-proof merge in one transaction).",
+        "PartitionRecord -> RouteOnAttribute -> MergeClaimsToSnowflake (Snowpark: staging + history + order-proof "
+        "merge in one transaction).",
         parameter_context="ClaimFlow NiFi",
         parameters=tuple(parameters.values()),
         services=services,
-        processors=(consume, decode, transform, merge),
+        processors=(consume, decode, transform, partition, route, merge),
         connections=tuple(connections),
         funnels=(Funnel(DEAD_LETTER),),
         labels=(Label("dead-letter-label", DEAD_LETTER_LABEL),),
@@ -681,9 +678,11 @@ def nifi_flow(processors: Mapping[str, ProcessorSpec] | None = None) -> Flow:
             consume.key: (0.0, 0.0),
             decode.key: (0.0, 250.0),
             transform.key: (0.0, 500.0),
-            merge.key: (0.0, 750.0),
-            DEAD_LETTER: (700.0, 500.0),
-            "dead-letter-label": (820.0, 425.0),
+            partition.key: (0.0, 750.0),
+            route.key: (0.0, 1000.0),
+            merge.key: (0.0, 1250.0),
+            DEAD_LETTER: (700.0, 750.0),
+            "dead-letter-label": (820.0, 675.0),
         },
     )
 
