@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -235,3 +235,26 @@ def _written(outcomes: Iterable[Routed]) -> RoutedContent:
         lines.append(orjson.dumps(record))
     content = b"".join(line + b"\n" for line in lines)
     return RoutedContent(content, operations, invalid, internal, first_error)
+
+
+@dataclass(slots=True, frozen=True)
+class FlowFileOutcome:
+    """What a claim processor returns for one FlowFile: relationship, attributes and content, and the one log line
+    (level, message) or None."""
+
+    relationship: str
+    attributes: Mapping[str, str]
+    content: bytes | None
+    log: tuple[str, str] | None
+
+
+def flowfile_outcome(route: Callable[[], RoutedContent]) -> FlowFileOutcome:
+    """Run ``route`` (one of the content routers above) for a FlowFile: ``success`` with its lines and counts, or
+    ``failure`` (the input unchanged, ``cdc.error`` and an error log naming only the exception's type: its message
+    could quote data) when something outside the per-record path raised."""
+    try:
+        routed = route()
+    except Exception as error:
+        reason = f"{INTERNAL_ERROR} ({type(error).__name__})"
+        return FlowFileOutcome("failure", {ERROR_ATTRIBUTE: reason}, None, ("error", f"Routing to failure: {reason}"))
+    return FlowFileOutcome("success", routed.attributes(), routed.content, routed.summary())

@@ -12,7 +12,7 @@ from nifiapi.flowfiletransform import FlowFileTransform, FlowFileTransformResult
 from nifiapi.properties import PropertyDependency, PropertyDescriptor, StandardValidators, ValidationResult
 from nifiapi.relationship import Relationship
 
-from claimflow.record_routing import claim_settings_from_properties, route_change_event_content
+from claimflow.record_routing import claim_settings_from_properties, flowfile_outcome, route_change_event_content
 
 PHI_PASS_THROUGH = "Pass Through"
 PHI_PSEUDONYMIZE = "Pseudonymize"
@@ -165,15 +165,10 @@ class TransformClaimChange(FlowFileTransform):
         )
 
     def transform(self, context, flowFile):
-        try:
-            routed = route_change_event_content(flowFile.getContentsAsBytes(), self.settings)
-        except Exception as error:
-            # NiFi would log the exception text, which could quote data: log and route with the type name only.
-            reason = f"internal error ({type(error).__name__})"
-            self.logger.error(f"Routing to failure: {reason}")  # one string: Java's ComponentLog over py4j
-            return FlowFileTransformResult(relationship="failure", attributes={"cdc.error": reason})
-        summary = routed.summary()  # bad data at debug (routine at volume), a ClaimFlow bug at error (a bulletin)
-        if summary is not None:
-            level, message = summary
+        outcome = flowfile_outcome(lambda: route_change_event_content(flowFile.getContentsAsBytes(), self.settings))
+        if outcome.log is not None:  # one string per call: NiFi's logger is Java's ComponentLog over py4j
+            level, message = outcome.log  # bad data at debug (routine), a ClaimFlow bug at error (a bulletin)
             getattr(self.logger, level)(message)
-        return FlowFileTransformResult(relationship="success", attributes=routed.attributes(), contents=routed.content)
+        return FlowFileTransformResult(
+            relationship=outcome.relationship, attributes=dict(outcome.attributes), contents=outcome.content
+        )

@@ -25,6 +25,7 @@ from claimflow.record_routing import (
     claim_settings_from_properties,
     dead_letter,
     dead_letter_of,
+    flowfile_outcome,
     route_change_event_content,
     route_content,
 )
@@ -306,3 +307,19 @@ def test_processors_record_routing_sequence_number_only_for_a_provably_single_re
     assert row["kinesisSequenceNumber"] == sequence
     assert row["kinesisShardId"] == shard
     assert (row["kinesisArrivalTime"] is None) == (sequence is None)
+
+
+def test_processors_record_routing_flowfile_outcome_success_and_failure() -> None:
+    good, _ = mixed_batch()
+    outcome = flowfile_outcome(lambda: route_content(ndjson([good[0], unknown_operation()]), SETTINGS))
+    assert outcome.relationship == "success" and outcome.content is not None
+    assert outcome.attributes["cdc.invalid.count"] == "1" and outcome.log is not None and outcome.log[0] == "debug"
+    assert flowfile_outcome(lambda: route_content(ndjson(good[:1]), SETTINGS)).log is None
+
+    def broken() -> Any:
+        raise ValueError("Quornbyte 1931-02-29")  # a message that quotes data
+
+    failed = flowfile_outcome(broken)
+    assert (failed.relationship, failed.content) == ("failure", None)
+    assert failed.attributes == {ERROR_ATTRIBUTE: "internal error (ValueError)"}
+    assert failed.log == ("error", "Routing to failure: internal error (ValueError)")
