@@ -44,7 +44,8 @@ def test_demo_run_with_chaos_reconciles(tmp_path: Path) -> None:
     # every broken record, and nothing else, reached the dead letter, each with a reason
     assert sum(report.dead_letters.values()) == report.invalid_injected
     assert all(reason.strip(": ") for reason in report.dead_letters)
-    assert report.pipeline.stages == ["DecodeDynamoDBChange", "TransformClaimChange"]
+    assert report.pipeline.stages == ["DecodeDynamoDBChange", "TransformClaimChange",
+                                      "PartitionRecord + RouteOnAttribute (offline models)"]
     assert report.table_rows["CLAIMS_CURRENT"] == recon.destination_live + recon.destination_tombstones
     assert all(rows for _, rows in report.views.values())  # the three quickstart views answer
     assert (tmp_path / "demo" / "checkpoints.json").exists()

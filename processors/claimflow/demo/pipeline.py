@@ -32,6 +32,7 @@ DEAD_LETTER = "dead-letter"
 # Where a claim processor's success goes in both flows: PartitionRecord + RouteOnAttribute (Java), which the demo
 # runs as the offline models of claimflow_offline.java.
 JAVA_ROUTING = "java-routing"
+JAVA_ROUTING_LABEL = "PartitionRecord + RouteOnAttribute (offline models)"
 PARTITION_RECORD = "PartitionRecord"
 PROCESSORS_IN_ORDER = ("DecodeDynamoDBChange", "TransformClaimChange")
 # Processors the demo replaces by its own Snowflake writer (Snowpark cannot reach the embedded emulator).
@@ -149,6 +150,7 @@ def _stages_from_flow(
     if JAVA_ROUTING in {route for stage in stages for route in stage.routes.values()}:
         stages.append(_java_routing(JavaRouting))
         description.routes[JAVA_ROUTING] = dict(stages[-1].routes)
+        description.stages.append(JAVA_ROUTING_LABEL)
     return stages, description
 
 
@@ -174,7 +176,7 @@ def _declared_stages(phi_handling: str | None, key: DemoKey) -> tuple[list[Any],
     ]
     description = PipelineDescription(
         "declared pipeline (flow-definitions/claimflow-nifi.json not found)",
-        list(PROCESSORS_IN_ORDER),
+        [*PROCESSORS_IN_ORDER, JAVA_ROUTING_LABEL],
         {"DecodeDynamoDBChange": decode_routes, "TransformClaimChange": transform_routes,
          JAVA_ROUTING: dict(stages[-1].routes)},
         {"TransformClaimChange": _described(transform)},
