@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from claimflow.claims import ClaimSettings, Routed, route_record_fused, route_records
 from claimflow.claims.synthetic import kinesis_record
+from claimflow.record_routing import route_content
 
 from ._claims import EVENT_TIME_US, INGEST_US, item, with_change
 from ._nifi_padding import has_tag_padding, merged_schema_padding
@@ -83,3 +84,25 @@ def test_the_batches_really_carry_tag_padding() -> None:
     assert has_tag_padding(padded)
     assert set(padded[0]["dynamodb"]["NewImage"]["patient"]) == {"M", "S"}
     assert padded[0]["dynamodb"]["NewImage"]["patient"]["S"] is None
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches())
+def test_a_padded_flowfile_gives_each_record_the_row_it_gets_alone(records: list[dict[str, Any]]) -> None:
+    """The same, at the FlowFile level the claim processors run: one content of NiFi-padded records through
+    ``route_content`` (ProcessClaimChange's core), line for line against each record in a FlowFile of its own.
+    Only the record's place in its FlowFile (its index) may differ."""
+    padded = merged_schema_padding(records)
+    batch = _lines(route_content(b"\n".join(orjson.dumps(r) for r in padded), SETTINGS, None, INGEST_US).content)
+    assert len(batch) == len(records)  # one line per record
+    for index, (line, alone) in enumerate(zip(batch, records, strict=True)):
+        (single,) = _lines(route_content(orjson.dumps(alone), SETTINGS, None, INGEST_US).content)
+        if "rule" in single:  # a dead letter: same rule, at its own index
+            assert (line["index"], line["rule"]) == (index, single["rule"])
+        else:
+            assert line["flowFileRecordIndex"] == index
+            assert {**line, "flowFileRecordIndex": 0} == single
+
+
+def _lines(content: bytes) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in content.split(b"\n") if line]
