@@ -9,7 +9,8 @@ import pytest
 
 from claimflow.claims import ClaimSettings, route_events, route_record_fused, route_records_fused
 from claimflow.claims.synthetic import claim_records
-from claimflow.events import FlowFilePosition, decode_record_or_rejection, decode_records
+from claimflow.events import decode_record_or_rejection, decode_records
+from claimflow.kinesis import FlowFilePosition
 
 from ._claims import INGEST_US
 from .test_claims_shaped import counting_fast_hits

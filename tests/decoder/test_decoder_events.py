@@ -9,16 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from claimflow.events import (
-    ChangeEvent,
-    DecodeError,
-    FlowFilePosition,
-    Rejection,
-    decode_record,
-    decode_records,
-    parse_arrival_ms,
-    parse_change_events,
-)
+from claimflow.events import ChangeEvent, DecodeError, Rejection, decode_record, decode_records, parse_change_events
+from claimflow.kinesis import FlowFilePosition, parse_arrival_ms
 
 from ._records import REPO, SAMPLES, change_record, ndjson
 

@@ -22,7 +22,7 @@ PACKAGE = "claimflow"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("caching",),
     ("", "names", "rows", "claims.mapping"),
-    ("dynamodb",),
+    ("dynamodb", "kinesis"),
     ("events",),
     ("claims",),
     ("record_routing", "snowflake", "backfill"),

@@ -17,7 +17,8 @@ from claimflow.claims.mapping import MappedItem, map_item
 from claimflow.claims.phi import apply_phi, finish_row
 from claimflow.claims.settings import ClaimSettings
 from claimflow.claims.validate import COLUMN_WIDTHS, PROCEDURES, ValidatedClaim, claim_id, validate_mapped
-from claimflow.events import MAX_RECORD_INDEX, MAX_SEQUENCE_DIGITS, shown_event_id
+from claimflow.events import MAX_RECORD_INDEX, shown_event_id
+from claimflow.kinesis import MAX_SEQUENCE_DIGITS
 from claimflow.rows import COLUMN_NAMES, COLUMNS, COLUMNS_BY_NAME, VARCHAR_WIDTHS, Group, Kind
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ finished by the one row builder (``claims.build.claim_row_of`` and ``complete_ro
 common case raises ``shaped.Unusual`` and takes the two-step path, which produces every rejection and finding the
 walk does not; nothing else is caught, so a bug is never hidden behind a slower retry. Tests hold both paths to the
 same outcomes. The Kinesis position from FlowFile attributes is applied by the decoder's own rules
-(``claimflow.events.FlowFilePosition``).
+(``claimflow.kinesis.FlowFilePosition``).
 """
 
 from __future__ import annotations
@@ -35,15 +35,12 @@ from claimflow.events import (
     EVENT_NAMES,
     MALFORMED,
     Content,
-    FlowFilePosition,
-    KinesisPosition,
     creation_time_us,
     decode_framed,
     decode_record_or_rejection,
     implausible_event_time,
-    latest_arrival_ms,
-    position_problem,
 )
+from claimflow.kinesis import FlowFilePosition, KinesisPosition, latest_arrival_ms, position_problem
 
 _RELATIONSHIP = {"INSERT": "insert", "MODIFY": "modify", "REMOVE": "remove"}
 _TTL_PRINCIPAL = "dynamodb.amazonaws.com"

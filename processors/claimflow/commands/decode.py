@@ -16,7 +16,8 @@ from typing import BinaryIO
 
 from claimflow.commands.framing import Input
 from claimflow.commands.records import RecordStep, run_records
-from claimflow.events import ChangeEvent, FlowFilePosition, decode_framed
+from claimflow.events import ChangeEvent, decode_framed
+from claimflow.kinesis import FlowFilePosition
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
