@@ -23,7 +23,7 @@ from _sf_helpers import (
     reset_tables,
 )
 
-from claimflow.snowflake import ddl, spec
+from claimflow.snowflake import merge_sql, spec
 
 __all__ = [
     "BASE_TIME_US",
@@ -57,7 +57,7 @@ def refresh(engine: Any, snapshot_time_us: int, keep: frozenset[str] = frozenset
         return engine.sink.full_refresh(snapshot_time_us, SOURCE, keep=keep)
     if isinstance(engine, MergeStatementEngine):
         cur = engine.conn.cursor()
-        cur.execute(ddl.refresh_candidates_sql(spec.DEFAULT_TABLES), (spec.version_floor(snapshot_time_us),))
+        cur.execute(merge_sql.refresh_candidates_sql(spec.DEFAULT_TABLES), (spec.version_floor(snapshot_time_us),))
         candidates = [(r[0], r[1], r[2]) for r in cur.fetchall()]
         rows, kept = spec.refresh_tombstones(candidates, snapshot_time_us, SOURCE, spec.utc_now_iso(), keep)
         if rows:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from claimflow.rows import COLUMNS, COLUMNS_BY_NAME, Kind, empty_row
-from claimflow.snowflake import SnowflakeSink, apply_sql_scripts, ddl, spec
+from claimflow.snowflake import SnowflakeSink, apply_sql_scripts, ddl, merge_sql, spec
 from claimflow.snowflake.connector import ScriptReport
 
 REPO = Path(__file__).resolve().parents[2]
@@ -238,12 +238,12 @@ class MergeStatementEngine(_FakesnowReads):
         cur = self.conn.cursor()
         cur.execute(ddl.batch_insert_sql(t), (batch_id, json.dumps(list(rows))))
         cur.execute(ddl.history_from_staging_sql(t), (batch_id,))
-        source = ddl.merge_source_sql(t.staging, f"s.{spec.BATCH_ID} = ?")
+        source = merge_sql.merge_source_sql(t.staging, f"s.{spec.BATCH_ID} = ?")
         cur.execute(f"SELECT claimId, COUNT(*) FROM ({source}) GROUP BY claimId HAVING COUNT(*) > 1", (batch_id,))
         assert cur.fetchall() == [], "merge source has more than one row for a claim"
         cur.execute(f"SELECT COUNT(*) FROM ({source})", (batch_id,))
         assert cur.fetchone()[0] == len({r["claimId"] for r in rows})
-        cur.execute(ddl.batch_merge_sql(t), (batch_id,))
+        cur.execute(merge_sql.batch_merge_sql(t), (batch_id,))
         cur.execute(ddl.consume_batch_sql(t), (batch_id,))
 
 

@@ -17,7 +17,7 @@ from _sf_helpers import BASE_TIME_US, SQL_DIR, fakesnow_connection, make_row, re
 from sqlglot import exp
 
 from claimflow.rows import COLUMNS, Phi
-from claimflow.snowflake import ddl, spec
+from claimflow.snowflake import ddl, merge_sql, spec
 from claimflow.snowflake.connector import apply_sql_scripts, split_statements, statement_kind
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
@@ -156,14 +156,14 @@ def test_every_statement_parses_with_sqlglot_snowflake() -> None:
 
 def test_merge_statements_parse_into_merge_trees() -> None:
     t = spec.DEFAULT_TABLES
-    for sql in (ddl.batch_merge_sql(t), ddl.merge_sql(t.destination, "CLAIMS_STAGING_STREAM")):
+    for sql in (merge_sql.batch_merge_sql(t), merge_sql.merge_sql(t.destination, "CLAIMS_STAGING_STREAM")):
         tree = sqlglot.parse_one(sql, read="snowflake")
         assert isinstance(tree, exp.Merge)
         whens = tree.args["whens"].expressions
         assert [bool(w.args.get("matched")) for w in whens] == [True, False]
         assert whens[0].args.get("condition") is not None  # only newer versions update
         assert tree.find(exp.Qualify) is not None  # deduplicated source
-    update, insert = ddl.batch_upsert_sql(t)
+    update, insert = merge_sql.batch_upsert_sql(t)
     assert isinstance(sqlglot.parse_one(update, read="snowflake"), exp.Update)
     assert isinstance(sqlglot.parse_one(insert, read="snowflake"), exp.Insert)
     insert_rows = sqlglot.parse_one(ddl.batch_insert_sql(t), read="snowflake")
@@ -174,12 +174,12 @@ def test_task_merges_with_the_statement_the_conformance_suite_runs() -> None:
     """The task's MERGE (stream source, cannot run on fakesnow) differs from the tested batch MERGE only in its
     source and filter."""
     t, n = spec.DEFAULT_TABLES, ddl.DEFAULT_NAMES
-    task_merge = ddl.merge_sql(t.destination, n.stream, "s.METADATA$ACTION = 'INSERT'")
+    task_merge = merge_sql.merge_sql(t.destination, n.stream, "s.METADATA$ACTION = 'INSERT'")
     assert task_merge in (SQL_DIR / "03_stream_task.sql").read_text(encoding="utf-8")
     stream_source = f"FROM {n.stream} AS s\n    WHERE s.METADATA$ACTION = 'INSERT'"
     assert stream_source in task_merge
     as_batch = task_merge.replace(stream_source, f"FROM {t.staging} AS s\n    WHERE s.batchId = ?")
-    assert as_batch == ddl.batch_merge_sql(t)
+    assert as_batch == merge_sql.batch_merge_sql(t)
 
 
 def test_scripts_use_real_transactions_and_never_delete_by_claim_id() -> None:
@@ -303,5 +303,5 @@ def test_sql_version_expression_equals_the_python_version(fake: tuple[Any, Any])
     ]
     cur = conn.cursor()
     cur.execute(ddl.batch_insert_sql(t), ("v", json.dumps(rows)))
-    cur.execute(f"SELECT claimId, {ddl.version_sql('s')} FROM {t.staging} AS s ORDER BY claimId")
+    cur.execute(f"SELECT claimId, {merge_sql.version_sql('s')} FROM {t.staging} AS s ORDER BY claimId")
     assert cur.fetchall() == [(r["claimId"], spec.event_version(r)) for r in rows]

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from claimflow.snowflake import ddl
+from claimflow.snowflake import ddl, merge_sql
 from claimflow.snowflake.spec import (
     DEFAULT_TABLES,
     RefreshResult,
@@ -248,7 +248,7 @@ class SnowflakeSink:
     ``connection`` is a DB-API connection of snowflake-connector-python (real or fakesnow) opened with
     ``paramstyle="qmark"`` (server-side binding); the tables must exist (sql/01_tables.sql).
 
-    The merge runs as UPDATE + INSERT (``ddl.upsert_sql``) by default, which works on Snowflake and on fakesnow;
+    The merge runs as UPDATE + INSERT (``merge_sql.upsert_sql``) by default, which works on Snowflake and on fakesnow;
     ``use_merge_statement=True`` runs the single MERGE statement instead (same semantics; Snowflake only, since
     fakesnow cannot run MERGE inside a transaction).
 
@@ -270,8 +270,8 @@ class SnowflakeSink:
         self._tables = tables
         self._insert = ddl.batch_insert_sql(tables)
         self._history = ddl.history_from_staging_sql(tables)
-        self._merge = ddl.batch_merge_sql(tables) if use_merge_statement else None
-        self._update, self._insert_new = ddl.batch_upsert_sql(tables)
+        self._merge = merge_sql.batch_merge_sql(tables) if use_merge_statement else None
+        self._update, self._insert_new = merge_sql.batch_upsert_sql(tables)
         self._consume = ddl.consume_batch_sql(tables)
 
     def write_batch(self, rows: Sequence[Mapping[str, Any]], batch_id: str | None = None) -> BatchResult:
@@ -332,7 +332,7 @@ class SnowflakeSink:
         tombstone (the snapshot's rejected items). See docs/backfill.md."""
         cursor = self._connection.cursor()
         try:
-            cursor.execute(ddl.refresh_candidates_sql(self._tables), (version_floor(snapshot_time_us),))
+            cursor.execute(merge_sql.refresh_candidates_sql(self._tables), (version_floor(snapshot_time_us),))
             candidates = [(str(r[0]), r[1], r[2]) for r in cursor.fetchall()]
         finally:
             cursor.close()

@@ -19,6 +19,15 @@ from pathlib import Path
 
 from claimflow.claims.phi import AGE_CAP, RESTRICTED_ZIP3
 from claimflow.rows import COLUMNS, Column, Group, Kind, Phi
+from claimflow.snowflake.merge_sql import (
+    PENDING_CLAIM_MARKER,
+    dedup_clause,
+    merge_sql,
+    sql_string,
+    upsert_sql,
+    version_sql,
+    wrapped,
+)
 from claimflow.snowflake.spec import (
     APPLIED_VERSION,
     BATCH_ID,
@@ -26,17 +35,9 @@ from claimflow.snowflake.spec import (
     KEY_COLUMN,
     LOADED_AT,
     MERGED_AT,
-    OP_RANK,
-    RECORD_INDEX_COLUMN,
-    RECORD_INDEX_WIDTH,
-    SEQUENCE_WIDTH,
-    SNAPSHOT_EVENT_PREFIX,
-    SNAPSHOT_RANK,
     STAGED_AT,
     STRATEGY_NAME,
-    TIME_WIDTH,
     VERSION_LENGTH,
-    VERSION_SEPARATOR,
     TableNames,
 )
 
@@ -158,17 +159,13 @@ def destination_columns() -> list[str]:
     return [c.name for c in COLUMNS] + [e.name for e in DESTINATION_EXTRA]
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
 def _column_line(name: str, sf_type: str, not_null: bool, description: str, default: str | None = None) -> str:
     parts = [f"    {name} {sf_type}"]
     if default:
         parts.append(f"DEFAULT {default}")
     if not_null:
         parts.append("NOT NULL")
-    parts.append(f"COMMENT {_quote(description)}")
+    parts.append(f"COMMENT {sql_string(description)}")
     return " ".join(parts)
 
 
@@ -182,7 +179,7 @@ def _create_table(name: str, comment: str, extras: Sequence[ExtraColumn], key_no
     for extra in extras:
         lines.append(_column_line(extra.name, extra.snowflake_type, extra.not_null, extra.description, extra.default))
     body = ",\n".join(lines)
-    return f"CREATE TABLE IF NOT EXISTS {name} (\n{body}\n)\nCOMMENT = {_quote(comment)};\n"
+    return f"CREATE TABLE IF NOT EXISTS {name} (\n{body}\n)\nCOMMENT = {sql_string(comment)};\n"
 
 
 _ORDERING_REQUIRED = frozenset({"eventName", "eventCreationUnixTime", "eventId", KEY_COLUMN})
@@ -233,7 +230,7 @@ def batch_insert_sql(tables: TableNames) -> str:
     Binding the batch as one JSON document keeps ARRAY/VARIANT columns native (``VALUES (PARSE_JSON(?))`` is not
     accepted by Snowflake) and costs one round trip per chunk instead of one per row.
     """
-    names = _wrapped(staging_columns(), indent="    ")
+    names = wrapped(staging_columns(), indent="    ")
     casts = ",\n    ".join(_json_cast(col, "f.value") for col in COLUMNS)
     return (
         f"INSERT INTO {tables.staging} (\n    {names}\n)\n"
@@ -244,7 +241,7 @@ def batch_insert_sql(tables: TableNames) -> str:
 
 def history_from_staging_sql(tables: TableNames) -> str:
     """Append the batch's staging rows to history (same transaction, so history holds exactly what was merged)."""
-    cols = _wrapped([*(c.name for c in COLUMNS), BATCH_ID], indent="    ")
+    cols = wrapped([*(c.name for c in COLUMNS), BATCH_ID], indent="    ")
     return (
         f"INSERT INTO {tables.history} (\n    {cols}, {LOADED_AT}\n)\n"
         f"SELECT\n    {cols}, SYSDATE()\nFROM {tables.staging}\nWHERE {BATCH_ID} = ?"
@@ -254,156 +251,6 @@ def history_from_staging_sql(tables: TableNames) -> str:
 def consume_batch_sql(tables: TableNames) -> str:
     """Delete exactly the rows of one batch (never rows that arrived later: they carry another or no batch id)."""
     return f"DELETE FROM {tables.staging} WHERE {BATCH_ID} = ?"
-
-
-# --- The merge ------------------------------------------------------------------------------------------------
-
-
-def version_sql(alias: str) -> str:
-    """SQL expression of spec.event_version over table alias ``alias``."""
-    ranks = " ".join(f"WHEN '{op}' THEN '{rank}'" for op, rank in OP_RANK.items())
-    sep = _quote(VERSION_SEPARATOR)
-    return (
-        f"LPAD(TO_VARCHAR({alias}.eventCreationUnixTime), {TIME_WIDTH}, '0') || {sep}\n"
-        f"            || LPAD(COALESCE({alias}.kinesisSequenceNumber, ''), {SEQUENCE_WIDTH}, '0') || {sep}\n"
-        f"            || LPAD(CASE WHEN {alias}.kinesisSequenceNumber IS NULL\n"
-        f"                    THEN COALESCE(TO_VARCHAR({alias}.{RECORD_INDEX_COLUMN}), '') ELSE '' END, "
-        f"{RECORD_INDEX_WIDTH}, '0') || {sep}\n"
-        f"            || CASE WHEN STARTSWITH({alias}.eventId, {_quote(SNAPSHOT_EVENT_PREFIX)}) THEN "
-        f"{_quote(SNAPSHOT_RANK)}\n"
-        f"                    ELSE CASE {alias}.eventName {ranks} ELSE '0' END END || {sep}\n"
-        f"            || {alias}.eventId"
-    )
-
-
-def _wrapped(items: Sequence[str], indent: str = "        ", width: int = 100) -> str:
-    """Comma-separated ``items`` broken into lines of about ``width`` characters."""
-    lines: list[str] = []
-    current = ""
-    for item in items:
-        candidate = f"{current}, {item}" if current else item
-        if current and len(indent) + len(candidate) > width:
-            lines.append(current + ",")
-            current = item
-        else:
-            current = candidate
-    lines.append(current)
-    return f"\n{indent}".join(lines)
-
-
-def _dedup_clause(alias: str) -> str:
-    # The version expression is repeated rather than referenced by its alias: fakesnow (DuckDB) cannot use a
-    # select-list alias inside a MERGE source's QUALIFY.
-    order = f"ORDER BY {version_sql(alias)} DESC, {alias}.ingestTime ASC"
-    return f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {alias}.{KEY_COLUMN} {order}) = 1"
-
-
-def merge_sql(destination: str, source: str, where: str | None = None) -> str:
-    """The MERGE of ``source`` (table or stream, optionally filtered) into ``destination``.
-
-    The source is deduplicated to one row per claim (highest version, earliest ingestTime on a tie) and applied only
-    when newer than the destination's appliedVersion: see claimflow.snowflake.spec.
-    """
-    cols = [c.name for c in COLUMNS]
-    select_cols = ",\n        ".join(f"s.{c}" for c in cols)
-    where_clause = f"\n    WHERE {where}" if where else ""
-    updates = ",\n    ".join(f"{c} = src.{c}" for c in cols)
-    insert_cols = _wrapped([*cols, IS_DELETED, APPLIED_VERSION, MERGED_AT])
-    insert_vals = _wrapped(
-        [*(f"src.{c}" for c in cols), "(src.eventName = 'REMOVE')", f"src.{APPLIED_VERSION}", "SYSDATE()"]
-    )
-    return (
-        f"MERGE INTO {destination} AS dst\n"
-        f"USING (\n"
-        f"    SELECT\n        {select_cols},\n"
-        f"        {version_sql('s')} AS {APPLIED_VERSION}\n"
-        f"    FROM {source} AS s{where_clause}\n"
-        f"    {_dedup_clause('s')}\n"
-        f") AS src\n"
-        f"ON dst.{KEY_COLUMN} = src.{KEY_COLUMN}\n"
-        f"WHEN MATCHED AND src.{APPLIED_VERSION} > dst.{APPLIED_VERSION} THEN UPDATE SET\n"
-        f"    {updates},\n"
-        f"    {IS_DELETED} = (src.eventName = 'REMOVE'),\n"
-        f"    {APPLIED_VERSION} = src.{APPLIED_VERSION},\n"
-        f"    {MERGED_AT} = SYSDATE()\n"
-        f"WHEN NOT MATCHED THEN INSERT (\n        {insert_cols}\n    )\n"
-        f"    VALUES (\n        {insert_vals}\n    )"
-    )
-
-
-def _dedup_source_sql(source: str, where: str | None) -> str:
-    cols = ",\n        ".join(f"s.{c.name}" for c in COLUMNS)
-    where_clause = f"\n    WHERE {where}" if where else ""
-    return (
-        f"(\n    SELECT\n        {cols},\n"
-        f"        {version_sql('s')} AS {APPLIED_VERSION}\n"
-        f"    FROM {source} AS s{where_clause}\n"
-        f"    {_dedup_clause('s')}\n"
-        f") AS src"
-    )
-
-
-def upsert_sql(destination: str, source: str, where: str | None = None) -> tuple[str, str]:
-    """The merge as an UPDATE then an INSERT (same semantics as merge_sql), for use inside one transaction.
-
-    fakesnow cannot run a MERGE inside an explicit transaction (its MERGE emulation creates a temporary table,
-    which DuckDB refuses in a transaction that already wrote the database), so the writer and sql/02 use this
-    pair; the UPDATE runs first so that, on Snowflake, its table lock serialises concurrent writers before their
-    INSERT ... WHERE NOT EXISTS.
-    """
-    cols = [c.name for c in COLUMNS]
-    updates = ",\n    ".join(f"{c} = src.{c}" for c in cols)
-    update = (
-        f"UPDATE {destination} AS dst SET\n"
-        f"    {updates},\n"
-        f"    {IS_DELETED} = (src.eventName = 'REMOVE'),\n"
-        f"    {APPLIED_VERSION} = src.{APPLIED_VERSION},\n"
-        f"    {MERGED_AT} = SYSDATE()\n"
-        f"FROM {_dedup_source_sql(source, where)}\n"
-        f"WHERE dst.{KEY_COLUMN} = src.{KEY_COLUMN} AND src.{APPLIED_VERSION} > dst.{APPLIED_VERSION}"
-    )
-    insert_cols = _wrapped([*cols, IS_DELETED, APPLIED_VERSION, MERGED_AT], indent="    ")
-    insert_vals = ",\n    ".join(
-        [*(f"src.{c}" for c in cols), "(src.eventName = 'REMOVE')", f"src.{APPLIED_VERSION}", "SYSDATE()"]
-    )
-    insert = (
-        f"INSERT INTO {destination} (\n    {insert_cols}\n)\n"
-        f"SELECT\n    {insert_vals}\n"
-        f"FROM {_dedup_source_sql(source, where)}\n"
-        f"WHERE NOT EXISTS (SELECT 1 FROM {destination} AS d WHERE d.{KEY_COLUMN} = src.{KEY_COLUMN})"
-    )
-    return update, insert
-
-
-def batch_upsert_sql(tables: TableNames) -> tuple[str, str]:
-    """The UPDATE and INSERT of one writer batch (bound parameter of each: the batch id)."""
-    return upsert_sql(tables.destination, tables.staging, f"s.{BATCH_ID} = ?")
-
-
-def batch_merge_sql(tables: TableNames) -> str:
-    """The merge of one writer batch (bound parameter: the batch id)."""
-    return merge_sql(tables.destination, tables.staging, f"s.{BATCH_ID} = ?")
-
-
-def merge_source_sql(source: str, where: str | None = None) -> str:
-    """The deduplicated merge source alone (claimId, appliedVersion), for checking it has one row per claim."""
-    where_clause = f"\nWHERE {where}" if where else ""
-    return (
-        f"SELECT s.{KEY_COLUMN}, {version_sql('s')} AS {APPLIED_VERSION}\nFROM {source} AS s{where_clause}\n"
-        f"{_dedup_clause('s')}"
-    )
-
-
-def refresh_candidates_sql(tables: TableNames) -> str:
-    """The claims a full refresh tombstones (bound parameter: ``spec.version_floor`` of the snapshot's time): live,
-    last changed before the snapshot. Run after the complete snapshot was merged (docs/backfill.md)."""
-    return (
-        f"SELECT {KEY_COLUMN}, sourceTable, awsRegion FROM {tables.destination}\n"
-        f"WHERE NOT {IS_DELETED} AND {APPLIED_VERSION} < ?\nORDER BY {KEY_COLUMN}"
-    )
-
-
-PENDING_CLAIM_MARKER = "MERGE_PENDING"
 
 
 # --- Scripts ---------------------------------------------------------------------------------------------------
@@ -555,7 +402,7 @@ GRANT SELECT, INSERT, UPDATE ON TABLE {t.destination} TO ROLE {n.merger_role};
 
 def merge_script(n: Names) -> str:
     t = n.tables
-    marker = _quote(PENDING_CLAIM_MARKER)
+    marker = sql_string(PENDING_CLAIM_MARKER)
     update, insert = upsert_sql(t.destination, t.staging, f"s.{BATCH_ID} = {marker}")
     return f"""
 -- Merge: {STRATEGY_NAME}.
@@ -590,7 +437,7 @@ def dynamic_table_sql(n: Names) -> str:
         f"SELECT h.*, (h.eventName = 'REMOVE') AS {IS_DELETED},\n"
         f"    {version_sql('h')} AS {APPLIED_VERSION}\n"
         f"FROM {t.history} AS h\n"
-        f"{_dedup_clause('h')};"
+        f"{dedup_clause('h')};"
     )
 
 
@@ -655,7 +502,7 @@ def first_delivery(alias: str) -> str:
 
 def views_script(n: Names) -> str:
     t = n.tables
-    pending = ", ".join(_quote(s) for s in PENDING_STATUSES)
+    pending = ", ".join(sql_string(s) for s in PENDING_STATUSES)
     grants = "\n".join(
         [f"GRANT SELECT ON VIEW {v} TO ROLE {n.analyst_role};" for v in ANALYST_VIEWS]
         + [f"GRANT SELECT ON VIEW {v} TO ROLE {n.monitor_role};" for v in MONITOR_VIEWS]
@@ -990,18 +837,18 @@ def unmasked_condition(n: Names, monitor: bool = False) -> str:
     """Who sees a value unmasked: the session's PRIMARY role only (CURRENT_ROLE), never a secondary or inherited
     role, so DEFAULT_SECONDARY_ROLES = ('ALL') or a grant to SYSADMIN cannot unmask PHI."""
     roles = [n.phi_reader_role, n.merger_role] + ([n.monitor_role] if monitor else [])
-    return "CURRENT_ROLE() IN (" + ", ".join(_quote(r) for r in roles) + ")"
+    return "CURRENT_ROLE() IN (" + ", ".join(sql_string(r) for r in roles) + ")"
 
 
 def masking_policy_sql(n: Names, policy: MaskingPolicy) -> str:
-    restricted = ", ".join(_quote(prefix) for prefix in sorted(RESTRICTED_ZIP3))
+    restricted = ", ".join(sql_string(prefix) for prefix in sorted(RESTRICTED_ZIP3))
     masked = policy.masked.replace("{restricted}", restricted)
     return (
         f"CREATE MASKING POLICY IF NOT EXISTS {n.gov}.{policy.name} AS (val {policy.sql_type}) "
         f"RETURNS {policy.sql_type} ->\n"
         f"    CASE WHEN {unmasked_condition(n, policy.monitor)} THEN val WHEN val IS NULL THEN NULL\n"
         f"         ELSE {masked} END\n"
-        f"    COMMENT = {_quote('ClaimFlow: ' + policy.comment)};"
+        f"    COMMENT = {sql_string('ClaimFlow: ' + policy.comment)};"
     )
 
 
@@ -1012,7 +859,7 @@ def _table_extras(t: TableNames) -> tuple[tuple[str, Sequence[ExtraColumn]], ...
 def governance_script(n: Names) -> str:
     t = n.tables
     fq = f"{n.database}.{n.schema}"
-    allowed = ", ".join(_quote(p.value) for p in Phi if p is not Phi.NONE)
+    allowed = ", ".join(sql_string(p.value) for p in Phi if p is not Phi.NONE)
     # Staging too: in stream-and-task mode it keeps every row, and its owner (the admin role, granted to SYSADMIN)
     # must not read there what the policies hide everywhere else.
     masking = "\n".join(
@@ -1021,7 +868,7 @@ def governance_script(n: Names) -> str:
         for col in table_phi_columns(extras)
     )
     tags = "\n".join(
-        f"ALTER TABLE {fq}.{table} MODIFY COLUMN {col.name} SET TAG {n.gov}.{n.phi_tag} = {_quote(col.phi.value)};"
+        f"ALTER TABLE {fq}.{table} MODIFY COLUMN {col.name} SET TAG {n.gov}.{n.phi_tag} = {sql_string(col.phi.value)};"
         for table, extras in _table_extras(t)
         for col in table_phi_columns(extras)
     )
@@ -1061,7 +908,7 @@ CREATE TABLE IF NOT EXISTS {n.gov}.{n.payer_access_map} (
 COMMENT = 'ClaimFlow row access: role -> payer';
 
 CREATE ROW ACCESS POLICY IF NOT EXISTS {n.gov}.PAYER_ROW_ACCESS AS (payer_id VARCHAR) RETURNS BOOLEAN ->
-    CURRENT_ROLE() IN ({_quote(n.merger_role)}, {_quote(n.phi_reader_role)}, {_quote(n.monitor_role)})
+    CURRENT_ROLE() IN ({sql_string(n.merger_role)}, {sql_string(n.phi_reader_role)}, {sql_string(n.monitor_role)})
     OR EXISTS (
         SELECT 1 FROM {n.gov}.{n.payer_access_map} AS m
         WHERE m.payerId = payer_id AND IS_ROLE_IN_SESSION(m.roleName)
@@ -1079,8 +926,8 @@ USE SCHEMA {fq};
 
 
 def audit_script(n: Names) -> str:
-    phi_upper = ", ".join(_quote(c.name.upper()) for c in phi_columns())
-    prefix = _quote(f"{n.database}.{n.schema}.%")
+    phi_upper = ", ".join(sql_string(c.name.upper()) for c in phi_columns())
+    prefix = sql_string(f"{n.database}.{n.schema}.%")
     return f"""
 -- Audit queries (read-only; ACCOUNT_USAGE views lag up to ~3 hours and need a role granted
 -- IMPORTED PRIVILEGES on the SNOWFLAKE database, e.g. ACCOUNTADMIN).
@@ -1141,13 +988,13 @@ ALERT_RECIPIENT = "claimflow-oncall@example.org"  # placeholder: must be a verif
 
 def _alert(n: Names, name: str, condition: str, subject: str, body: str) -> str:
     send = (
-        f"CALL SYSTEM$SEND_EMAIL({_quote(n.notification_integration)}, {_quote(ALERT_RECIPIENT)}, "
-        f"{_quote(subject)}, {_quote(body)})"
+        f"CALL SYSTEM$SEND_EMAIL({sql_string(n.notification_integration)}, {sql_string(ALERT_RECIPIENT)}, "
+        f"{sql_string(subject)}, {sql_string(body)})"
     )
     return (
         f"CREATE OR REPLACE ALERT {name}\n"
         f"    WAREHOUSE = {n.warehouse}\n"
-        f"    SCHEDULE = {_quote(ALERT_SCHEDULE)}\n"
+        f"    SCHEDULE = {sql_string(ALERT_SCHEDULE)}\n"
         f"    IF (EXISTS (\n{condition}\n    ))\n"
         f"    THEN {send};\n"
         f"ALTER ALERT {name} RESUME;"
@@ -1161,7 +1008,7 @@ def alerts_script(n: Names) -> str:
     since = "SNOWFLAKE.ALERT.LAST_SUCCESSFUL_SCHEDULED_TIME()"
     task_failed = (
         f"        SELECT 1 FROM TABLE({n.database}.INFORMATION_SCHEMA.TASK_HISTORY(\n"
-        f"            TASK_NAME => {_quote(n.task)},\n"
+        f"            TASK_NAME => {sql_string(n.task)},\n"
         f"            SCHEDULED_TIME_RANGE_START => COALESCE({since}, DATEADD('hour', -1, CURRENT_TIMESTAMP())),\n"
         f"            SCHEDULED_TIME_RANGE_END => SNOWFLAKE.ALERT.SCHEDULED_TIME()))\n"
         f"        WHERE STATE IN ('FAILED', 'FAILED_AND_AUTO_SUSPENDED')"
@@ -1188,7 +1035,7 @@ USE ROLE ACCOUNTADMIN;
 CREATE NOTIFICATION INTEGRATION IF NOT EXISTS {n.notification_integration}
     TYPE = EMAIL
     ENABLED = TRUE
-    ALLOWED_RECIPIENTS = ({_quote(ALERT_RECIPIENT)})
+    ALLOWED_RECIPIENTS = ({sql_string(ALERT_RECIPIENT)})
     COMMENT = 'ClaimFlow alerts (placeholder recipient)';
 GRANT USAGE ON INTEGRATION {n.notification_integration} TO ROLE {n.monitor_role};
 
