@@ -91,7 +91,7 @@ def _is_internal(routed: Routed) -> bool:
 
 # --- a FlowFile's content at once ------------------------------------------------------------------------------
 
-# How the flow splits ProcessClaimChange's output: PartitionRecord groups its lines by these RecordPaths (one
+# How both flows split a claim processor's output: PartitionRecord groups its lines by these RecordPaths (one
 # attribute each, absent when a record has no such field: rows have no rule, dead letters no eventName), then
 # RouteOnAttribute ("Route to Property name") sends each group to the relationship whose expression holds. The
 # flow definitions and the offline model of the two Java processors (claimflow_offline.java) read them here.
@@ -101,6 +101,8 @@ ROUTES: Mapping[str, str] = {
     INVALID: f"${{{ERROR_ATTRIBUTE}:isEmpty():not()}}",
 }
 ROW_RELATIONSHIPS = ("insert", "modify", "remove")
+UNMATCHED = "unmatched"  # RouteOnAttribute's relationship for what matches no route (no line can)
+ROUTED_RELATIONSHIPS = (*ROUTES, UNMATCHED)  # every relationship of that RouteOnAttribute
 
 
 @dataclass(slots=True, frozen=True)
@@ -233,7 +235,7 @@ def _written(outcomes: Iterable[Routed]) -> RoutedContent:
         internal += _is_internal(routed)
         first_error = first_error or record["error"]
         lines.append(orjson.dumps(record))
-    content = b"".join(line + b"\n" for line in lines)
+    content = b"\n".join(lines) + b"\n" if lines else b""  # one join, no copy of each line
     return RoutedContent(content, operations, invalid, internal, first_error)
 
 

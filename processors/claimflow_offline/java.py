@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from claimflow.record_routing import PARTITION_PATHS, ROUTES
+from claimflow.record_routing import PARTITION_PATHS, ROUTED_RELATIONSHIPS, ROUTES, UNMATCHED
 from claimflow_offline.records import read_records
 from claimflow_offline.runner import MockFlowFile
 
@@ -34,7 +34,6 @@ _FIELD_PATH = re.compile(r"/([A-Za-z_][A-Za-z0-9_]*)")
 _EQUALS = re.compile(r"\$\{([A-Za-z0-9_.]+):equals\('([^']*)'\)\}")
 _NOT_EMPTY = re.compile(r"\$\{([A-Za-z0-9_.]+):isEmpty\(\):not\(\)\}")
 ROUTE_ATTRIBUTE = "RouteOnAttribute.Route"
-UNMATCHED = "unmatched"
 
 
 class UnmodelledConfiguration(ValueError):
@@ -127,7 +126,7 @@ class RoutedRunner:
 
     def relationships(self) -> tuple[str, ...]:
         """Where the routed FlowFiles can go: RouteOnAttribute's relationships and the processor's failure."""
-        return (*ROUTES, UNMATCHED, "failure")
+        return (*ROUTED_RELATIONSHIPS, "failure")
 
     def all_attribute_text(self) -> str:
         """The processor's attributes and those the routing adds (PartitionRecord's cdc.operation, cdc.error)."""

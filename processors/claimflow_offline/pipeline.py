@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from claimflow_offline.java import UNMATCHED, route_like_the_flows
+from claimflow.record_routing import ROUTED_RELATIONSHIPS
+from claimflow_offline.java import route_like_the_flows
 from claimflow_offline.runner import REL_ORIGINAL, MockFlowFile, TestRunner
 
 
@@ -77,7 +78,7 @@ class JavaRouting:
     routes: Mapping[str, str] = field(default_factory=dict)
     name: str = "Java routing"
 
-    RELATIONSHIPS = ("insert", "modify", "remove", "invalid", UNMATCHED)
+    RELATIONSHIPS = ROUTED_RELATIONSHIPS
 
     def stage_name(self) -> str:
         return self.name

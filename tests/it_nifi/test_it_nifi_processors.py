@@ -21,8 +21,7 @@ import pytest
 from claimflow.flow import platform as pf
 from claimflow.flow.definitions import claim_row_wire_schema_text
 from claimflow.flow.pyprocessors import PROCESSOR_FOLDER, read_processors
-from claimflow.record_routing import PARTITION_PATHS, ROUTES
-from claimflow_offline.java import UNMATCHED
+from claimflow.record_routing import PARTITION_PATHS, ROUTED_RELATIONSHIPS, ROUTES
 
 from .cases import (
     ROW_RELATIONSHIPS,
@@ -168,7 +167,7 @@ def flow(nifi: NiFi, tmp_path_factory: pytest.TempPathFactory) -> ClaimFlowGroup
                     group, processors[name], funnel, [relationship], destination_type="FUNNEL")
     # What RouteOnAttribute routes counts as the claim processor's output (the flows' per-record routes).
     for claims, (partition, route) in routing.items():
-        for relationship in (*ROUTES, UNMATCHED):
+        for relationship in ROUTED_RELATIONSHIPS:
             harness.outputs[(claims, relationship)] = nifi.connect(
                 group, route, funnel, [relationship], destination_type="FUNNEL")
         harness.outputs[(f"PartitionRecord after {claims}", "failure")] = nifi.connect(

@@ -85,3 +85,18 @@ def remove_with_broken_old_image() -> dict[str, Any]:
 def assert_no_phi(text: str) -> None:
     leaked = [s for s in ALL_SENTINELS if s in text]
     assert leaked == [], f"PHI sentinels leaked: {leaked}"
+
+
+def fail_second_call(monkeypatch: Any, module: Any, name: str) -> None:
+    """Make ``module.name`` raise ``KeyError("Quornbyte")`` (a message that could be data) on its second call only,
+    so one record of a FlowFile fails unexpectedly and the others go through the real function."""
+    real = getattr(module, name)
+    calls = {"n": 0}
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyError("Quornbyte")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, flaky)

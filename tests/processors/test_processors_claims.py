@@ -20,6 +20,7 @@ from ._claims import (
     DOB_SENTINEL,
     HMAC_KEY,
     assert_no_phi,
+    fail_second_call,
     key_mismatch,
     malformed_line,
     mixed_batch,
@@ -298,16 +299,7 @@ def test_processors_claims_unexpected_error_stays_with_its_record(
     # The core function each processor's records go through: routing of decoded events, or one framed record of
     # the fused path.
     module, core = (record_routing, "change_event_item") if processor == "TransformClaimChange" else (fused, "_framed")
-    real_route = getattr(module, core)
-    calls = {"n": 0}
-
-    def flaky(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyError("Quornbyte")
-        return real_route(*args, **kwargs)
-
-    monkeypatch.setattr(module, core, flaky)
+    fail_second_call(monkeypatch, module, core)
     good, _ = mixed_batch()
     content = ndjson(good[:3])
     runner.enqueue(_decoded(content).content if processor == "TransformClaimChange" else content)

@@ -35,6 +35,7 @@ from claimflow_offline.runner import TestRunner
 from ._claims import (
     HMAC_KEY,
     assert_no_phi,
+    fail_second_call,
     key_mismatch,
     malformed_line,
     mixed_batch,
@@ -241,16 +242,7 @@ def test_processors_record_routing_content_equals_decoding_then_routing() -> Non
 def test_processors_record_routing_content_an_unexpected_error_stays_with_its_record(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real = fused._framed
-    calls = {"n": 0}
-
-    def flaky(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyError("Quornbyte")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(fused, "_framed", flaky)
+    fail_second_call(monkeypatch, fused, "_framed")
     good, _ = mixed_batch()
     routed = route_content(ndjson(good[:3]), SETTINGS, None, INGEST_US)
     out = _lines(routed.content)

@@ -119,7 +119,7 @@ def _stages_from_flow(
     path: Path, phi_handling: str | None, key: DemoKey
 ) -> tuple[list[Any], PipelineDescription]:
     from claimflow.flow.wiring import load_python_pipeline
-    from claimflow_offline.pipeline import JavaRouting, Stage
+    from claimflow_offline.pipeline import Stage
 
     wired = load_python_pipeline(path)
     run = [s for s in wired.stages if s.type not in SNOWFLAKE_STAGES]
@@ -148,21 +148,23 @@ def _stages_from_flow(
         description.properties[stage.type] = _described(properties)
         stages.append(Stage(stage.type, properties=properties, routes=routes, auto_terminate=auto))
     if JAVA_ROUTING in {route for stage in stages for route in stage.routes.values()}:
-        stages.append(_java_routing(JavaRouting))
+        stages.append(_java_routing())
         description.routes[JAVA_ROUTING] = dict(stages[-1].routes)
         description.stages.append(JAVA_ROUTING_LABEL)
     return stages, description
 
 
-def _java_routing(kind: type) -> Any:
+def _java_routing() -> Any:
     """The PartitionRecord + RouteOnAttribute after the claim processor: rows to the Snowflake side, dead letters
     (and ``unmatched``, which no line reaches) to the dead letter."""
-    return kind(name=JAVA_ROUTING, routes={**dict.fromkeys(ROW_RELATIONSHIPS, ROWS), "invalid": DEAD_LETTER,
+    from claimflow_offline.pipeline import JavaRouting
+
+    return JavaRouting(name=JAVA_ROUTING, routes={**dict.fromkeys(ROW_RELATIONSHIPS, ROWS), "invalid": DEAD_LETTER,
                                            "unmatched": DEAD_LETTER})
 
 
 def _declared_stages(phi_handling: str | None, key: DemoKey) -> tuple[list[Any], PipelineDescription]:
-    from claimflow_offline.pipeline import JavaRouting, Stage
+    from claimflow_offline.pipeline import Stage
 
     dead = {"invalid": DEAD_LETTER, "failure": DEAD_LETTER}
     decode_routes = {"success": "TransformClaimChange", **dead}
@@ -172,7 +174,7 @@ def _declared_stages(phi_handling: str | None, key: DemoKey) -> tuple[list[Any],
     stages = [
         Stage("DecodeDynamoDBChange", routes=decode_routes),
         Stage("TransformClaimChange", properties=transform, routes=transform_routes),
-        _java_routing(JavaRouting),
+        _java_routing(),
     ]
     description = PipelineDescription(
         "declared pipeline (flow-definitions/claimflow-nifi.json not found)",

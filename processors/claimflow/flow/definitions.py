@@ -39,7 +39,14 @@ from claimflow.flow.model import (
     parameter_reference,
 )
 from claimflow.flow.pyprocessors import RECORD_READER, RECORD_WRITER, ProcessorSpec, read_processors
-from claimflow.record_routing import PARTITION_PATHS, ROUTES, ROW_RELATIONSHIPS
+from claimflow.record_routing import (
+    INVALID,
+    PARTITION_PATHS,
+    ROUTED_RELATIONSHIPS,
+    ROUTES,
+    ROW_RELATIONSHIPS,
+    UNMATCHED,
+)
 from claimflow.snowflake.spec import DEFAULT_TABLES
 
 DEAD_LETTER_RELATIONSHIPS = ("invalid", "failure")
@@ -312,7 +319,7 @@ def route_rows() -> Processor:
         name="Route by operation",
         type=pf.ROUTE_ON_ATTRIBUTE.type,
         bundle=pf.ROUTE_ON_ATTRIBUTE.bundle,
-        relationships=(*ROUTES, "unmatched"),
+        relationships=ROUTED_RELATIONSHIPS,
         properties={"Routing Strategy": pf.ROUTE_TO_PROPERTY_NAME, **ROUTES},
         dynamic_properties=frozenset(ROUTES),
         comments="insert / modify / remove by cdc.operation, invalid when cdc.error is set. 'unmatched' cannot "
@@ -528,10 +535,10 @@ def _claim_stage_routing(claims: Processor, rows_to: tuple[str, ...]) -> tuple[l
     for destination in rows_to:
         name = "claim rows" if len(rows_to) == 1 else f"claim rows to {destination}"
         connections.append(Connection(route.key, ROW_RELATIONSHIPS, destination, name=name))
-    connections.append(Connection(route.key, ("invalid", "unmatched"), DEAD_LETTER, name="dead letter: invalid "
+    connections.append(Connection(route.key, (INVALID, UNMATCHED), DEAD_LETTER, name="dead letter: invalid "
                                   "records (one FlowFile per rule) / unmatched", back_pressure_objects=100000,
                                   back_pressure_size="10 GB"))
-    _check_all_routed(route, {*ROW_RELATIONSHIPS, "invalid", "unmatched"})
+    _check_all_routed(route, set(ROUTED_RELATIONSHIPS))
     return [partition, route], connections
 
 
