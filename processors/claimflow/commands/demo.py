@@ -262,6 +262,9 @@ def print_report(console: Any, report: Any) -> None:
         summary.add_row("  full refresh: claims tombstoned", f"{backfilled.refreshed:,}")
         summary.add_row("  snapshot read + landed", f"{backfilled.snapshot_s:,.1f} s")
     summary.add_row("elapsed", f"{report.elapsed_s:,.1f} s")
+    for process, usage in report.usage.items():
+        summary.add_row(f"{process} process: peak memory / CPU",
+                        f"{usage.peak_rss_bytes / 1e9:,.2f} GB / {usage.cpu_s:,.0f} s")  # fmt: skip
     summary.add_row("events/s (end to end)", f"{report.events / report.elapsed_s:,.0f}" if report.elapsed_s else "-")
     console.print(summary)
     for problem in recon.problems:

@@ -11,17 +11,20 @@ import base64
 import calendar
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
 from claimflow import names
+from claimflow.demo.emulator_models import install_model_shims, use_disk_items
 
 DEFAULT_TABLE = names.DYNAMODB_TABLE
 DEFAULT_STREAM = names.KINESIS_STREAM  # the stream infra/ and the flow definitions use
@@ -42,8 +45,14 @@ class AwsClients:
 
 
 @contextmanager
-def local_aws() -> Iterator[str]:
+def local_aws(lock: threading.Lock | None = None, item_directory: Path | None = None) -> Iterator[str]:
     """Run moto as a real HTTP server on a free port of 127.0.0.1; yields its endpoint URL.
+
+    moto's DynamoDB model gets the speed changes of ``claimflow.demo.emulator_models``; with ``item_directory``
+    its tables also keep their items on disk there (flat memory however large the table).
+
+    ``lock``: each request is handled while holding it, so code of the same process that uses moto's models
+    directly (the emulator's bridge, ``claimflow.demo.emulator``) never runs in the middle of a request.
 
     Raises:
         RuntimeError: when moto (extra ``demo``) is not installed.
@@ -57,14 +66,39 @@ def local_aws() -> Iterator[str]:
     install_stream_records_shim()
     install_kinesis_records_shim()
     install_scan_shim()
+    install_model_shims()
+    use_disk_items(item_directory)  # None: in memory, as moto keeps them
     untrack_emulator_records()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    if lock is not None:
+        _serialise_requests(server, lock)
     server.start()
     try:
         host, port = server.get_host_and_port()
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+
+
+def _serialise_requests(server: Any, lock: threading.Lock) -> None:
+    """Make ``server`` handle each request under ``lock``, the response body included (moto's Flask app builds it
+    inside the call; a lazy body would otherwise be read outside the lock)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    moto_app = DomainDispatcherApplication(create_backend_app)
+
+    def serialised(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        with lock:
+            return list(moto_app(environ, start_response))
+
+    def entry() -> None:  # ThreadedMotoServer's own server entry, with the app wrapped
+        server._server = make_server(server._ip_address, server._port, serialised, True,
+                                     request_handler=MotoRequestHandler)  # fmt: skip
+        server._server_ready_event.set()
+        server._server.serve_forever()
+
+    server._server_entry = entry
 
 
 def _wire_value(value: object) -> float | str:
@@ -311,7 +345,10 @@ def make_clients(endpoint_url: str | None, region: str = DEFAULT_REGION, profile
     config = Config(retries={"max_attempts": 8, "mode": "adaptive"})
     if endpoint_url:
         session = boto3.session.Session(region_name=region, **EMULATOR_CREDENTIALS)
-        config = config.merge(Config(account_id_endpoint_mode="disabled"))
+        # botocore's client-side parameter validation walks every attribute of every BatchWriteItem (a tenth of a
+        # large demo); the emulator parses each request with the same service model and rejects what DynamoDB
+        # would, so against the emulator only the server checks. Real AWS keeps both.
+        config = config.merge(Config(account_id_endpoint_mode="disabled", parameter_validation=False))
     else:
         session = boto3.session.Session(region_name=region, profile_name=profile)
     kwargs: dict[str, Any] = {"config": config}

@@ -180,6 +180,13 @@ class EventLedger:
         if self._log is not None:
             self._log.write(event_id + "\n")
 
+    def absorb(self, count: int, digest: int, by_type: Mapping[str, int], ttl_deletes: int) -> None:
+        """Add another ledger's totals (e.g. the emulator process's bridge): the union of both multisets of ids."""
+        self.count += count
+        self.digest = (self.digest + digest) & _UNIT_HEX_MASK
+        self.by_type.update(by_type)
+        self.ttl_deletes += ttl_deletes
+
     def close(self) -> None:
         if self._log is not None:
             self._log.close()

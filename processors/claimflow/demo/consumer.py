@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ SHARD_ID = "aws.kinesis.shard.id"
 SEQUENCE_NUMBER = "aws.kinesis.sequence.number"
 PARTITION_KEY = "aws.kinesis.partition.key"
 ARRIVAL_TIMESTAMP = "aws.kinesis.approximate.arrival.timestamp"
+SHARD_SYNC_INTERVAL_S = 10.0
 # ConsumeKinesisStream formats the arrival time with its "Timestamp Format" property (default yyyy-MM-dd HH:mm:ss)
 # in the JVM's time zone; the demo's JVM is UTC.
 ARRIVAL_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -117,9 +119,19 @@ class KinesisConsumer:
         self._iterators: dict[str, str | None] = {}
         self._progress: dict[str, _ShardProgress] = {}
         self._held: list[KinesisFlowFile] = []
+        self._shard_ids: list[str] | None = None
+        self._shards_listed_at = 0.0
         self.delivered = 0
 
     def _shards(self) -> list[str]:
+        # Listed again only every SHARD_SYNC_INTERVAL_S, as the KCL syncs shards periodically rather than per read
+        # (a reshard's new shards appear at the next sync; a closed shard's iterator ends by itself).
+        now = time.monotonic()
+        if self._shard_ids is None or now - self._shards_listed_at >= SHARD_SYNC_INTERVAL_S:
+            self._shard_ids, self._shards_listed_at = self._list_shards(), now
+        return self._shard_ids
+
+    def _list_shards(self) -> list[str]:
         shard_ids: list[str] = []
         kwargs: dict[str, Any] = {"StreamName": self.stream_name}
         while True:
@@ -168,12 +180,14 @@ class KinesisConsumer:
             progress.last_fetched = record["SequenceNumber"]
         return out
 
-    def poll(self) -> list[KinesisFlowFile]:
-        """The next batch (at most ``batch_size`` FlowFiles); empty when every shard is caught up."""
+    def poll(self, limit: int | None = None) -> list[KinesisFlowFile]:
+        """The next batch (at most ``limit``, default ``batch_size``, FlowFiles); empty when every shard is
+        caught up."""
+        size = limit if limit is not None and limit > 0 else self.batch_size
         batch: list[KinesisFlowFile] = self._held
         self._held = []
         for shard_id in self._shards():
-            room = self.batch_size - len(batch)
+            room = size - len(batch)
             if room <= 0:
                 break
             batch.extend(self._fetch(shard_id, room))

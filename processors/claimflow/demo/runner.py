@@ -7,6 +7,7 @@ import contextlib
 import random
 import re
 import shutil
+import threading
 import time
 import warnings
 from collections import Counter
@@ -15,18 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from claimflow.demo.aws import (
-    DEFAULT_REGION,
-    DEFAULT_STREAM,
-    DEFAULT_TABLE,
-    embedded_bridge_clients,
-    ensure_resources,
-    local_aws,
-    make_clients,
-    trim_emulator_streams,
-)
+from claimflow.demo.aws import DEFAULT_REGION, DEFAULT_STREAM, DEFAULT_TABLE, ensure_resources, make_clients
 from claimflow.demo.bridge import EventLedger, StreamBridge
-from claimflow.demo.consumer import CheckpointStore, KinesisConsumer
+from claimflow.demo.consumer import CheckpointStore, KinesisConsumer, KinesisFlowFile
+from claimflow.demo.emulator import EmulatorProcess, ProcessUsage, StreamingSettings, StreamingTotals, process_usage
 from claimflow.demo.generator import GenerateStats, GeneratorConfig, generate
 from claimflow.demo.pipeline import ClaimPipeline, PipelineDescription
 from claimflow.demo.reconcile import Reconciliation, reconcile, release_emulator_results
@@ -95,6 +88,7 @@ class DemoReport:
     elapsed_s: float
     views: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = field(default_factory=dict)
     backfill: Any = None  # claimflow.demo.backfill.BackfillReport with --existing
+    usage: dict[str, ProcessUsage] = field(default_factory=dict)  # per process: the demo, the AWS emulator
 
     @property
     def events(self) -> int:
@@ -102,12 +96,88 @@ class DemoReport:
 
 
 @contextlib.contextmanager
-def _aws_endpoint(options: DemoOptions) -> Iterator[str | None]:
+def _aws_endpoint(options: DemoOptions) -> Iterator[tuple[str | None, EmulatorProcess | None]]:
+    """The AWS endpoint, and the emulator's process when the demo runs its own (``claimflow.demo.emulator``)."""
     if options.use_aws or options.endpoint_url:
-        yield options.endpoint_url
+        yield options.endpoint_url, None
     else:
-        with local_aws() as url:
-            yield url
+        items = options.workdir / "aws"  # the emulated table's items, on disk (recreated at each run)
+        shutil.rmtree(items, ignore_errors=True)
+        with EmulatorProcess(options.region, items) as emulator:
+            yield emulator.url, emulator
+
+
+class _ClientStreaming:
+    """The bridge in the demo's own process, as a boto3 client of the endpoint (``--endpoint-url``, ``--aws``)."""
+
+    def __init__(self, bridge: StreamBridge, ledger: EventLedger) -> None:
+        self._bridge = bridge
+        self._ledger = ledger
+
+    def after_wave(self) -> None:
+        self._bridge.pump()
+
+    def finish(self) -> StreamingTotals:
+        while self._bridge.pump():
+            pass
+        self._ledger.close()
+        ledger, bridge = self._ledger, self._bridge
+        return StreamingTotals(ledger.count, ledger.digest, dict(ledger.by_type), ledger.ttl_deletes,
+                               bridge.duplicates, bridge.invalid_injected, bridge.kinesis_records)  # fmt: skip
+
+
+class _EmulatorStreaming:
+    """The bridge in the emulator's process, which forwards changes by itself, as DynamoDB does."""
+
+    def __init__(self, emulator: EmulatorProcess, settings: StreamingSettings) -> None:
+        self._emulator = emulator
+        emulator.start_streaming(settings)
+
+    def after_wave(self) -> None:
+        pass
+
+    def finish(self) -> StreamingTotals:
+        return self._emulator.finish_streaming()
+
+
+class _NoStreaming:
+    """``--no-bridge``: the table streams to Kinesis itself."""
+
+    def after_wave(self) -> None:
+        pass
+
+    def finish(self) -> StreamingTotals:
+        return StreamingTotals(0, 0, {}, 0, 0, 0, 0)
+
+
+class _Cancelled(Exception):
+    """The consumer side failed: the generator stops at its next wave."""
+
+
+class _Generation(threading.Thread):
+    """The generator's writes, in a thread: while it waits for the emulator, the consumer side runs."""
+
+    def __init__(self, write: Callable[[], GenerateStats]) -> None:
+        super().__init__(name="claimflow-generator", daemon=True)
+        self._write = write
+        self.cancelled = threading.Event()
+        self.stats: GenerateStats | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.stats = self._write()
+        except _Cancelled:
+            pass
+        except BaseException as exc:  # re-raised in the demo's thread by result()
+            self.error = exc
+
+    def result(self) -> GenerateStats:
+        self.join()
+        if self.error is not None:
+            raise self.error
+        assert self.stats is not None
+        return self.stats
 
 
 def sql_directory() -> Path:
@@ -211,38 +281,57 @@ class _ConsumerLoop:
         self._on_landed = on_landed
         self.consumer = new_consumer()
         self.killed = False
-        self.restarts = self.delivered = self.redelivered = self.rows = self.batches = self.mark = 0
+        self.restarts = self.delivered = self.redelivered = self.rows = self.batches = 0
         self.dead: Counter[str] = Counter()
         self.dead_positions: set[tuple[str, str]] = set()  # bounded by the broken records, not by N
 
     def drain(self) -> None:
         """Process everything the stream holds now."""
-        while batch := self.consumer.poll():
-            self.delivered += len(batch)
-            kill_at = self._options.kill_consumer_after
-            if kill_at is not None and not self.killed and self.consumer.delivered >= kill_at:
-                # Crash mid-batch: the first records are processed, nothing is committed or checkpointed.
-                self._pipeline.process(batch[: len(batch) - (self.consumer.delivered - kill_at)])
-                self.redelivered += self.consumer.pending - self.consumer.held_back  # delivered, never committed
-                self.killed = True
-                self.restarts += 1
-                self.consumer = self._new_consumer()  # resumes after the saved checkpoints
-                continue
-            output = self._pipeline.process(batch)
-            for letter in output.dead_letters:
-                if letter.position is not None and letter.position in self.dead_positions:
-                    continue  # re-delivered after a restart: already counted
-                if letter.position is not None:
-                    self.dead_positions.add(letter.position)
-                self.dead[reason_kind(letter.reason)] += 1
-            if output.rows:
-                self._sink.write_batch(output.rows)
-                release_emulator_results(self._sink_connection)
-            self.consumer.commit(batch)  # only after Snowflake committed the batch
-            self.rows += len(output.rows)
-            self.batches += 1
-            if self._on_landed:
-                self._on_landed(len(batch))
+        self.follow(lambda: True)
+
+    def follow(self, producer_done: Callable[[], bool], idle_wait_s: float = 0.5) -> None:
+        """Process full batches as records arrive; once ``producer_done()`` holds and the stream has nothing
+        more, process what is left and return. A batch waits to fill while more records may come, so batches
+        (Snowflake transactions) stay ``batch_size`` long however fast the records trickle in."""
+        batch: list[KinesisFlowFile] = []
+        while True:
+            done = producer_done()  # before polling: done and then nothing new means the stream is drained
+            got = self.consumer.poll(limit=self._options.batch_size - len(batch))
+            batch.extend(got)
+            if len(batch) >= self._options.batch_size or (batch and not got and done):
+                self._process(batch)
+                batch = []
+            elif not got:
+                if done:
+                    return
+                time.sleep(idle_wait_s)
+
+    def _process(self, batch: list[KinesisFlowFile]) -> None:
+        self.delivered += len(batch)
+        kill_at = self._options.kill_consumer_after
+        if kill_at is not None and not self.killed and self.consumer.delivered >= kill_at:
+            # Crash mid-batch: the first records are processed, nothing is committed or checkpointed.
+            self._pipeline.process(batch[: len(batch) - (self.consumer.delivered - kill_at)])
+            self.redelivered += self.consumer.pending - self.consumer.held_back  # delivered, never committed
+            self.killed = True
+            self.restarts += 1
+            self.consumer = self._new_consumer()  # resumes after the saved checkpoints
+            return
+        output = self._pipeline.process(batch)
+        for letter in output.dead_letters:
+            if letter.position is not None and letter.position in self.dead_positions:
+                continue  # re-delivered after a restart: already counted
+            if letter.position is not None:
+                self.dead_positions.add(letter.position)
+            self.dead[reason_kind(letter.reason)] += 1
+        if output.rows:
+            self._sink.write_batch(output.rows)
+            release_emulator_results(self._sink_connection)
+        self.consumer.commit(batch)  # only after Snowflake committed the batch
+        self.rows += len(output.rows)
+        self.batches += 1
+        if self._on_landed:
+            self._on_landed(len(batch))
 
 
 def run_demo(
@@ -268,8 +357,7 @@ def run_demo(
         stale.unlink(missing_ok=True)
     rng = random.Random(options.seed)
 
-    with _aws_endpoint(options) as endpoint, _snowflake(options) as (connection, sql_skipped):
-        embedded = not (options.use_aws or options.endpoint_url)
+    with _aws_endpoint(options) as (endpoint, emulator), _snowflake(options) as (connection, sql_skipped):
         clients = make_clients(endpoint, options.region)
         existing = None
         if options.existing:  # hook: the table holds claims before streaming starts (claimflow.demo.backfill)
@@ -277,12 +365,8 @@ def run_demo(
 
             existing = write_existing(clients, options.table_name, options.existing, options.seed)
         resources = ensure_resources(clients, options.table_name, options.stream_name, options.shards)
-        ledger = EventLedger(event_log)
-        bridge_clients = embedded_bridge_clients(clients) if embedded else clients  # the bridge plays AWS itself
-        bridge = StreamBridge(
-            bridge_clients, resources, ledger=ledger, duplicate_rate=options.duplicate_rate,
-            invalid_rate=options.invalid_rate, rng=random.Random(rng.random())
-        )
+        ledger = EventLedger(event_log)  # the backfill's snapshot events; the bridge's join it at the end
+        bridge_seed = rng.random()
         store = CheckpointStore(checkpoint_path, options.stream_name)
         consumer_rng = random.Random(rng.random())
 
@@ -302,31 +386,37 @@ def run_demo(
                 clients, resources.table_name, existing, flow.sink, connection, pipeline.claim_settings(), ledger,
                 workdir, options.backfill_source, options.seed,
             )  # fmt: skip
+        ledger.close()  # the bridge appends to the same event log from here on
+        streaming = _streaming(options, emulator, clients, resources, bridge_seed, event_log, checkpoint_path)
 
-        def after_wave(wave: list[Any]) -> None:
-            if options.bridge:
-                bridge.pump()
-            if on_claims:
-                on_claims(sum(1 for w in wave if w.item is not None and w.item.get("claim_status") == "Submitted"
-                              and "expires_at" not in w.item))  # fmt: skip
-            if not options.bridge:
-                flow.drain()  # DynamoDB feeds Kinesis itself: take what has arrived
-            elif bridge.kinesis_records - flow.mark >= options.batch_size:
-                flow.mark = bridge.kinesis_records
-                flow.drain()
-                if embedded:
-                    trim_emulator_streams(resources, options.region, bridge.positions, flow.consumer.checkpoints)
+        def write_claims() -> GenerateStats:
+            def after_wave(wave: list[Any]) -> None:
+                if generation.cancelled.is_set():
+                    raise _Cancelled
+                streaming.after_wave()
+                if on_claims:
+                    on_claims(sum(1 for w in wave if w.item is not None and w.item.get("claim_status") == "Submitted"
+                                  and "expires_at" not in w.item))  # fmt: skip
 
-        config = GeneratorConfig(claims=options.claims, seed=options.seed)
-        generated = generate(clients.dynamodb, resources.table_name, config, after_wave)
+            config = GeneratorConfig(claims=options.claims, seed=options.seed)
+            return generate(clients.dynamodb, resources.table_name, config, after_wave)
+
+        generation = _Generation(write_claims)
+        generation.start()
+        try:
+            flow.follow(lambda: not generation.is_alive())  # consume while the claims are being written
+        except BaseException:
+            generation.cancelled.set()
+            generation.join()
+            raise
+        generated = generation.result()
         expected_events = generated.puts + generated.deletes  # every write changes the item: one event each
+        totals = streaming.finish()  # every change is in Kinesis now
         if options.bridge:
-            while bridge.pump():
-                pass
             flow.drain()
         else:
             _await_arrivals(flow, expected_events, options.arrival_wait_s)
-        ledger.close()
+        ledger.absorb(totals.events, totals.digest, totals.by_type, totals.ttl_deletes)
         pipeline.close()
 
         settings = _claim_settings(pipeline)
@@ -335,10 +425,11 @@ def run_demo(
             settings, event_log=event_log, expected_events=expected_events,
         )  # fmt: skip
         dead_total = sum(flow.dead.values())
-        if dead_total != bridge.invalid_injected:
+        if dead_total != totals.invalid_injected:
             result.problems.append(
-                f"{dead_total} records reached the dead letter, {bridge.invalid_injected} broken ones were injected"
+                f"{dead_total} records reached the dead letter, {totals.invalid_injected} broken ones were injected"
             )
+        usage = {"demo": process_usage(), **({"AWS emulator": emulator.usage()} if emulator else {})}  # after the Scan
         table_rows = _table_rows(connection)
         views = _views(connection)
 
@@ -346,9 +437,9 @@ def run_demo(
         generated=generated,
         events_by_type=Counter(ledger.by_type),
         ttl_deletes=ledger.ttl_deletes,
-        duplicates=bridge.duplicates,
-        invalid_injected=bridge.invalid_injected,
-        kinesis_records=bridge.kinesis_records,
+        duplicates=totals.duplicates,
+        invalid_injected=totals.invalid_injected,
+        kinesis_records=totals.kinesis_records,
         flowfiles_delivered=flow.delivered,
         consumer_restarts=flow.restarts,
         redelivered=flow.redelivered,
@@ -362,7 +453,31 @@ def run_demo(
         elapsed_s=time.monotonic() - started,
         views=views,
         backfill=backfilled,
+        usage=usage,
     )
+
+
+def _streaming(
+    options: DemoOptions,
+    emulator: EmulatorProcess | None,
+    clients: Any,
+    resources: Any,
+    seed: float,
+    event_log: Path,
+    checkpoints: Path,
+) -> _ClientStreaming | _EmulatorStreaming | _NoStreaming:
+    """Who forwards the table's changes into Kinesis: nobody (``--no-bridge``), the emulator's process, or the
+    bridge in this process as a client of the endpoint."""
+    if not options.bridge:
+        return _NoStreaming()
+    if emulator is not None:
+        settings = StreamingSettings(resources, options.region, options.duplicate_rate, options.invalid_rate, seed,
+                                     event_log, checkpoints)  # fmt: skip
+        return _EmulatorStreaming(emulator, settings)
+    ledger = EventLedger(event_log)
+    bridge = StreamBridge(clients, resources, ledger=ledger, duplicate_rate=options.duplicate_rate,
+                          invalid_rate=options.invalid_rate, rng=random.Random(seed))  # fmt: skip
+    return _ClientStreaming(bridge, ledger)
 
 
 def _await_arrivals(flow: _ConsumerLoop, expected: int, quiet_s: float, poll_s: float = 1.0) -> None:

@@ -1,0 +1,173 @@
+"""The emulator's changes to moto's DynamoDB model answer as moto does (claimflow.demo.emulator_models), and the
+emulator's own process streams, reports and fails cleanly (claimflow.demo.emulator)."""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from claimflow.demo.aws import AwsClients, ensure_resources, local_aws, make_clients
+from claimflow.demo.emulator_models import ITEM_SIZE_LIMIT, DiskItems, install_model_shims, use_disk_items
+
+RICH_ITEM: dict[str, Any] = {
+    "claim_id": {"S": "c-1"},
+    "total": {"N": "12.50"},
+    "flag": {"BOOL": True},
+    "nothing": {"NULL": True},
+    "blob": {"B": b"\x00\x01\xff"},
+    "codes": {"SS": ["E11.9", "I10"]},
+    "amounts": {"NS": ["1", "2.5"]},
+    "blobs": {"BS": [b"\x01", b"\x02"]},
+    "lines": {"L": [{"M": {"code": {"S": "99213"}, "units": {"N": "1"}, "tags": {"L": [{"S": "a"}]}}}]},
+    "patient": {"M": {"name": {"S": "Test Patient"}, "address": {"M": {"zip": {"S": "02134"}}}}},
+}
+# Keys whose UTF-8 byte order and Python's code-point order must agree (the disk store scans in SQLite's order).
+KEYS = ["a", "B", "é", "z", "Z0", "日本", "😀", "a ", " a", "a\u2028", "10", "9", "~", "ß"]
+
+
+@pytest.fixture
+def disk_aws(tmp_path: Path) -> Iterator[AwsClients]:
+    with local_aws(item_directory=tmp_path / "items") as url:
+        yield make_clients(url)
+    use_disk_items(None)
+
+
+def _table(name: str) -> Any:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    return dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables[name]
+
+
+def test_item_size_shim_accepts_and_refuses_exactly_as_moto() -> None:
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    install_model_shims()
+    shim = Item.__init__
+    assert getattr(shim, "claimflow_shim", False)
+    key = DynamoType({"S": "k"})
+    for padding in (ITEM_SIZE_LIMIT - 40, ITEM_SIZE_LIMIT - 12, ITEM_SIZE_LIMIT - 11, ITEM_SIZE_LIMIT):
+        attrs = {"claim_id": {"S": "k"}, "pad": {"S": "x" * padding}, **{k: v for k, v in RICH_ITEM.items()
+                                                                          if k != "claim_id"}}  # fmt: skip
+        outcomes = []
+        for init in (shim, shim.original):
+            item = Item.__new__(Item)
+            try:
+                init(item, key, None, attrs)
+                outcomes.append(("ok", item.attrs, item.size()))
+            except ItemSizeTooLarge:
+                outcomes.append(("too large", None, None))
+        assert outcomes[0] == outcomes[1], padding
+    assert {o for o, *_ in outcomes} == {"too large"}  # the last padding is over the limit
+
+
+def test_stream_image_shim_converts_as_moto_without_aliasing_the_item() -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    install_model_shims()
+    shim = DynamoType.to_regular_json
+    assert getattr(shim, "claimflow_shim", False)
+    item = Item(DynamoType({"S": "c-1"}), None, RICH_ITEM)
+    fast = item.to_json()
+    for value in item.attrs.values():
+        assert shim(value) == shim.original(value)
+    fast["Attributes"]["lines"]["L"][0]["M"]["tags"]["L"].append({"S": "changed"})
+    fast["Attributes"]["codes"]["SS"].append("changed")
+    again = item.to_json()["Attributes"]
+    assert again["lines"]["L"][0]["M"]["tags"]["L"] == [{"S": "a"}] and again["codes"]["SS"] == ["E11.9", "I10"]
+
+
+def _scan_pages(clients: AwsClients, table: str, limit: int | None) -> list[tuple[list[str], Any]]:
+    pages = []
+    kwargs: dict[str, Any] = {"TableName": table, **({"Limit": limit} if limit else {})}
+    while True:
+        page = clients.dynamodb.scan(**kwargs)
+        pages.append(([i["claim_id"]["S"] for i in page["Items"]], page.get("LastEvaluatedKey")))
+        if "LastEvaluatedKey" not in page:
+            return pages
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def test_disk_items_table_answers_like_moto_and_scans_in_its_order(disk_aws, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from moto.dynamodb.models.table import Table
+
+    ensure_resources(disk_aws, "DiskClaims", "DiskStream", shards=1)
+    table = _table("DiskClaims")
+    assert isinstance(table.items, DiskItems) and table.items.ordered
+    for key in KEYS:
+        disk_aws.dynamodb.put_item(TableName="DiskClaims", Item={**RICH_ITEM, "claim_id": {"S": key}})
+    disk_aws.dynamodb.put_item(TableName="DiskClaims", Item={**RICH_ITEM, "claim_id": {"S": "é"},
+                                                             "total": {"N": "99"}})  # fmt: skip
+    disk_aws.dynamodb.delete_item(TableName="DiskClaims", Key={"claim_id": {"S": "z"}})
+    got = disk_aws.dynamodb.get_item(TableName="DiskClaims", Key={"claim_id": {"S": "é"}}, ConsistentRead=True)
+    assert got["Item"]["total"] == {"N": "99"} and got["Item"]["blob"] == {"B": b"\x00\x01\xff"}
+    assert "Item" not in disk_aws.dynamodb.get_item(TableName="DiskClaims", Key={"claim_id": {"S": "z"}})
+    assert disk_aws.dynamodb.describe_table(TableName="DiskClaims")["Table"]["ItemCount"] == len(KEYS) - 1
+    # The whole stream of changes, images and all, as moto records them
+    records = table.stream_shard.items
+    assert [r.record["eventName"] for r in records][-2:] == ["MODIFY", "REMOVE"]
+    assert records[-2].record["dynamodb"]["OldImage"]["total"] == {"N": "12.50"}
+
+    for limit in (None, 1, 3, 5):
+        fast = _scan_pages(disk_aws, "DiskClaims", limit)
+        with monkeypatch.context() as moto_own:
+            moto_own.setattr(Table, "scan", Table.scan.original)
+            moto_own.setattr(Table, "all_items", Table.all_items.original)
+            assert _scan_pages(disk_aws, "DiskClaims", limit) == fast, limit
+        assert [k for ids, _ in fast for k in ids] == sorted(set(KEYS) - {"z"})
+
+
+def test_disk_items_keep_the_emulator_memory_flat(tmp_path: Path) -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    def held(items: Any) -> int:
+        tracemalloc.start()
+        for number in range(400):
+            key = DynamoType({"S": f"claim-{number:05d}"})
+            items[key] = Item(key, None, {**RICH_ITEM, "claim_id": {"S": f"claim-{number:05d}"}})
+        current, _ = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return current
+
+    in_memory = held({})
+    disk = DiskItems(tmp_path / "t.sqlite", "S")
+    on_disk = held(disk)
+    assert len(disk) == 400 and DynamoType({"S": "claim-00399"}) in disk
+    assert on_disk * 5 < in_memory, (on_disk, in_memory)
+    assert next(iter(disk)) == DynamoType({"S": "claim-00000"})  # insertion order, as a dict
+    disk.close()
+
+
+def test_emulator_process_streams_reports_and_refuses_out_of_order_commands(tmp_path: Path) -> None:
+    from claimflow.demo.emulator import EmulatorError, EmulatorProcess, StreamingSettings
+
+    with EmulatorProcess("us-east-1", tmp_path / "items") as emulator:
+        clients = make_clients(emulator.url)
+        with pytest.raises(EmulatorError, match="RuntimeError"):
+            emulator.finish_streaming()  # nothing streams yet
+        resources = ensure_resources(clients, "ProcClaims", "ProcStream", shards=2)
+        emulator.start_streaming(StreamingSettings(resources, "us-east-1", 0.0, 0.0, 0.5, tmp_path / "events.txt",
+                                                   tmp_path / "checkpoints.json"))  # fmt: skip
+        for number in range(30):
+            clients.dynamodb.put_item(TableName="ProcClaims", Item={**RICH_ITEM, "claim_id": {"S": f"c{number}"}})
+        clients.dynamodb.delete_item(TableName="ProcClaims", Key={"claim_id": {"S": "c0"}})
+        totals = emulator.finish_streaming()
+        assert totals.events == totals.kinesis_records == 31
+        assert totals.by_type == {"INSERT": 30, "REMOVE": 1}
+        assert len((tmp_path / "events.txt").read_text().split()) == 31
+        shards = clients.kinesis.list_shards(StreamName="ProcStream")["Shards"]
+        seen = 0
+        for shard in shards:
+            iterator = clients.kinesis.get_shard_iterator(
+                StreamName="ProcStream", ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            seen += len(clients.kinesis.get_records(ShardIterator=iterator)["Records"])
+        assert seen == 31
+        usage = emulator.usage()
+        assert usage.peak_rss_bytes > 10_000_000 and usage.cpu_s > 0
+        assert list((tmp_path / "items").glob("ProcClaims-*.sqlite"))  # the table lives on disk
