@@ -113,8 +113,19 @@ def test_disk_items_table_answers_like_moto_and_scans_in_its_order(disk_aws, mon
     assert [r.record["eventName"] for r in records][-2:] == ["MODIFY", "REMOVE"]
     assert records[-2].record["dynamodb"]["OldImage"]["total"] == {"N": "12.50"}
 
+    started_at: list[str | None] = []
+    in_key_order = DiskItems.in_key_order
+
+    def spied(self: DiskItems, start: str | None) -> Iterator[Any]:
+        started_at.append(start)
+        return in_key_order(self, start)
+
+    monkeypatch.setattr(DiskItems, "in_key_order", spied)
     for limit in (None, 1, 3, 5):
+        started_at.clear()
         fast = _scan_pages(disk_aws, "DiskClaims", limit)
+        assert started_at[0] is None and len(started_at) == len(fast)  # each page started at its key on disk
+        assert started_at[1:] == [page[1]["claim_id"]["S"] for page in fast[:-1]]
         with monkeypatch.context() as moto_own:
             moto_own.setattr(Table, "scan", Table.scan.original)
             moto_own.setattr(Table, "all_items", Table.all_items.original)

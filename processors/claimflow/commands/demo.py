@@ -134,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         TimeElapsedColumn(),
         console=console,
         transient=False,
+        refresh_per_second=2,  # the bar's refresh thread shares the interpreter lock with the demo's work
     ) as progress:
         claims_task = progress.add_task("claims written to DynamoDB", total=args.claims)
         landed_task = progress.add_task("records landed in Snowflake", total=None)

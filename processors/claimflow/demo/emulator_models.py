@@ -126,7 +126,9 @@ def install_scan_order_shim() -> None:
     original_all_items = Table.all_items
 
     def scan(self: Any, filters: Any, limit: Any, exclusive_start_key: Any, *args: Any, **kwargs: Any) -> Any:
-        plain = not args and not kwargs.get("index_name") and kwargs.get("segments", (None, None)) == (None, None)
+        # Table.scan(filters, limit, exclusive_start_key, filter_expression, index_name, ..., segments=...)
+        index_name = args[1] if len(args) > 1 else kwargs.get("index_name")
+        plain = not index_name and kwargs.get("segments", (None, None)) == (None, None) and len(args) < 6
         if not (plain and isinstance(self.items, DiskItems) and self.items.ordered):
             return original_scan(self, filters, limit, exclusive_start_key, *args, **kwargs)
         start = None
