@@ -33,6 +33,8 @@ from claimflow.demo.aws import Resources
 # How long the bridge waits before looking again when the table's stream held nothing new.
 IDLE_WAIT_S = 0.02
 START_TIMEOUT_S = 120.0
+# Changes forwarded between two passes of the emulated retention (memory held: about this many stream records).
+TRIM_EVERY = 1000
 STOP_TIMEOUT_S = 30.0
 
 
@@ -157,6 +159,7 @@ class _Streaming:
         self._checkpoints = CheckpointStore(settings.checkpoints, settings.resources.kinesis_stream)
         self._checkpoint_mtime = 0.0
         self._consumed: dict[str, str] = {}
+        self._untrimmed = 0
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="claimflow-bridge", daemon=True)
@@ -177,9 +180,11 @@ class _Streaming:
 
         with self._lock:
             forwarded = self._bridge.pump()
-            if forwarded:
+            self._untrimmed += forwarded
+            if self._untrimmed >= TRIM_EVERY:  # retention is a background chore; every pass would cost ~5%
                 trim_emulator_streams(self._settings.resources, self._settings.region, self._bridge.positions,
                                       self._consumer_checkpoints())  # fmt: skip
+                self._untrimmed = 0
         return forwarded
 
     def _consumer_checkpoints(self) -> dict[str, str]:
