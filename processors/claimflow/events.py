@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -266,19 +267,21 @@ def decode_record(
     *,
     single_record: bool = True,
     modify_old_image: bool = True,
+    rules: EventTimeRules | None = None,
 ) -> ChangeEvent:
     """Decode one parsed Kinesis-DynamoDB record (or a wrapper around one) into a :class:`ChangeEvent`.
 
     ``attributes`` are the FlowFile's; their Kinesis position applies to this record only when it is the
     FlowFile's only record (``single_record`` and no attribute saying otherwise); wrapper metadata always wins.
     ``modify_old_image=False`` skips the OldImage of MODIFY records (``old_image`` is then None, unvalidated),
-    for consumers that only need the new state; it halves the cost of a MODIFY.
+    for consumers that only need the new state; it halves the cost of a MODIFY. ``rules``: how event times are
+    read and bounded (:class:`EventTimeRules`; None: the defaults).
 
     Raises:
         DecodeError: a record that is not a valid DynamoDB change record; the reason names the record and rule.
     """
     flowfile = FlowFilePosition.from_attributes(attributes)
-    return _decode(obj, index, flowfile, single_record, None, modify_old_image)
+    return _decode(obj, index, flowfile, single_record, None, modify_old_image, rules or DEFAULT_TIME_RULES)
 
 
 def decode_record_or_rejection(
@@ -288,6 +291,7 @@ def decode_record_or_rejection(
     *,
     single_record: bool = True,
     raw: bytes | None = None,
+    rules: EventTimeRules | None = None,
 ) -> ChangeEvent | Rejection:
     """:func:`decode_record` for a record handed over already parsed (e.g. by a NiFi record reader): a record it
     rejects comes back as a :class:`Rejection` whose ``raw`` is ``raw`` (the record as received, when the caller
@@ -298,7 +302,7 @@ def decode_record_or_rejection(
         Exception: only a decoder bug (anything but :class:`DecodeError`); the caller decides how to route it.
     """
     try:
-        return decode_record(obj, index, attributes, single_record=single_record)
+        return decode_record(obj, index, attributes, single_record=single_record, rules=rules)
     except DecodeError as error:
         if raw is None:
             raw = json.dumps(obj, separators=(",", ":"), default=str).encode("utf-8")
@@ -312,6 +316,7 @@ def _decode(
     single_record: bool,
     raw_length: int | None,
     modify_old_image: bool = True,
+    rules: EventTimeRules | None = None,
 ) -> ChangeEvent:
     if obj.__class__ is not dict:
         raise DecodeError(index, None, f"expected a JSON object, got {_json_type(obj)}")
@@ -347,7 +352,9 @@ def _decode(
     if change.__class__ is not dict:
         raise DecodeError(index, event_id, "missing dynamodb" if change is None else "dynamodb must be an object")
 
-    event_time_us = _event_time_us(change, index, event_id, latest_arrival_ms(position, flowfile))
+    event_time_us = _event_time_us(
+        change, index, event_id, latest_arrival_ms(position, flowfile), rules or DEFAULT_TIME_RULES
+    )
 
     raw_keys = change.get("Keys")
     if raw_keys is None:
@@ -418,8 +425,11 @@ def _claim_schema_name(name: str) -> bool:
     return is_known_item_name(name)
 
 
-def _event_time_us(change: dict[str, Any], index: int, event_id: str, arrival_ms: int | None) -> int:
-    """ApproximateCreationDateTime in epoch microseconds: the precision field first, the magnitude as fallback."""
+def _event_time_us(
+    change: dict[str, Any], index: int, event_id: str, arrival_ms: int | None, rules: EventTimeRules
+) -> int:
+    """ApproximateCreationDateTime in epoch microseconds: the precision field first, the magnitude as fallback;
+    bounded and placed by ``rules``."""
     value = change.get("ApproximateCreationDateTime")
     if value is None:
         raise DecodeError(index, event_id, "missing dynamodb.ApproximateCreationDateTime")
@@ -427,10 +437,10 @@ def _event_time_us(change: dict[str, Any], index: int, event_id: str, arrival_ms
         raise DecodeError(index, event_id, "dynamodb.ApproximateCreationDateTime must be a positive number")
     precision = change.get("ApproximateCreationDateTimePrecision")
     event_time_us = creation_time_us(value, precision)
-    broken = implausible_event_time(event_time_us, precision, arrival_ms)
+    broken = implausible_event_time(event_time_us, precision, arrival_ms, rules.max_clock_skew_us)
     if broken is not None:
         raise DecodeError(index, event_id, broken)
-    return event_time_us
+    return rules.placed(event_time_us, value, precision)
 
 
 # A creation time as the readers write it: an integer, or (NiFi's schema inference widens a field to double when
@@ -461,22 +471,166 @@ def creation_time_us(value: int | float | Decimal, precision: object) -> int:
 EARLIEST_EVENT_TIME_US = 1_414_800_000_000_000  # 2014-11-01T00:00:00Z
 # How far an event may lie past its Kinesis arrival (or, when the arrival is unknown, past this machine's clock):
 # DynamoDB stamps a change before Kinesis receives it, so more than clock skew means a wrong unit or a wrong clock,
-# and such a time would outrank every later real event of the claim in the merge.
+# and such a time would outrank every later real event of the claim in the merge. The default of the operator's
+# setting (EventTimeRules.max_clock_skew_us: the "Maximum Clock Skew" property, --max-clock-skew), within bounds:
+# under a second would reject real records of a healthy pipeline (NTP keeps clocks to milliseconds, the arrival is
+# whole milliseconds); over a day would let a wrong clock freeze a claim for that long.
 MAX_CLOCK_SKEW_US = 15 * 60 * 1_000_000
+MIN_CLOCK_SKEW_SETTING_US = 1_000_000
+MAX_CLOCK_SKEW_SETTING_US = 24 * 3600 * 1_000_000
 KNOWN_PRECISIONS = frozenset({None, "MICROSECOND", "MILLISECOND"})
-def implausible_event_time(event_time_us: int, precision: object, arrival_time_ms: int | None) -> str | None:
+# The last microsecond a MILLISECOND time can stand for, past its first (the time is the interval [ms, ms + 999]).
+_LAST_MICROSECOND = 999
+
+
+def implausible_event_time(
+    event_time_us: int, precision: object, arrival_time_ms: int | None, max_clock_skew_us: int = MAX_CLOCK_SKEW_US
+) -> str | None:
     """The rule an event time breaks (for a rejection reason; never the value), or None when it is plausible:
-    a known precision label, not before :data:`EARLIEST_EVENT_TIME_US`, not more than :data:`MAX_CLOCK_SKEW_US`
-    past the record's arrival (or past now when the arrival is unknown)."""
+    a known precision label, not before :data:`EARLIEST_EVENT_TIME_US`, not more than ``max_clock_skew_us`` past
+    the record's arrival (or past now when the arrival is unknown)."""
     if precision not in KNOWN_PRECISIONS:
         return "dynamodb.ApproximateCreationDateTimePrecision must be MICROSECOND or MILLISECOND"
     if event_time_us < EARLIEST_EVENT_TIME_US:
         return "dynamodb.ApproximateCreationDateTime is implausible: before DynamoDB Streams existed (2014-11)"
     reference_us = time.time_ns() // 1000 if arrival_time_ms is None else arrival_time_ms * 1000
-    if event_time_us > reference_us + MAX_CLOCK_SKEW_US:
+    if event_time_us > reference_us + max_clock_skew_us:
         after = "now" if arrival_time_ms is None else "its Kinesis arrival"
-        return f"dynamodb.ApproximateCreationDateTime is implausible: more than 15 minutes after {after}"
+        return (
+            f"dynamodb.ApproximateCreationDateTime is implausible: more than {describe_period(max_clock_skew_us)} "
+            f"after {after} (the maximum clock skew)"
+        )
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class EventTimeRules:
+    """How the decoder reads and bounds ``ApproximateCreationDateTime``: the operator's settings of the processors
+    and commands that decode Kinesis records (docs/guarantees.md, "Implausible times" and "Mixed precision").
+
+    ``max_clock_skew_us``: how far an event time may lie past its Kinesis arrival (:func:`implausible_event_time`).
+    ``millisecond_since_us``: when the stream's precision was switched from MICROSECOND to MILLISECOND, if it was
+    (epoch microseconds; None: never). A MILLISECOND time stands for the 1,000 microseconds of its millisecond; one
+    whose millisecond ends at or after this moment is read as the LAST of them (``ms * 1000 + 999``), so it orders
+    after the MICROSECOND changes of its millisecond, which all came before the switch. Every other one is read as
+    the FIRST (``ms * 1000``), which orders it before the MICROSECOND changes of its millisecond: right for a
+    stream that never switched or switched from MILLISECOND to MICROSECOND. A time with a sub-millisecond fraction
+    says more than its millisecond and is read as it is.
+
+    Raises:
+        ValueError: a skew outside :data:`MIN_CLOCK_SKEW_SETTING_US` .. :data:`MAX_CLOCK_SKEW_SETTING_US`, or a
+            switch-over before DynamoDB Streams existed.
+    """
+
+    max_clock_skew_us: int = MAX_CLOCK_SKEW_US
+    millisecond_since_us: int | None = None
+
+    def __post_init__(self) -> None:
+        skew = self.max_clock_skew_us
+        if skew.__class__ is not int or not MIN_CLOCK_SKEW_SETTING_US <= skew <= MAX_CLOCK_SKEW_SETTING_US:
+            raise ValueError(
+                f"the maximum clock skew must be from {describe_period(MIN_CLOCK_SKEW_SETTING_US)} to "
+                f"{describe_period(MAX_CLOCK_SKEW_SETTING_US)}"
+            )
+        since = self.millisecond_since_us
+        if since is not None and (since.__class__ is not int or since < EARLIEST_EVENT_TIME_US):
+            raise ValueError("the millisecond switch-over must be a time after 2014-11 (DynamoDB Streams)")
+
+    def placed(self, event_time_us: int, value: object, precision: object) -> int:
+        """``event_time_us`` (:func:`creation_time_us` of ``value`` and ``precision``) placed in its millisecond:
+        the last microsecond for a whole-millisecond time at or after the switch-over, else unchanged."""
+        since = self.millisecond_since_us
+        if (
+            since is None
+            or event_time_us % 1000
+            or precision == "MICROSECOND"
+            or (precision is None and value > _MICROSECOND_THRESHOLD)  # type: ignore[operator]
+            or event_time_us + _LAST_MICROSECOND < since
+        ):
+            return event_time_us
+        return event_time_us + _LAST_MICROSECOND
+
+
+DEFAULT_TIME_RULES = EventTimeRules()
+
+_PERIOD = re.compile(r"\s*(\d{1,15})\s*([A-Za-z]+)\s*")
+# NiFi's time-period units (FormatUtils), the ones a skew can sensibly be written in.
+_PERIOD_UNITS_US = {
+    **dict.fromkeys(("ms", "msec", "msecs", "millis", "millisecond", "milliseconds"), 1000),
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1_000_000),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60_000_000),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3_600_000_000),
+}
+
+
+def parse_period_us(text: str) -> int:
+    """A NiFi time period (``15 min``, ``90 sec``, ``1 hour``: a whole number and a unit) in microseconds.
+
+    Raises:
+        ValueError: anything else (the message does not repeat the text).
+    """
+    match = _PERIOD.fullmatch(text)
+    unit = None if match is None else _PERIOD_UNITS_US.get(match[2].lower())
+    if match is None or unit is None:
+        raise ValueError("expected a whole number and a unit (ms, sec, min or hour), e.g. '15 min'")
+    return int(match[1]) * unit
+
+
+def describe_period(period_us: int) -> str:
+    """``period_us`` in the largest unit that divides it: "15 minutes", "90 seconds", "1 hour"."""
+    for unit, name in ((3_600_000_000, "hour"), (60_000_000, "minute"), (1_000_000, "second"), (1000, "millisecond")):
+        if period_us % unit == 0:
+            count = period_us // unit
+            return f"{count} {name}{'' if count == 1 else 's'}"
+    return f"{period_us} microseconds"
+
+
+def parse_instant_us(text: str) -> int:
+    """An ISO 8601 date-time (``2026-05-01T12:00:00Z``; no offset means UTC) in epoch microseconds.
+
+    Raises:
+        ValueError: not an ISO 8601 date-time (the message does not repeat the text).
+    """
+    stripped = text.strip()
+    if stripped[-1:] in ("Z", "z"):
+        stripped = stripped[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(stripped)
+    except ValueError:
+        raise ValueError("expected an ISO 8601 date-time such as 2026-05-01T12:00:00Z") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def time_rules_from_strings(max_clock_skew: str | None, millisecond_since: str | None) -> EventTimeRules:
+    """The :class:`EventTimeRules` for the settings as NiFi properties or CLI options give them: a time period
+    (``15 min``) and an ISO 8601 date-time; None or blank means the default (15 minutes; no switch-over).
+
+    Raises:
+        ValueError: naming the setting and the rule, never repeating the value.
+    """
+    skew = MAX_CLOCK_SKEW_US
+    if max_clock_skew is not None and max_clock_skew.strip():
+        try:
+            skew = parse_period_us(max_clock_skew)
+        except ValueError as error:
+            raise ValueError(f"Maximum Clock Skew: {error}") from None
+    since = None
+    if millisecond_since is not None and millisecond_since.strip():
+        try:
+            since = parse_instant_us(millisecond_since)
+        except ValueError as error:
+            raise ValueError(f"Millisecond Precision Since: {error}") from None
+    try:
+        return EventTimeRules(skew, since)
+    except ValueError as error:
+        name = "Maximum Clock Skew" if "skew" in str(error) else "Millisecond Precision Since"
+        raise ValueError(f"{name}: {error}") from None
 
 
 def _check_item_sizes(
@@ -601,20 +755,25 @@ def _ndjson(data: bytes, start: int) -> Iterator[tuple[object, bytes | None]]:
 
 
 def decode_records(
-    data: bytes, attributes: Mapping[str, str] | None = None, *, modify_old_image: bool = True
+    data: bytes,
+    attributes: Mapping[str, str] | None = None,
+    *,
+    modify_old_image: bool = True,
+    rules: EventTimeRules | None = None,
 ) -> Iterator[ChangeEvent | Rejection]:
     """Decode FlowFile content into change events, record by record.
 
     ``data`` may hold one record, a JSON array of records, NDJSON (blank lines ignored) or wrapper records of
     either NiFi Kinesis consumer. ``attributes`` are the FlowFile's (Kinesis position). Every record yields
     exactly one :class:`ChangeEvent` or :class:`Rejection`, in input order; a bad record never stops the rest.
-    Nothing is raised for bad content. ``modify_old_image``: see :func:`decode_record`.
+    Nothing is raised for bad content. ``modify_old_image`` and ``rules``: see :func:`decode_record`.
     ``str``, ``bytearray`` and ``memoryview`` content is accepted too (taken as UTF-8).
     """
     flowfile = FlowFilePosition.from_attributes(attributes)
     content = Content.of(data)
+    rules = rules or DEFAULT_TIME_RULES
     for index, (parsed, raw) in enumerate(content.records):
-        yield _decode_or_reject(parsed, raw, index, flowfile, content.single, modify_old_image, content.length)
+        yield _decode_or_reject(parsed, raw, index, flowfile, content.single, modify_old_image, content.length, rules)
 
 
 @dataclass(slots=True)
@@ -646,11 +805,18 @@ class Content:
 
 
 def decode_framed(
-    parsed: object, raw: bytes | None, index: int, flowfile: FlowFilePosition | None, content: Content
+    parsed: object,
+    raw: bytes | None,
+    index: int,
+    flowfile: FlowFilePosition | None,
+    content: Content,
+    rules: EventTimeRules | None = None,
 ) -> ChangeEvent | Rejection:
     """One record of :class:`Content` decoded as :func:`decode_records` decodes it (never raises for bad input);
     ``flowfile`` is ``FlowFilePosition.from_attributes`` of the FlowFile's attributes, read once per FlowFile."""
-    return _decode_or_reject(parsed, raw, index, flowfile, content.single, True, content.length)
+    return _decode_or_reject(
+        parsed, raw, index, flowfile, content.single, True, content.length, rules or DEFAULT_TIME_RULES
+    )
 
 
 def _chain(
@@ -672,11 +838,13 @@ def _decode_or_reject(
     single: bool,
     modify_old_image: bool,
     content_length: int | None,
+    rules: EventTimeRules,
 ) -> ChangeEvent | Rejection:
     if parsed is MALFORMED:
         return Rejection.malformed(index, raw)
     try:
-        return _decode(parsed, index, flowfile, single, content_length if raw is None else len(raw), modify_old_image)
+        length = content_length if raw is None else len(raw)
+        return _decode(parsed, index, flowfile, single, length, modify_old_image, rules)
     except DecodeError as error:
         return Rejection.of_error(error, _raw_bytes(parsed, raw))
     except Exception as error:  # a decoder bug must not take the rest of the FlowFile down
@@ -731,7 +899,9 @@ class DecodedLines:
         return attributes
 
 
-def decode_to_lines(data: bytes, attributes: Mapping[str, str] | None = None) -> DecodedLines:
+def decode_to_lines(
+    data: bytes, attributes: Mapping[str, str] | None = None, rules: EventTimeRules | None = None
+) -> DecodedLines:
     """Decode content (any layout :func:`decode_records` accepts) into change-event NDJSON with rejection
     envelopes (:meth:`Rejection.to_envelope`) in place of the records that could not be decoded.
 
@@ -741,7 +911,7 @@ def decode_to_lines(data: bytes, attributes: Mapping[str, str] | None = None) ->
     decoded = rejected = 0
     operations = dict.fromkeys(("INSERT", "MODIFY", "REMOVE"), 0)
     first_error = None
-    for item in decode_records(data, attributes):
+    for item in decode_records(data, attributes, rules=rules):
         if isinstance(item, Rejection):
             rejected += 1
             first_error = first_error or item.error

@@ -45,13 +45,18 @@ def claim_settings_from_properties(
     generalize_zip: str | None,
     generalize_birth_date: str | None,
     strict_validation: str | None,
+    max_clock_skew: str | None = None,
+    millisecond_since: str | None = None,
 ) -> ClaimSettings:
     """The :class:`ClaimSettings` for the claim processors' property values (as NiFi hands them over: strings,
     None when unset; ``phi_handling`` one of :data:`ACCEPTED_PHI_HANDLING`, unset meaning "Pass Through").
+    ``max_clock_skew`` and ``millisecond_since`` are ProcessClaimChange's "Maximum Clock Skew" and "Millisecond
+    Precision Since" (:func:`claimflow.events.time_rules_from_strings`), the settings of the decoder it runs.
 
     Raises:
-        ValueError: an unknown PHI Handling label or flag value, or a missing, short or low-variety key in
-            Pseudonymize or Safe Harbor mode (the message never repeats the key).
+        ValueError: an unknown PHI Handling label or flag value, a missing, short or low-variety key in
+            Pseudonymize or Safe Harbor mode (the message never repeats the key), or a bad event-time setting
+            (the message names the property).
     """
     phi_mode = None
     if phi_handling is not None:
@@ -64,6 +69,8 @@ def claim_settings_from_properties(
         generalize_zip3=generalize_zip,
         generalize_birth_year=generalize_birth_date,
         strict=strict_validation,
+        max_clock_skew=max_clock_skew,
+        millisecond_since=millisecond_since,
     )
 
 

@@ -3,9 +3,10 @@
 
 from nifiapi.documentation import use_case
 from nifiapi.flowfiletransform import FlowFileTransform, FlowFileTransformResult
+from nifiapi.properties import PropertyDescriptor, StandardValidators, ValidationResult
 from nifiapi.relationship import Relationship
 
-from claimflow.events import decode_to_lines
+from claimflow.events import decode_to_lines, time_rules_from_strings
 
 REL_SUCCESS = Relationship(
     name="success",
@@ -47,11 +48,57 @@ class DecodeDynamoDBChange(FlowFileTransform):
         tags = ["dynamodb", "kinesis", "cdc", "change data capture", "decode", "json", "claimflow"]
         dependencies = ["orjson>=3.10,<4", "simple-icd-10-cm>=1.5,<2"]
 
+    # The same event-time properties as ProcessClaimChange, repeated on purpose: NiFi reads each processor's
+    # descriptors from its own source file (AST). What they mean lives in claimflow.events.EventTimeRules.
+    MAX_CLOCK_SKEW = PropertyDescriptor(
+        name="Maximum Clock Skew",
+        description="How far a record's ApproximateCreationDateTime may lie past its Kinesis arrival (without an "
+        "arrival: past this machine's clock) before the record is rejected as implausible. DynamoDB stamps a change "
+        "before Kinesis receives it, so more than clock skew means a wrong clock or unit, and such a time would "
+        "outrank every later change of the claim. A time period from 1 sec to 24 hours.",
+        required=True,
+        default_value="15 min",
+        validators=[StandardValidators.TIME_PERIOD_VALIDATOR],
+    )
+    MILLISECOND_PRECISION_SINCE = PropertyDescriptor(
+        name="Millisecond Precision Since",
+        description="Set only when the stream's ApproximateCreationDateTimePrecision was switched from MICROSECOND "
+        "to MILLISECOND: a time (ISO 8601, UTC, e.g. 2026-05-01T12:00:00Z) at or before the switch and after any "
+        "earlier MILLISECOND period. A MILLISECOND time whose millisecond ends at or after it is read as the last "
+        "microsecond of that millisecond, so a change after the switch never orders below a MICROSECOND change "
+        "made before it in the same millisecond. Empty: every MILLISECOND time is read as its first microsecond "
+        "(right for a stream that never switched or switched to MICROSECOND). Give every processor and command "
+        "that decodes the stream the same value (docs/guarantees.md, Mixed precision).",
+        required=False,
+        validators=[StandardValidators.NON_EMPTY_VALIDATOR],
+    )
+
     def __init__(self, **kwargs):
         super().__init__()
+        self.rules = None
 
     def getPropertyDescriptors(self):
+        return [self.MAX_CLOCK_SKEW, self.MILLISECOND_PRECISION_SINCE]
+
+    def customValidate(self, context):
+        try:
+            self.time_rules(context)
+        except ValueError as error:  # the reason names the property and the rule
+            subject = str(error).partition(":")[0]
+            return [ValidationResult(subject=subject, explanation=str(error), valid=False, input=None)]
         return []
+
+    def onScheduled(self, context):
+        self.rules = self.time_rules(context)
+
+    def onStopped(self, context):
+        self.rules = None
+
+    def time_rules(self, context):
+        return time_rules_from_strings(
+            context.getProperty(self.MAX_CLOCK_SKEW).getValue(),
+            context.getProperty(self.MILLISECOND_PRECISION_SINCE).getValue(),
+        )
 
     def getRelationships(self):
         return [REL_SUCCESS, REL_INVALID]
@@ -67,7 +114,7 @@ class DecodeDynamoDBChange(FlowFileTransform):
             return FlowFileTransformResult(relationship="failure", attributes={"cdc.error": reason})
 
     def decode(self, flowFile):
-        decoded = decode_to_lines(flowFile.getContentsAsBytes(), flowFile.getAttributes())
+        decoded = decode_to_lines(flowFile.getContentsAsBytes(), flowFile.getAttributes(), self.rules)
         if decoded.first_error is not None:
             # info, not warn: a warning is also a bulletin, and bad records are routine at volume (the invalid
             # relationship and the counts in the attributes are where an operator sees them).

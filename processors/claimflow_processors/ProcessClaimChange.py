@@ -11,6 +11,7 @@ from nifiapi.flowfiletransform import FlowFileTransform, FlowFileTransformResult
 from nifiapi.properties import PropertyDependency, PropertyDescriptor, StandardValidators, ValidationResult
 from nifiapi.relationship import Relationship
 
+from claimflow.events import time_rules_from_strings
 from claimflow.record_routing import claim_settings_from_properties, flowfile_outcome, route_content
 
 PHI_PASS_THROUGH = "Pass Through"
@@ -113,6 +114,31 @@ class ProcessClaimChange(FlowFileTransform):
         validators=[StandardValidators.BOOLEAN_VALIDATOR],
     )
 
+    # The same event-time properties as DecodeDynamoDBChange (this processor decodes too); what they mean lives in
+    # claimflow.events.EventTimeRules.
+    MAX_CLOCK_SKEW = PropertyDescriptor(
+        name="Maximum Clock Skew",
+        description="How far a record's ApproximateCreationDateTime may lie past its Kinesis arrival (without an "
+        "arrival: past this machine's clock) before the record is rejected as implausible. DynamoDB stamps a change "
+        "before Kinesis receives it, so more than clock skew means a wrong clock or unit, and such a time would "
+        "outrank every later change of the claim. A time period from 1 sec to 24 hours.",
+        required=True,
+        default_value="15 min",
+        validators=[StandardValidators.TIME_PERIOD_VALIDATOR],
+    )
+    MILLISECOND_PRECISION_SINCE = PropertyDescriptor(
+        name="Millisecond Precision Since",
+        description="Set only when the stream's ApproximateCreationDateTimePrecision was switched from MICROSECOND "
+        "to MILLISECOND: a time (ISO 8601, UTC, e.g. 2026-05-01T12:00:00Z) at or before the switch and after any "
+        "earlier MILLISECOND period. A MILLISECOND time whose millisecond ends at or after it is read as the last "
+        "microsecond of that millisecond, so a change after the switch never orders below a MICROSECOND change "
+        "made before it in the same millisecond. Empty: every MILLISECOND time is read as its first microsecond "
+        "(right for a stream that never switched or switched to MICROSECOND). Give every processor and command "
+        "that decodes the stream the same value (docs/guarantees.md, Mixed precision).",
+        required=False,
+        validators=[StandardValidators.NON_EMPTY_VALIDATOR],
+    )
+
     def __init__(self, **kwargs):
         super().__init__()
         self.settings = None
@@ -124,6 +150,8 @@ class ProcessClaimChange(FlowFileTransform):
             self.GENERALIZE_ZIP,
             self.GENERALIZE_BIRTH_DATE,
             self.STRICT_VALIDATION,
+            self.MAX_CLOCK_SKEW,
+            self.MILLISECOND_PRECISION_SINCE,
         ]
 
     def getRelationships(self):
@@ -131,6 +159,14 @@ class ProcessClaimChange(FlowFileTransform):
 
     def customValidate(self, context):
         key = context.getProperty(self.HMAC_KEY)
+        try:
+            time_rules_from_strings(
+                context.getProperty(self.MAX_CLOCK_SKEW).getValue(),
+                context.getProperty(self.MILLISECOND_PRECISION_SINCE).getValue(),
+            )
+        except ValueError as error:  # the reason names the property and the rule
+            subject = str(error).partition(":")[0]
+            return [ValidationResult(subject=subject, explanation=str(error), valid=False, input=None)]
         if key is None or not key.isSet():
             return []  # hidden by its dependency, or missing: NiFi's required check reports that
         try:
@@ -155,6 +191,8 @@ class ProcessClaimChange(FlowFileTransform):
             generalize_zip=context.getProperty(self.GENERALIZE_ZIP).getValue(),
             generalize_birth_date=context.getProperty(self.GENERALIZE_BIRTH_DATE).getValue(),
             strict_validation=context.getProperty(self.STRICT_VALIDATION).getValue(),
+            max_clock_skew=context.getProperty(self.MAX_CLOCK_SKEW).getValue(),
+            millisecond_since=context.getProperty(self.MILLISECOND_PRECISION_SINCE).getValue(),
         )
 
     def transform(self, context, flowFile):

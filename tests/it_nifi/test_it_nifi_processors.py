@@ -41,7 +41,7 @@ ALL_PROCESSORS = ("ProcessClaimChange", "DecodeDynamoDBChange", "TransformClaimC
 # After each claim processor, as in both flows.
 JAVA_ROUTING = tuple(f"{java} after {claims}" for claims in CLAIM_PROCESSORS for java in ("PartitionRecord",
                                                                                           "RouteOnAttribute"))
-OWN_PROPERTIES = {"ProcessClaimChange": 5, "TransformClaimChange": 5, "DecodeDynamoDBChange": 0}
+OWN_PROPERTIES = {"ProcessClaimChange": 7, "TransformClaimChange": 5, "DecodeDynamoDBChange": 2}
 
 
 @dataclass

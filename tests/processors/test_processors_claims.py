@@ -84,8 +84,10 @@ def test_processors_claims_relationships_and_defaults(processor: str) -> None:
     # have no record reader or writer.
     assert set(runner.relationships()) == {"success", "failure", "original"}
     names = [d.name for d in runner.property_descriptors()]
+    # ProcessClaimChange decodes raw records itself, so it has the decoder's event-time properties too.
+    decoding = ["Maximum Clock Skew", "Millisecond Precision Since"] if processor == "ProcessClaimChange" else []
     assert names == ["PHI Handling", "HMAC Key", "Generalize ZIP to 3 Digits", "Generalize Birth Date to Year",
-                     "Strict Validation"]
+                     "Strict Validation", *decoding]
     hmac = next(d for d in runner.property_descriptors() if d.name == "HMAC Key")
     assert hmac.sensitive
     runner.assert_valid()

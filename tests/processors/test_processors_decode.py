@@ -40,7 +40,10 @@ def _decode(content: bytes, attributes: dict[str, str] | None = None) -> TestRun
 def test_processors_decode_relationships_and_properties() -> None:
     runner = TestRunner("DecodeDynamoDBChange")
     assert set(runner.relationships()) == {"success", "invalid", "failure", "original"}
-    assert runner.property_descriptors() == []
+    names = [d.name for d in runner.property_descriptors()]
+    assert names == ["Maximum Clock Skew", "Millisecond Precision Since"]
+    assert runner.property_descriptors()[0].defaultValue == "15 min"
+    runner.assert_valid()
     runner.set_property("Anything", "x")
     runner.assert_not_valid()
 
@@ -120,7 +123,7 @@ def test_processors_decode_empty_flowfile_is_an_empty_success() -> None:
 def test_processors_decode_unexpected_error_goes_to_failure_without_data(monkeypatch: pytest.MonkeyPatch) -> None:
     runner = TestRunner("DecodeDynamoDBChange")
 
-    def broken(data: bytes, attributes: object) -> object:
+    def broken(data: bytes, attributes: object, rules: object = None) -> object:
         raise KeyError("Zelphiax")  # an exception quoting a value, as a bug might
 
     monkeypatch.setattr(sys.modules[runner.processor_class.__module__], "decode_to_lines", broken)

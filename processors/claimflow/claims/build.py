@@ -368,4 +368,4 @@ def route_records(
     """
     from claimflow.events import decode_records
 
-    return route_events(decode_records(data, attributes), settings, ingest_time_us)
+    return route_events(decode_records(data, attributes, rules=settings.time_rules), settings, ingest_time_us)

@@ -97,8 +97,10 @@ def _fast(
         raise Unusual  # the decoder words the rejection
     precision = change.get("ApproximateCreationDateTimePrecision")
     event_time_us = creation_time_us(created, precision)
-    if implausible_event_time(event_time_us, precision, arrival_ms) is not None:
+    rules = settings.time_rules
+    if implausible_event_time(event_time_us, precision, arrival_ms, rules.max_clock_skew_us) is not None:
         raise Unusual  # the decoder words the rejection, by the same rule
+    event_time_us = rules.placed(event_time_us, created, precision)
     # The table's own key, the common case of build._event_key.
     raw_keys = change.get("Keys")
     if raw_keys.__class__ is not dict or len(raw_keys) != 1:
@@ -170,7 +172,7 @@ def route_record_fused(
         return _fast(obj, None, index, settings, ingest_time_us, kinesis, arrival_ms)
     except Unusual:
         pass
-    item = decode_record_or_rejection(obj, index, attributes, single_record=single_record)
+    item = decode_record_or_rejection(obj, index, attributes, single_record=single_record, rules=settings.time_rules)
     return next(route_events([item], settings, ingest_time_us, first_index=index))
 
 
@@ -222,5 +224,5 @@ def _framed(
                          kinesis, arrival_ms)
         except Unusual:
             pass
-    item = decode_framed(parsed, raw, index, flowfile, content)
+    item = decode_framed(parsed, raw, index, flowfile, content, settings.time_rules)
     return next(route_events([item], settings, ingest_time_us, first_index=index))

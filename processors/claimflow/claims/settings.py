@@ -1,9 +1,11 @@
-"""How claim rows are built: PHI handling and strictness."""
+"""How claim rows are built: PHI handling, strictness, and how the event times of raw records are read."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+from claimflow.events import DEFAULT_TIME_RULES, EventTimeRules, time_rules_from_strings
 
 MIN_HMAC_KEY_BYTES = 32
 MIN_HMAC_KEY_DISTINCT = 8  # distinct byte values: 48 random bytes in base64 have about 40; 'password' * 4 has 7
@@ -45,6 +47,8 @@ class ClaimSettings:
     sparsely populated ZIP3 areas) and drops the city; ``generalize_birth_year`` keeps only the year of birth and
     caps ages at 90. ``strict`` turns every data-quality finding into a rejection. A key given with passthrough mode
     is accepted and unused (a processor may keep its sensitive key property set while its mode is switched).
+    ``time_rules`` bound and place the event time of a raw Kinesis record the claim path decodes itself
+    (:class:`claimflow.events.EventTimeRules`); a change event's time was read by the decoder already.
 
     Raises:
         ValueError: pseudonymize or safe-harbor mode without a usable key (or an unknown mode).
@@ -55,6 +59,7 @@ class ClaimSettings:
     generalize_zip3: bool = False
     generalize_birth_year: bool = False
     strict: bool = False
+    time_rules: EventTimeRules = DEFAULT_TIME_RULES
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "phi_mode", PhiMode(self.phi_mode))
@@ -71,7 +76,7 @@ class ClaimSettings:
         return (
             f"ClaimSettings(phi_mode={self.phi_mode.value!r}, hmac_key=<{key}>, "
             f"generalize_zip3={self.generalize_zip3}, generalize_birth_year={self.generalize_birth_year}, "
-            f"strict={self.strict})"
+            f"strict={self.strict}, time_rules={self.time_rules!r})"
         )
 
     @classmethod
@@ -82,11 +87,15 @@ class ClaimSettings:
         generalize_zip3: str | bool | None = None,
         generalize_birth_year: str | bool | None = None,
         strict: str | bool | None = None,
+        max_clock_skew: str | None = None,
+        millisecond_since: str | None = None,
     ) -> ClaimSettings:
-        """Settings from property-style strings ("true"/"false", mode names), as NiFi or the CLI hand them over.
+        """Settings from property-style strings ("true"/"false", mode names, a time period such as "15 min", an
+        ISO 8601 date-time), as NiFi or the CLI hand them over.
 
         Raises:
-            ValueError: an unknown mode or flag value, or a missing or weak key in a keyed mode.
+            ValueError: an unknown mode or flag value, a missing or weak key in a keyed mode, or an unreadable or
+                out-of-bounds event-time setting (:func:`claimflow.events.time_rules_from_strings`).
         """
         return cls(
             phi_mode=PhiMode((phi_mode or PhiMode.PASSTHROUGH.value).strip().lower()),
@@ -94,6 +103,7 @@ class ClaimSettings:
             generalize_zip3=_flag(generalize_zip3),
             generalize_birth_year=_flag(generalize_birth_year),
             strict=_flag(strict),
+            time_rules=time_rules_from_strings(max_clock_skew, millisecond_since),
         )
 
 

@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from claimflow.commands.framing import Input
 from claimflow.commands.records import RecordStep, run_records
-from claimflow.events import ChangeEvent, decode_framed
+from claimflow.events import ChangeEvent, decode_framed, time_rules_from_strings
 from claimflow.kinesis import FlowFilePosition
 
 
@@ -35,6 +35,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="a FlowFile attribute to simulate, e.g. aws.kinesis.shard.id=shardId-000000000000 (repeatable)",
     )
+    add_time_arguments(parser)
+
+
+def add_time_arguments(parser: argparse.ArgumentParser) -> None:
+    """The event-time settings of the commands that decode Kinesis records (claimflow.events.EventTimeRules), the
+    processors' "Maximum Clock Skew" and "Millisecond Precision Since"."""
+    parser.add_argument(
+        "--max-clock-skew", default="15 min", metavar="PERIOD",
+        help="how far an event time may lie past its Kinesis arrival (without one: past now) before the record is "
+        "rejected, a whole number and a unit from 1 sec to 24 hours (default: 15 min)",
+    )
+    parser.add_argument(
+        "--millisecond-precision-since", default=None, metavar="TIME",
+        help="only if the stream's ApproximateCreationDateTimePrecision was switched from MICROSECOND to "
+        "MILLISECOND: an ISO 8601 UTC time at or before the switch; MILLISECOND times from then on are read as "
+        "the last microsecond of their millisecond (docs/guarantees.md, Mixed precision)",
+    )  # fmt: skip
 
 
 def parse_attributes(pairs: list[str]) -> dict[str, str]:
@@ -76,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     prog = "claimflow decode"
     try:
         attributes = parse_attributes(args.attributes)
+        rules = time_rules_from_strings(args.max_clock_skew, args.millisecond_precision_since)
     except ValueError as error:
         print(f"{prog}: {error}", file=sys.stderr)
         return 2
@@ -90,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         content = framed.content()
 
         def step(parsed: object, raw: bytes | None, index: int) -> tuple[bytes | None, str | None]:
-            item = decode_framed(parsed, raw, index, flowfile, content)
+            item = decode_framed(parsed, raw, index, flowfile, content, rules)
             return (item.to_json(), None) if isinstance(item, ChangeEvent) else (None, item.error)
 
         return content.records, step

@@ -29,7 +29,7 @@ import orjson
 
 from claimflow.claims import ClaimSettings, PhiMode, Routed, route_events, route_record_fused
 from claimflow.claims.settings import KEYED_MODES
-from claimflow.commands.decode import flowfile_position, parse_attributes, read_input
+from claimflow.commands.decode import add_time_arguments, flowfile_position, parse_attributes, read_input
 from claimflow.commands.framing import Input
 from claimflow.commands.records import RecordStep, run_records
 from claimflow.dynamodb import MAX_ITEM_BYTES
@@ -65,6 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--attributes", action="append", default=[], metavar="KEY=VALUE",
         help="a FlowFile attribute to simulate, e.g. aws.kinesis.shard.id=shardId-000000000000 (repeatable)",
     )
+    add_time_arguments(parser)
 
 
 def _is_change_event(obj: object) -> bool:
@@ -89,7 +90,7 @@ class _Router:
         length = self.content.length if raw is None else len(raw)
         if parsed is MALFORMED or (length is not None and length > MAX_ITEM_BYTES):
             # The decoder's own framing and size rule (it measures the images of a record over the item limit).
-            item = decode_framed(parsed, raw, index, self.flowfile, self.content)
+            item = decode_framed(parsed, raw, index, self.flowfile, self.content, self.settings.time_rules)
             return next(route_events([item], self.settings, self.ingest_time_us, first_index=index))
         return route_record_fused(parsed, index, self.settings, self.ingest_time_us, self.attributes,
                                   single_record=self.content.single)
@@ -109,9 +110,11 @@ def run(args: argparse.Namespace) -> int:
             generalize_zip3=args.zip3,
             generalize_birth_year=args.birth_year,
             strict=args.strict,
+            max_clock_skew=args.max_clock_skew,
+            millisecond_since=args.millisecond_precision_since,
         )
     except ValueError as error:
-        hint = f" (set ${KEY_VARIABLE})" if args.phi_mode in KEYED_MODES else ""
+        hint = f" (set ${KEY_VARIABLE})" if args.phi_mode in KEYED_MODES and "HMAC" in str(error) else ""
         print(f"{prog}: {error}{hint}", file=sys.stderr)
         return 2
     readable, flowfile = flowfile_position(prog, attributes)

@@ -7,7 +7,10 @@ VARCHAR under the default collation) in the order the events happened to the ite
     LPAD(eventCreationUnixTime, 20, '0') '.' LPAD(kinesisSequenceNumber, 64, '0') '.' <record index> '.'
     <op rank> '.' eventId
 
-1. ``eventCreationUnixTime`` (integer microseconds) — DynamoDB's ordering of changes to one item.
+1. ``eventCreationUnixTime`` (integer microseconds) — DynamoDB's ordering of changes to one item. A MILLISECOND
+   time is one microsecond of its millisecond as the decoder read it (``claimflow.events.EventTimeRules``: the
+   first, or the last after a declared switch from MICROSECOND); docs/guarantees.md, "Mixed precision", says why
+   the sequence number cannot order it against a MICROSECOND change of its millisecond.
 2. ``kinesisSequenceNumber`` compared NUMERICALLY. Sequence numbers are decimal strings of up to ~56 digits: too
    long for NUMBER(38,0) (``TO_NUMBER`` would fail) and wrong when compared as text ("9" > "10"). Left-padding
    with zeros to a fixed width of 64 makes text order equal numeric order, in SQL (``LPAD``) and in Python
