@@ -240,7 +240,9 @@ class StreamBridge:
                 return shard_ids
             kwargs["ExclusiveStartShardId"] = last
 
-    def pump(self) -> int:
+    def pump(self, max_records: int | None = None) -> int:
+        """Forward what the table's stream holds now (at most about ``max_records``, in whole pages); returns
+        the number of changes forwarded."""
         forwarded = 0
         for shard_id in self._shard_ids():
             if shard_id not in self._iterators:
@@ -248,14 +250,15 @@ class StreamBridge:
                     StreamArn=self._res.table_stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
                 )["ShardIterator"]
                 self._clocks[shard_id] = MicrosecondClock()
-            forwarded += self._drain_shard(shard_id)
+            forwarded += self._drain_shard(shard_id, max_records)
         return forwarded
 
-    def _drain_shard(self, shard_id: str) -> int:
+    def _drain_shard(self, shard_id: str, max_records: int | None = None) -> int:
         forwarded = 0
         clock = self._clocks[shard_id]
-        while (iterator := self._iterators[shard_id]) is not None:
-            page = self._streams.get_records(ShardIterator=iterator, Limit=1000)
+        limit = min(1000, max_records or 1000)
+        while (iterator := self._iterators[shard_id]) is not None and (max_records is None or forwarded < max_records):
+            page = self._streams.get_records(ShardIterator=iterator, Limit=limit)
             self._iterators[shard_id] = page.get("NextShardIterator")  # None once a closed shard is drained
             records = page.get("Records", [])
             if not records:

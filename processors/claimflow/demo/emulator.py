@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import resource
+import sys
 import threading
 import traceback
 from collections.abc import Iterator
@@ -32,7 +33,12 @@ from claimflow.demo.aws import Resources
 
 # How long the bridge waits before looking again when the table's stream held nothing new.
 IDLE_WAIT_S = 0.02
+BETWEEN_PASSES_S = 0.001
+SWITCH_INTERVAL_S = 0.0005
 START_TIMEOUT_S = 120.0
+# Changes the bridge forwards per hold of the emulator's lock: the generator's writes and the consumer's reads wait
+# while it holds it, so it lets go often.
+PASS_RECORDS = 100
 # Changes forwarded between two passes of the emulated retention (memory held: about this many stream records).
 TRIM_EVERY = 1000
 STOP_TIMEOUT_S = 30.0
@@ -170,8 +176,8 @@ class _Streaming:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                if not self._pass():
-                    self._stop.wait(IDLE_WAIT_S)
+                # Between passes, let a request that waits for the lock have it (a lock is not fair).
+                self._stop.wait(BETWEEN_PASSES_S if self._pass() else IDLE_WAIT_S)
         except BaseException as exc:  # reported by finish(); the demo then fails with it
             self._error = exc
 
@@ -179,7 +185,7 @@ class _Streaming:
         from claimflow.demo.aws import trim_emulator_streams
 
         with self._lock:
-            forwarded = self._bridge.pump()
+            forwarded = self._bridge.pump(max_records=PASS_RECORDS)
             self._untrimmed += forwarded
             if self._untrimmed >= TRIM_EVERY:  # retention is a background chore; every pass would cost ~5%
                 trim_emulator_streams(self._settings.resources, self._settings.region, self._bridge.positions,
@@ -233,6 +239,9 @@ def serve(connection: Any, region: str, item_directory: Path) -> None:
     """The emulator's process: start moto, answer the demo's commands until ``stop``."""
     from claimflow.demo.aws import local_aws
 
+    # Request threads wait for the interpreter lock after each socket read and write; with the bridge thread
+    # computing, the default 5 ms hand-over left the emulator idle between a request's many small reads.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     lock = threading.Lock()
     streaming: _Streaming | None = None
     try:

@@ -26,6 +26,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -283,6 +284,16 @@ class GenerateStats:
     ttl_deletes: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
 
+    def count(self, wave: Sequence[Write]) -> None:
+        for write in wave:
+            if write.item is None:
+                self.deletes += 1
+                self.ttl_deletes += int(write.ttl)
+            else:
+                self.puts += 1
+                if write.item["claim_status"] == SUBMITTED and TTL_ATTRIBUTE not in write.item:
+                    self.claims += 1
+
 
 class ClaimGenerator:
     """Deterministic claims and their lifecycles. ``waves()`` yields lists of writes, each list safe for one batch."""
@@ -411,28 +422,44 @@ def to_attribute_values(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _SERIALIZER.serialize(v) for k, v in item.items()}
 
 
-def write_wave(dynamodb: Any, table_name: str, wave: Sequence[Write], max_attempts: int = 10) -> None:
-    """BatchWriteItem in groups of 25, retrying unprocessed items with backoff.
+# BatchWriteItem requests in flight at once: while the endpoint handles one, the next is built and serialised.
+WRITERS = 2
+
+
+def write_wave(
+    dynamodb: Any, table_name: str, wave: Sequence[Write], max_attempts: int = 10, pool: Executor | None = None
+) -> None:
+    """BatchWriteItem in groups of 25, retrying unprocessed items with backoff; with ``pool``, the groups go out
+    concurrently (a wave never touches a claim twice, so their order does not matter). Returns when every
+    group is written.
 
     Raises:
         RuntimeError: when items remain unprocessed after ``max_attempts``.
     """
-    for start in range(0, len(wave), 25):
-        requests: list[dict[str, Any]] = []
-        for write in wave[start : start + 25]:
-            if write.item is None:
-                requests.append({"DeleteRequest": {"Key": {"claim_id": {"S": write.claim_id}}}})
-            else:
-                requests.append({"PutRequest": {"Item": to_attribute_values(write.item)}})
-        pending: dict[str, Any] = {table_name: requests}
-        for attempt in range(max_attempts):
-            unprocessed = dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-            if not unprocessed:
-                break
-            pending = unprocessed
-            time.sleep(min(2.0, 0.05 * 2**attempt))
+    groups = [wave[start : start + 25] for start in range(0, len(wave), 25)]
+    if pool is None:
+        for group in groups:
+            _write_group(dynamodb, table_name, group, max_attempts)
+        return
+    for done in [pool.submit(_write_group, dynamodb, table_name, group, max_attempts) for group in groups]:
+        done.result()  # re-raises the group's error
+
+
+def _write_group(dynamodb: Any, table_name: str, group: Sequence[Write], max_attempts: int) -> None:
+    requests: list[dict[str, Any]] = []
+    for write in group:
+        if write.item is None:
+            requests.append({"DeleteRequest": {"Key": {"claim_id": {"S": write.claim_id}}}})
         else:
-            raise RuntimeError(f"{len(pending[table_name])} writes still unprocessed after {max_attempts} attempts")
+            requests.append({"PutRequest": {"Item": to_attribute_values(write.item)}})
+    pending: dict[str, Any] = {table_name: requests}
+    for attempt in range(max_attempts):
+        unprocessed = dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+        if not unprocessed:
+            return
+        pending = unprocessed
+        time.sleep(min(2.0, 0.05 * 2**attempt))
+    raise RuntimeError(f"{len(pending[table_name])} writes still unprocessed after {max_attempts} attempts")
 
 
 def generate(
@@ -449,16 +476,10 @@ def generate(
     if config.as_of > datetime.now(UTC).date():
         raise ValueError(f"--as-of {config.as_of} is in the future; simulated TTL expiries must lie in the past")
     stats = GenerateStats()
-    for wave in ClaimGenerator(config).waves():
-        write_wave(dynamodb, table_name, wave)
-        for write in wave:
-            if write.item is None:
-                stats.deletes += 1
-                stats.ttl_deletes += int(write.ttl)
-            else:
-                stats.puts += 1
-                if write.item["claim_status"] == SUBMITTED and TTL_ATTRIBUTE not in write.item:
-                    stats.claims += 1
-        if after_wave:
-            after_wave(wave)
+    with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="claimflow-writer") as pool:
+        for wave in ClaimGenerator(config).waves():
+            write_wave(dynamodb, table_name, wave, pool=pool)
+            stats.count(wave)
+            if after_wave:
+                after_wave(wave)
     return stats

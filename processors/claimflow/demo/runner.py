@@ -7,6 +7,7 @@ import contextlib
 import random
 import re
 import shutil
+import sys
 import threading
 import time
 import warnings
@@ -26,6 +27,7 @@ from claimflow.demo.reconcile import Reconciliation, reconcile, release_emulator
 from claimflow.snowflake.spec import DEFAULT_TABLES
 
 SNOWFLAKE_DATABASE = "CLAIMFLOW_DB"
+SWITCH_INTERVAL_S = 0.0005
 SNOWFLAKE_SCHEMA = "CDC"
 
 
@@ -349,6 +351,22 @@ def run_demo(
     """
     check_options(options)
     started = time.monotonic()
+    switch_interval = sys.getswitchinterval()
+    # The writer threads wait for the interpreter lock after each socket read and write while the consumer's
+    # thread computes; at the default 5 ms hand-over they, and the emulator behind them, sat idle.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    try:
+        return _run_demo(options, started, on_claims, on_landed)
+    finally:
+        sys.setswitchinterval(switch_interval)
+
+
+def _run_demo(
+    options: DemoOptions,
+    started: float,
+    on_claims: Callable[[int], None] | None,
+    on_landed: Callable[[int], None] | None,
+) -> DemoReport:
     workdir = options.workdir
     workdir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = workdir / "checkpoints.json"
