@@ -23,7 +23,8 @@ import orjson
 
 from claimflow.claims import ClaimSettings, PhiMode, Routed, route_events, route_records_fused
 from claimflow.claims.build import INTERNAL_ERROR, unexpected
-from claimflow.events import MALFORMED, REJECTION_FIELD, ChangeEvent, Content, DecodeError, Rejection, decode_framed
+from claimflow.events import REJECTION_FIELD, ChangeEvent, DecodeError, Rejection, decode_framed
+from claimflow.framing import MALFORMED, Content
 
 INVALID = "invalid"
 # Partition attributes: output FlowFiles are grouped by these, one operation or one broken rule each.
