@@ -6,7 +6,8 @@ layouts (``{"metadata": {...}, "value": {...}}`` from ConsumeKinesisStream, ``{"
 "value": {...}}`` from ConsumeKinesis, or ``kinesisMetadata`` injected into the record itself).
 
 Output: :class:`ChangeEvent` objects (``to_json()`` gives the JSON line) or :class:`Rejection` for a record that
-cannot be decoded. Counts always add up: every input record yields exactly one of the two.
+cannot be decoded. Counts always add up: every input record yields exactly one of the two. How content is cut
+into records (object, array, NDJSON, pretty-printed) is :mod:`claimflow.framing`'s.
 
 Reasons name the record (0-based index within the FlowFile, eventId when known) and the rule; they never contain
 attribute values, which may be PHI. See docs/change-events.md for the field-by-field contract.
@@ -26,6 +27,7 @@ from typing import Any
 import orjson
 
 from claimflow.dynamodb import MAX_ITEM_BYTES, AttributeValueError, decode_image, item_size
+from claimflow.framing import MALFORMED, Content, nonblank_lines
 from claimflow.kinesis import (
     BadPosition,
     FlowFilePosition,
@@ -668,90 +670,7 @@ def _json_type(value: object) -> str:
     return "an object" if isinstance(value, dict) else type(value).__name__
 
 
-# --- many records ----------------------------------------------------------------------------------------------
-
-_JSON_BLANK = b" \t\r\n"  # JSON's whitespace; anything else on a line is content (and a rejection if not JSON)
-
-
-MALFORMED = object()  # stands for a record of the content whose JSON did not parse
-
-
-def _raw_records(data: bytes) -> Iterator[tuple[object, bytes | None]]:
-    """Yield (parsed value or MALFORMED, raw bytes or None) per record of a single object, array or NDJSON."""
-    end = len(data)
-    start = _skip_blank(data, 3 if data.startswith(b"\xef\xbb\xbf") else 0)  # after a UTF-8 byte order mark
-    if start >= end:
-        return
-    newline = data.find(b"\n", start)
-    if newline == -1 or _skip_blank(data, newline) >= end:  # one line: one JSON document (object or array)
-        yield from _document(data[start:] if start else data)
-        return
-    # Several lines: NDJSON, unless the first line is not JSON by itself but the whole text is (one
-    # pretty-printed object or array). Text that is neither is read line by line, so a broken line never
-    # takes the good lines after it down.
-    if not _parses(data[start:newline]):
-        try:
-            parsed = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            pass
-        else:
-            yield from _items(parsed, data)
-            return
-    yield from _ndjson(data, start)
-
-
-def _skip_blank(data: bytes, position: int) -> int:
-    """The position of the first non-whitespace byte at or after ``position`` (len(data) if none); no copies."""
-    end = len(data)
-    while position < end and data[position] in _JSON_BLANK:
-        position += 1
-    return position
-
-
-def _document(data: bytes) -> Iterator[tuple[object, bytes | None]]:
-    try:
-        parsed = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        yield MALFORMED, data
-        return
-    yield from _items(parsed, data)
-
-
-def _items(parsed: object, data: bytes) -> Iterator[tuple[object, bytes | None]]:
-    if parsed.__class__ is list:
-        for item in parsed:
-            yield item, None
-    else:
-        yield parsed, data
-
-
-def _parses(line: bytes) -> bool:
-    try:
-        orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return False
-    return True
-
-
-def _nonblank_lines(data: bytes, start: int = 0) -> Iterator[bytes]:
-    """The lines of ``data`` from ``start`` on that hold more than JSON whitespace, without their newline."""
-    end = len(data)
-    while start < end:
-        newline = data.find(b"\n", start)
-        if newline == -1:
-            newline = end
-        line = data[start:newline]
-        start = newline + 1
-        if line.strip(_JSON_BLANK):
-            yield line
-
-
-def _ndjson(data: bytes, start: int) -> Iterator[tuple[object, bytes | None]]:
-    for line in _nonblank_lines(data, start):
-        try:
-            yield orjson.loads(line), line
-        except orjson.JSONDecodeError:
-            yield MALFORMED, line
+# --- many records (framed by claimflow.framing) -------------------------------------------------------------------
 
 
 def decode_records(
@@ -776,34 +695,6 @@ def decode_records(
         yield _decode_or_reject(parsed, raw, index, flowfile, content.single, modify_old_image, content.length, rules)
 
 
-@dataclass(slots=True)
-class Content:
-    """A FlowFile's content framed into records, the one framing every reader of Kinesis content uses: a single
-    object, a JSON array, NDJSON (blank lines ignored) or one pretty-printed document.
-
-    ``records`` yields (the parsed record or :data:`MALFORMED`, its raw bytes or None for an array element);
-    ``single`` tells whether the content holds exactly one record (the Kinesis position rules need it);
-    ``length`` is the content's size when it alone proves every record within DynamoDB's item limit, else None.
-    """
-
-    records: Iterator[tuple[object, bytes | None]]
-    single: bool
-    length: int | None
-
-    @classmethod
-    def of(cls, data: bytes | bytearray | memoryview | str) -> Content:
-        if data.__class__ is not bytes:
-            data = data.encode() if isinstance(data, str) else bytes(data)
-        assert isinstance(data, bytes)
-        records = _raw_records(data)
-        first = next(records, None)
-        second = None if first is None else next(records, None)
-        chained: Iterator[tuple[object, bytes | None]] = iter(()) if first is None else _chain(first, second, records)
-        # An element of a JSON array has no raw text of its own; small content bounds its size, otherwise SizeBytes
-        # is trusted as for decode_record (walking every element of a large array would cost a second decode).
-        return cls(chained, second is None, len(data) if len(data) <= MAX_ITEM_BYTES else None)
-
-
 def decode_framed(
     parsed: object,
     raw: bytes | None,
@@ -817,17 +708,6 @@ def decode_framed(
     return _decode_or_reject(
         parsed, raw, index, flowfile, content.single, True, content.length, rules or DEFAULT_TIME_RULES
     )
-
-
-def _chain(
-    first: tuple[object, bytes | None],
-    second: tuple[object, bytes | None] | None,
-    rest: Iterator[tuple[object, bytes | None]],
-) -> Iterator[tuple[object, bytes | None]]:
-    yield first
-    if second is not None:
-        yield second
-        yield from rest
 
 
 def _decode_or_reject(
@@ -1012,7 +892,7 @@ def parse_change_events(data: bytes) -> Iterator[ChangeEvent | Rejection]:
     Exact: JSON numbers inside images come back as Decimal with the written value. Blank lines are skipped;
     a bad line yields a :class:`Rejection` and reading goes on.
     """
-    for index, line in enumerate(_nonblank_lines(data)):
+    for index, line in enumerate(nonblank_lines(data)):
         try:
             yield ChangeEvent.from_json(line, index)
         except DecodeError as error:

@@ -23,7 +23,8 @@ import orjson
 
 from claimflow.claims import ClaimSettings, PhiMode, Routed, route_events, route_records_fused
 from claimflow.claims.build import INTERNAL_ERROR, unexpected
-from claimflow.events import MALFORMED, REJECTION_FIELD, ChangeEvent, Content, DecodeError, Rejection, decode_framed
+from claimflow.events import REJECTION_FIELD, ChangeEvent, DecodeError, Rejection, decode_framed
+from claimflow.framing import MALFORMED, Content
 
 INVALID = "invalid"
 # Partition attributes: output FlowFiles are grouped by these, one operation or one broken rule each.
@@ -37,6 +38,21 @@ PHI_HANDLING_MODES = {"Pass Through": PhiMode.PASSTHROUGH.value, "Pseudonymize":
 # processors' "PHI Handling" (with "HMAC Key" depending on it).
 PHI_HANDLING_SAFE_HARBOR = "Safe Harbor"
 ACCEPTED_PHI_HANDLING = {**PHI_HANDLING_MODES, PHI_HANDLING_SAFE_HARBOR: PhiMode.SAFE_HARBOR.value}
+
+
+# The claim processors' property names (ProcessClaimChange and TransformClaimChange have the same five). NiFi 2.9
+# documents a Python processor's properties only from PropertyDescriptor(...) calls written in its own class
+# (ProcessorInspection.get_property_descriptions), so each file spells its descriptors out; tests/processors fails
+# when the two files' descriptors differ or their names leave these.
+PHI_HANDLING = "PHI Handling"
+HMAC_KEY = "HMAC Key"
+GENERALIZE_ZIP = "Generalize ZIP to 3 Digits"
+GENERALIZE_BIRTH_DATE = "Generalize Birth Date to Year"
+STRICT_VALIDATION = "Strict Validation"
+# ProcessClaimChange's (and DecodeDynamoDBChange's) event-time rules; TransformClaimChange has neither.
+MAX_CLOCK_SKEW = "Maximum Clock Skew"
+MILLISECOND_PRECISION_SINCE = "Millisecond Precision Since"
+CLAIM_PROPERTIES = (PHI_HANDLING, HMAC_KEY, GENERALIZE_ZIP, GENERALIZE_BIRTH_DATE, STRICT_VALIDATION)
 
 
 def claim_settings_from_properties(
@@ -72,6 +88,39 @@ def claim_settings_from_properties(
         max_clock_skew=max_clock_skew,
         millisecond_since=millisecond_since,
     )
+
+
+def claim_settings_from_context(context: Any) -> ClaimSettings:
+    """:func:`claim_settings_from_properties` for a NiFi ProcessContext or ValidationContext (anything whose
+    ``getProperty(name)`` gives a property value with ``getValue()``, or None). Raises ValueError as that does."""
+
+    def value(name: str) -> str | None:
+        prop = context.getProperty(name)
+        return None if prop is None else prop.getValue()
+
+    return claim_settings_from_properties(
+        phi_handling=value(PHI_HANDLING),
+        hmac_key=value(HMAC_KEY),
+        generalize_zip=value(GENERALIZE_ZIP),
+        generalize_birth_date=value(GENERALIZE_BIRTH_DATE),
+        strict_validation=value(STRICT_VALIDATION),
+        max_clock_skew=value(MAX_CLOCK_SKEW),
+        millisecond_since=value(MILLISECOND_PRECISION_SINCE),
+    )
+
+
+def claim_settings_problem(context: Any) -> str | None:
+    """Why the claim processors' properties make no :class:`ClaimSettings` (customValidate reports it on HMAC Key;
+    the text never repeats the key), or None. An unset key is no problem here: its dependency hides it, or NiFi's
+    own required check reports it."""
+    key = context.getProperty(HMAC_KEY)
+    if key is None or not key.isSet():
+        return None
+    try:
+        claim_settings_from_context(context)
+    except ValueError as error:
+        return str(error)
+    return None
 
 
 # --- dead letters ---------------------------------------------------------------------------------------------
@@ -255,6 +304,13 @@ class FlowFileOutcome:
     attributes: Mapping[str, str]
     content: bytes | None
     log: tuple[str, str] | None
+
+    def log_to(self, logger: Any) -> None:
+        """Write the log line, if any, at its level: bad data at debug (routine), a ClaimFlow bug at error (a
+        bulletin). One string per call: NiFi's logger is Java's ComponentLog over py4j."""
+        if self.log is not None:
+            level, message = self.log
+            getattr(logger, level)(message)
 
 
 def flowfile_outcome(route: Callable[[], RoutedContent]) -> FlowFileOutcome:

@@ -12,7 +12,7 @@ from claimflow.claims import InvalidClaim
 from claimflow.claims.codes import lookup_diagnosis, npi_check_digit, npi_is_valid, procedure_code_is_valid
 from claimflow.claims.mapping import map_item
 from claimflow.claims.model import ClaimModel, validate_item
-from claimflow.claims.synthetic import ICD10CM_CODES, PROCEDURES, npi_with_check_digit
+from claimflow.claims.content import PROCEDURES, billable_codes, npi_with_check_digit
 from claimflow.claims.validate import validate_mapped
 
 from ._claims import fixed_item, with_change
@@ -74,10 +74,12 @@ def test_icd10cm_invalid_codes(code: str, rule: str) -> None:
 
 
 def test_every_synthetic_code_is_real() -> None:
-    for code in ICD10CM_CODES:
+    common, everything = billable_codes()
+    assert set(common) <= set(everything) and len(common) > 1000
+    for code in everything:  # every code the synthetic claims can hold
         assert lookup_diagnosis(code).billable, code
-    for code, _, _ in PROCEDURES:
-        assert procedure_code_is_valid(code), code
+    for procedure in PROCEDURES:
+        assert procedure_code_is_valid(procedure.code), procedure.code
 
 
 @pytest.mark.parametrize("npi", ["1234567893", npi_with_check_digit("198765432"), npi_with_check_digit("212345678")])

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from claimflow.commands.framing import frame
-from claimflow.events import MALFORMED, Content
+from claimflow.framing import MALFORMED, Content
 
 ONE = orjson.dumps({"eventName": "INSERT", "n": 1})
 TWO = orjson.dumps({"eventName": "MODIFY", "n": 2})

@@ -10,13 +10,8 @@ from decimal import Decimal
 import simple_icd_10_cm as icd
 
 from claimflow.claims.codes import npi_check_digit, npi_is_valid
-from claimflow.demo.generator import (
-    PROCEDURES,
-    ClaimGenerator,
-    GeneratorConfig,
-    make_npi,
-    to_attribute_values,
-)
+from claimflow.claims.content import PROCEDURES, make_npi
+from claimflow.demo.generator import ClaimGenerator, GeneratorConfig, to_attribute_values
 
 CPT_OR_HCPCS = re.compile(r"^(?:\d{4}[0-9FT]|[A-Z]\d{4})$")
 ICD_FORMAT = re.compile(r"^[A-Z][0-9A-Z][0-9A-Z](\.[0-9A-Z]{1,4})?$")

@@ -23,6 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("caching",),
     ("", "names", "rows", "claims.mapping"),
     ("dynamodb", "kinesis"),
+    ("framing",),
     ("events",),
     ("claims",),
     ("record_routing", "snowflake", "backfill"),
@@ -121,13 +122,13 @@ def test_the_check_catches_an_upward_import() -> None:
     decoder = REPO / "processors" / PACKAGE / "dynamodb.py"
     source = "def f():\n    from claimflow.claims.validate import x\n    from . import events\n"
     tree_path = decoder.with_name("_layering_probe.py")
-    assert _unit("claimflow.claims.validate") == (4, "claims")
+    assert _unit("claimflow.claims.validate") == (5, "claims")
     assert _unit("claimflow.claims.mapping") == (1, "claims.mapping")
     assert _unit("claimflow") == (1, "")
     problems = _check_source("claimflow.dynamodb", tree_path, source)
     assert len(problems) == 2
-    assert "imports claimflow.claims.validate (claims, layer 4)" in problems[0]
-    assert "imports claimflow.events (events, layer 3)" in problems[1]
+    assert "imports claimflow.claims.validate (claims, layer 5)" in problems[0]
+    assert "imports claimflow.events (events, layer 4)" in problems[1]
 
 
 def test_docs_index_states_this_layering() -> None:

@@ -30,7 +30,7 @@ def claim(number: int, seed: int = 11) -> dict[str, Any]:
     item = claim_item(random.Random(seed * 1_000 + number), number)
     item["member_id"] = MEMBER_SENTINEL
     item["patient"].update(PHI_SENTINELS)
-    item["patient"]["dob"] = DOB_SENTINEL
+    item["patient"]["date_of_birth"] = DOB_SENTINEL
     item["patient"]["address"]["street"] = STREET_SENTINEL
     return item
 

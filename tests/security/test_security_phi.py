@@ -28,10 +28,10 @@ def _line(**patient: str) -> bytes:
 def test_a_birth_year_meaning_an_age_over_89_is_dropped_without_a_date_of_service(route: object) -> None:
     settings = ClaimSettings(generalize_birth_year=True)
     old_year = date.today().year - 95
-    (old,) = route(_line(dob=f"{old_year}-05-05"), settings, 1)  # type: ignore[operator]
+    (old,) = route(_line(date_of_birth=f"{old_year}-05-05"), settings, 1)  # type: ignore[operator]
     assert old.row is not None and old.row["patientDOB"] is None
     young_year = date.today().year - 40
-    (young,) = route(_line(dob=f"{young_year}-05-05"), settings, 1)  # type: ignore[operator]
+    (young,) = route(_line(date_of_birth=f"{young_year}-05-05"), settings, 1)  # type: ignore[operator]
     assert young.row is not None and young.row["patientDOB"] == f"{young_year}-01-01"
 
 

@@ -77,10 +77,10 @@ def test_safe_harbor_rows_keep_no_date_element_but_the_year(route: object) -> No
 
 @pytest.mark.parametrize("route", [route_records, route_records_fused])
 def test_ages_over_89_are_90_and_their_birth_year_is_gone(route: object) -> None:
-    (old,) = _rows(route, _record(dob="1921-07-04"))
+    (old,) = _rows(route, _record(date_of_birth="1921-07-04"))
     assert old["patientAgeAtService"] == 90 and old["patientDOB"] is None
     young_year = date.today().year - 40
-    (young,) = _rows(route, _record(dob=f"{young_year}-07-04"))
+    (young,) = _rows(route, _record(date_of_birth=f"{young_year}-07-04"))
     assert young["patientDOB"] == f"{young_year}-01-01" and young["patientAgeAtService"] < 90
 
 

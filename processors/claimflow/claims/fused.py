@@ -33,13 +33,12 @@ from claimflow.claims.shaped import Unusual, claim_values
 from claimflow.dynamodb import MAX_ITEM_BYTES, AttributeValueError, decode_value
 from claimflow.events import (
     EVENT_NAMES,
-    MALFORMED,
-    Content,
     creation_time_us,
     decode_framed,
     decode_record_or_rejection,
     implausible_event_time,
 )
+from claimflow.framing import MALFORMED, Content
 from claimflow.kinesis import FlowFilePosition, KinesisPosition, latest_arrival_ms, position_problem
 
 _RELATIONSHIP = {"INSERT": "insert", "MODIFY": "modify", "REMOVE": "remove"}
@@ -184,7 +183,7 @@ def route_records_fused(
 ) -> Iterator[Routed]:
     """Raw Kinesis DynamoDB records -> routed claim rows; same results as ``route_records``, faster.
 
-    The content is framed as the decoder frames it (``claimflow.events.Content``: one object, a JSON array, NDJSON);
+    The content is framed as the decoder frames it (``claimflow.framing.Content``: one object, a JSON array, NDJSON);
     each record takes the claim-shaped walk, or the decoder and the claim rules when it is unusual, with the
     Kinesis position of ``attributes`` applied by the decoder's rules. Exactly one Routed per record, in input
     order; a record that makes anything raise is routed to invalid as an internal error

@@ -1,6 +1,6 @@
 """A command's input framed into records as the decoder frames FlowFile content, read incrementally.
 
-The framing is the decoder's (``claimflow.events.Content``): one object, a JSON array, NDJSON (lines holding only
+The framing is the decoder's (``claimflow.framing.Content``): one object, a JSON array, NDJSON (lines holding only
 JSON whitespace ignored; any other line is a record, and a rejection when it is not JSON) or one pretty-printed
 document. NDJSON (the first record's line is JSON by itself and another record follows) is read line by line as it
 is framed, so memory does not grow with the number of records. Any other layout (one document on one line or
@@ -14,12 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-import orjson
-
-from claimflow.events import MALFORMED, Content
-
-_BLANK = b" \t\r\n"  # JSON's whitespace, as the decoder counts a blank line
-_BOM = b"\xef\xbb\xbf"
+from claimflow.framing import JSON_BLANK, MALFORMED, UTF8_BOM, Content, parse_line
 
 
 @dataclass(slots=True)
@@ -36,13 +31,6 @@ class Input:
         return Content.of(self.whole)
 
 
-def _parsed(raw: bytes) -> tuple[object, bytes]:
-    try:
-        return orjson.loads(raw), raw
-    except orjson.JSONDecodeError:
-        return MALFORMED, raw
-
-
 def _raw(line: bytes) -> bytes:
     return line[:-1] if line.endswith(b"\n") else line
 
@@ -53,18 +41,18 @@ def frame(handle: BinaryIO) -> Input:
     first: bytes | None = None
     second: bytes | None = None
     for line in handle:
-        body = line[len(_BOM):] if not seen and line.startswith(_BOM) else line
+        body = line[len(UTF8_BOM):] if not seen and line.startswith(UTF8_BOM) else line
         seen.append(line)
-        if not body.strip(_BLANK):
+        if not body.strip(JSON_BLANK):
             continue
         if first is None:
-            first = _raw(body.lstrip(_BLANK))
+            first = _raw(body.lstrip(JSON_BLANK))
             continue
         second = _raw(line)
         break
     if first is None or second is None:
         return Input(None, b"".join(seen))
-    head = _parsed(first)
+    head = parse_line(first)
     if head[0] is MALFORMED:  # perhaps one pretty-printed document: the decoder decides on the whole text
         return Input(None, b"".join(seen) + handle.read())
     return Input(Content(_ndjson(head, second, handle), single=False, length=None), None)
@@ -72,8 +60,8 @@ def frame(handle: BinaryIO) -> Input:
 
 def _ndjson(head: tuple[object, bytes], second: bytes, handle: BinaryIO) -> Iterator[tuple[object, bytes | None]]:
     yield head
-    yield _parsed(second)
+    yield parse_line(second)
     for line in handle:
         raw = _raw(line)
-        if raw.strip(_BLANK):
-            yield _parsed(raw)
+        if raw.strip(JSON_BLANK):
+            yield parse_line(raw)

@@ -33,7 +33,8 @@ from claimflow.commands.decode import add_time_arguments, flowfile_position, par
 from claimflow.commands.framing import Input
 from claimflow.commands.records import RecordStep, run_records
 from claimflow.dynamodb import MAX_ITEM_BYTES
-from claimflow.events import MALFORMED, REJECTION_FIELD, Content, decode_framed
+from claimflow.events import REJECTION_FIELD, decode_framed
+from claimflow.framing import MALFORMED, Content
 from claimflow.kinesis import FlowFilePosition
 from claimflow.record_routing import change_event_item, exact_change_events
 

@@ -25,7 +25,16 @@ from typing import Any
 from claimflow.claims import ClaimSettings, PhiMode
 from claimflow.claims.settings import KEYED_MODES
 from claimflow.demo.consumer import SEQUENCE_NUMBER, SHARD_ID, KinesisFlowFile
-from claimflow.record_routing import ACCEPTED_PHI_HANDLING, ROW_RELATIONSHIPS, claim_settings_from_properties
+from claimflow.record_routing import (
+    ACCEPTED_PHI_HANDLING,
+    GENERALIZE_BIRTH_DATE,
+    GENERALIZE_ZIP,
+    HMAC_KEY,
+    PHI_HANDLING,
+    ROW_RELATIONSHIPS,
+    STRICT_VALIDATION,
+    claim_settings_from_properties,
+)
 
 ROWS = "rows"
 DEAD_LETTER = "dead-letter"
@@ -37,12 +46,6 @@ PARTITION_RECORD = "PartitionRecord"
 PROCESSORS_IN_ORDER = ("DecodeDynamoDBChange", "TransformClaimChange")
 # Processors the demo replaces by its own Snowflake writer (Snowpark cannot reach the embedded emulator).
 SNOWFLAKE_STAGES = frozenset({"MergeClaimsToSnowflake"})
-# The claim processors' PHI properties (processors/claimflow_processors/TransformClaimChange.py).
-PHI_HANDLING = "PHI Handling"
-HMAC_KEY = "HMAC Key"
-GENERALIZE_ZIP = "Generalize ZIP to 3 Digits"
-GENERALIZE_BIRTH_DATE = "Generalize Birth Date to Year"
-STRICT_VALIDATION = "Strict Validation"
 PASS_THROUGH = "Pass Through"
 PSEUDONYMIZE = "Pseudonymize"
 # What the reconciliation can recompute: Safe Harbor tokenises the claim id and event id it matches by.

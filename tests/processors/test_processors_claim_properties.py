@@ -1,0 +1,66 @@
+"""ProcessClaimChange and TransformClaimChange declare the same five properties, written out in each file.
+
+NiFi 2.9 documents a Python processor's properties from ``PropertyDescriptor(...)`` calls in the processor's own
+class only (``ProcessorInspection.get_property_descriptions``); a descriptor imported from another module runs but
+is left out of the processor definition (imports are resolved only as targets of a ``PropertyDependency``). So the
+two files repeat their descriptors, and these tests fail when the copies drift apart.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from claimflow.flow.pyprocessors import PROCESSOR_FOLDER, classes_in, descriptor_call, parse_source, read_processor
+from claimflow.record_routing import CLAIM_PROPERTIES
+from claimflow_offline.runner import TestRunner
+
+CLAIM_PROCESSORS = ("ProcessClaimChange", "TransformClaimChange")
+# What each file does differently: its content router, its own documentation.
+OWN_METHODS = {"transform"}
+
+
+def _shared_parts(path: Path) -> dict[str, str]:
+    """The parts both claim processor files must spell alike, by name: module-level string constants, the class's
+    descriptor assignments and its methods but ``transform``, each as its syntax tree (comments aside)."""
+    tree = parse_source(path)
+    parts = {}
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Constant):
+            parts[f"module {ast.unparse(statement.targets[0])}"] = ast.dump(statement)
+    (processor,) = [c for c in classes_in(tree) if c.name == path.stem]
+    for statement in processor.body:
+        if descriptor_call(statement) is not None:
+            parts[f"descriptor {ast.unparse(statement.targets[0])}"] = ast.dump(statement)  # type: ignore[attr-defined]
+        elif isinstance(statement, ast.FunctionDef) and statement.name not in OWN_METHODS:
+            parts[f"method {statement.name}"] = ast.dump(statement)
+    return parts
+
+
+def _differences(first: Path, second: Path) -> list[str]:
+    one, other = _shared_parts(first), _shared_parts(second)
+    return sorted(name for name in one.keys() | other.keys() if one.get(name) != other.get(name))
+
+
+def test_processors_claim_processors_spell_their_properties_alike() -> None:
+    paths = [PROCESSOR_FOLDER / f"{name}.py" for name in CLAIM_PROCESSORS]
+    assert _differences(*paths) == []
+    shared = _shared_parts(paths[0])
+    assert sum(name.startswith("descriptor ") for name in shared) == len(CLAIM_PROPERTIES)
+    assert {"method customValidate", "method onScheduled", "method getPropertyDescriptors"} <= shared.keys()
+
+
+def test_processors_claim_properties_are_the_names_the_core_reads() -> None:
+    for name in CLAIM_PROCESSORS:
+        documented = read_processor(PROCESSOR_FOLDER / f"{name}.py").property_names
+        declared = tuple(d.name for d in TestRunner(name).processor.getPropertyDescriptors())
+        assert documented == declared == CLAIM_PROPERTIES, name
+
+
+def test_processors_claim_properties_drift_is_caught(tmp_path: Path) -> None:
+    source = (PROCESSOR_FOLDER / "TransformClaimChange.py").read_text()
+    changed = source.replace("(ages above 89 capped at 90)", "(ages above 89 capped at 89)", 1)
+    assert changed != source
+    copy = tmp_path / "TransformClaimChange.py"
+    copy.write_text(changed)
+    assert _differences(PROCESSOR_FOLDER / "ProcessClaimChange.py", copy) == ["descriptor GENERALIZE_BIRTH_DATE"]
