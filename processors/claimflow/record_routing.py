@@ -23,7 +23,14 @@ import orjson
 
 from claimflow.claims import ClaimSettings, PhiMode, Routed, route_events, route_records_fused
 from claimflow.claims.build import INTERNAL_ERROR, unexpected
-from claimflow.events import REJECTION_FIELD, ChangeEvent, DecodeError, Rejection, decode_framed
+from claimflow.events import (
+    REJECTION_FIELD,
+    ChangeEvent,
+    DecodeError,
+    Rejection,
+    decode_framed,
+    time_rules_from_strings,
+)
 from claimflow.framing import MALFORMED, Content
 
 INVALID = "invalid"
@@ -109,17 +116,27 @@ def claim_settings_from_context(context: Any) -> ClaimSettings:
     )
 
 
-def claim_settings_problem(context: Any) -> str | None:
-    """Why the claim processors' properties make no :class:`ClaimSettings` (customValidate reports it on HMAC Key;
-    the text never repeats the key), or None. An unset key is no problem here: its dependency hides it, or NiFi's
-    own required check reports it."""
+def claim_settings_problem(context: Any) -> tuple[str, str] | None:
+    """(property name, reason) when the claim processors' properties make no :class:`ClaimSettings`, for
+    customValidate; None when they do. The reason never repeats a value (the key least of all). The event-time
+    rules are checked where the processor has them (ProcessClaimChange); an unset key is no problem here: its
+    dependency hides it, or NiFi's own required check reports it."""
+
+    def value(name: str) -> str | None:
+        prop = context.getProperty(name)
+        return None if prop is None else prop.getValue()
+
+    try:
+        time_rules_from_strings(value(MAX_CLOCK_SKEW), value(MILLISECOND_PRECISION_SINCE))
+    except ValueError as error:  # the reason starts with the property's name
+        return str(error).partition(":")[0], str(error)
     key = context.getProperty(HMAC_KEY)
     if key is None or not key.isSet():
         return None
     try:
         claim_settings_from_context(context)
     except ValueError as error:
-        return str(error)
+        return HMAC_KEY, str(error)
     return None
 
 

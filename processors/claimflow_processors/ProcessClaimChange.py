@@ -11,7 +11,6 @@ from nifiapi.flowfiletransform import FlowFileTransform, FlowFileTransformResult
 from nifiapi.properties import PropertyDependency, PropertyDescriptor, StandardValidators, ValidationResult
 from nifiapi.relationship import Relationship
 
-from claimflow.events import time_rules_from_strings
 from claimflow.record_routing import (
     claim_settings_from_context,
     claim_settings_problem,
@@ -164,19 +163,12 @@ class ProcessClaimChange(FlowFileTransform):
         return [REL_SUCCESS]
 
     def customValidate(self, context):
-        try:
-            time_rules_from_strings(
-                context.getProperty(self.MAX_CLOCK_SKEW).getValue(),
-                context.getProperty(self.MILLISECOND_PRECISION_SINCE).getValue(),
-            )
-        except ValueError as error:  # the reason names the property and the rule
-            subject = str(error).partition(":")[0]
-            return [ValidationResult(subject=subject, explanation=str(error), valid=False, input=None)]
         problem = claim_settings_problem(context)
         if problem is None:
             return []
-        # input=None: never echo the key back into the UI or a bulletin.
-        return [ValidationResult(subject=self.HMAC_KEY.name, explanation=problem, valid=False, input=None)]
+        subject, explanation = problem
+        # input=None: never echo a value (the key least of all) back into the UI or a bulletin.
+        return [ValidationResult(subject=subject, explanation=explanation, valid=False, input=None)]
 
     def onScheduled(self, context):
         self.settings = claim_settings_from_context(context)

@@ -146,8 +146,9 @@ class TransformClaimChange(FlowFileTransform):
         problem = claim_settings_problem(context)
         if problem is None:
             return []
-        # input=None: never echo the key back into the UI or a bulletin.
-        return [ValidationResult(subject=self.HMAC_KEY.name, explanation=problem, valid=False, input=None)]
+        subject, explanation = problem
+        # input=None: never echo a value (the key least of all) back into the UI or a bulletin.
+        return [ValidationResult(subject=subject, explanation=explanation, valid=False, input=None)]
 
     def onScheduled(self, context):
         self.settings = claim_settings_from_context(context)

@@ -10,9 +10,9 @@ import pytest
 
 from claimflow.claims import InvalidClaim
 from claimflow.claims.codes import lookup_diagnosis, npi_check_digit, npi_is_valid, procedure_code_is_valid
+from claimflow.claims.content import PROCEDURES, billable_codes, npi_with_check_digit
 from claimflow.claims.mapping import map_item
 from claimflow.claims.model import ClaimModel, validate_item
-from claimflow.claims.content import PROCEDURES, billable_codes, npi_with_check_digit
 from claimflow.claims.validate import validate_mapped
 
 from ._claims import fixed_item, with_change

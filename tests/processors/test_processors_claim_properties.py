@@ -1,4 +1,5 @@
-"""ProcessClaimChange and TransformClaimChange declare the same five properties, written out in each file.
+"""ProcessClaimChange and TransformClaimChange declare the same five claim properties, written out in each file;
+ProcessClaimChange also has the decoder's two event-time properties (it decodes; TransformClaimChange does not).
 
 NiFi 2.9 documents a Python processor's properties from ``PropertyDescriptor(...)`` calls in the processor's own
 class only (``ProcessorInspection.get_property_descriptions``); a descriptor imported from another module runs but
@@ -12,12 +13,15 @@ import ast
 from pathlib import Path
 
 from claimflow.flow.pyprocessors import PROCESSOR_FOLDER, classes_in, descriptor_call, parse_source, read_processor
-from claimflow.record_routing import CLAIM_PROPERTIES
+from claimflow.record_routing import CLAIM_PROPERTIES, MAX_CLOCK_SKEW, MILLISECOND_PRECISION_SINCE
 from claimflow_offline.runner import TestRunner
 
 CLAIM_PROCESSORS = ("ProcessClaimChange", "TransformClaimChange")
-# What each file does differently: its content router, its own documentation.
-OWN_METHODS = {"transform"}
+# What each file does differently: its content router, and its list of descriptors.
+OWN_METHODS = {"transform", "getPropertyDescriptors"}
+# ProcessClaimChange's own descriptors: the decoder's event-time rules (DecodeDynamoDBChange has the same two).
+EVENT_TIME_DESCRIPTORS = {"descriptor MAX_CLOCK_SKEW", "descriptor MILLISECOND_PRECISION_SINCE"}
+EVENT_TIME_PROPERTIES = (MAX_CLOCK_SKEW, MILLISECOND_PRECISION_SINCE)
 
 
 def _shared_parts(path: Path) -> dict[str, str]:
@@ -39,22 +43,26 @@ def _shared_parts(path: Path) -> dict[str, str]:
 
 def _differences(first: Path, second: Path) -> list[str]:
     one, other = _shared_parts(first), _shared_parts(second)
-    return sorted(name for name in one.keys() | other.keys() if one.get(name) != other.get(name))
+    names = (one.keys() | other.keys()) - EVENT_TIME_DESCRIPTORS
+    return sorted(name for name in names if one.get(name) != other.get(name))
 
 
 def test_processors_claim_processors_spell_their_properties_alike() -> None:
     paths = [PROCESSOR_FOLDER / f"{name}.py" for name in CLAIM_PROCESSORS]
     assert _differences(*paths) == []
-    shared = _shared_parts(paths[0])
-    assert sum(name.startswith("descriptor ") for name in shared) == len(CLAIM_PROPERTIES)
-    assert {"method customValidate", "method onScheduled", "method getPropertyDescriptors"} <= shared.keys()
+    process, transform = (_shared_parts(path) for path in paths)
+    assert process.keys() >= EVENT_TIME_DESCRIPTORS and not EVENT_TIME_DESCRIPTORS & transform.keys()
+    assert sum(name.startswith("descriptor ") for name in transform) == len(CLAIM_PROPERTIES)
+    assert {"method customValidate", "method onScheduled"} <= transform.keys()
 
 
 def test_processors_claim_properties_are_the_names_the_core_reads() -> None:
     for name in CLAIM_PROCESSORS:
         documented = read_processor(PROCESSOR_FOLDER / f"{name}.py").property_names
         declared = tuple(d.name for d in TestRunner(name).processor.getPropertyDescriptors())
-        assert documented == declared == CLAIM_PROPERTIES, name
+        expected = CLAIM_PROPERTIES + (EVENT_TIME_PROPERTIES if name == "ProcessClaimChange" else ())
+        assert documented == declared, name
+        assert sorted(documented) == sorted(expected), name
 
 
 def test_processors_claim_properties_drift_is_caught(tmp_path: Path) -> None:
