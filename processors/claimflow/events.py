@@ -219,20 +219,31 @@ class DecodeError(ValueError):
         super().__init__(f"{_describe(index, event_id)}: {reason}")
 
 
-# What an eventID looks like (issue 11): DynamoDB Streams writes 32 hex digits, Kinesis Data Streams for DynamoDB a
+# What an eventID may be (issue 11): DynamoDB Streams writes 32 hex digits, Kinesis Data Streams for DynamoDB a
 # UUID, ClaimFlow's snapshots "snapshot:<hex>:<hex>"; test and replay tools use short names such as "evt-1". Text
-# outside this shape (a name, a birth date: anything with a space or punctuation) is no event id: it rejects its
-# record and is never repeated in a reason, an attribute or a log. At most the eventId column's width.
+# outside this shape (anything with a space or other punctuation) is no event id and rejects its record. At most
+# the eventId column's width.
 EVENT_ID_PATTERN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:-]{{0,{VARCHAR_WIDTHS['eventId'] - 1}}}")
 EVENT_ID_RULE = (
     f"eventID is not an event id (1 to {VARCHAR_WIDTHS['eventId']} letters, digits, '.', '_', ':' or '-', "
     "starting with a letter or digit)"
 )
+# The ids that may be repeated in a reason, an attribute or a log: only the shapes AWS and ClaimFlow write, all of
+# them hex digits, which cannot spell a name ("Jane_Doe_1980-01-01" is an accepted id, never a shown one).
+SHOWN_EVENT_ID_PATTERN = re.compile(
+    r"[0-9a-fA-F]{32}|[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}|snapshot:[0-9a-f]{16}:[0-9a-f]{32}"
+)
+
+
+def is_event_id(event_id: object) -> bool:
+    """True when ``event_id`` has an event id's shape (:data:`EVENT_ID_PATTERN`): the record may be processed."""
+    return isinstance(event_id, str) and EVENT_ID_PATTERN.fullmatch(event_id) is not None
 
 
 def shown_event_id(event_id: object) -> str | None:
-    """``event_id`` when it has an event id's shape (:data:`EVENT_ID_PATTERN`), so it may be shown; else None."""
-    if isinstance(event_id, str) and EVENT_ID_PATTERN.fullmatch(event_id):
+    """``event_id`` when it has one of the shapes AWS and ClaimFlow write (:data:`SHOWN_EVENT_ID_PATTERN`), so it may
+    be shown; else None (an id of another shape may be data)."""
+    if isinstance(event_id, str) and SHOWN_EVENT_ID_PATTERN.fullmatch(event_id):
         return event_id
     return None
 
@@ -340,7 +351,7 @@ def _decode(
     if event_name.__class__ is not str or event_name not in EVENT_NAMES:
         # The value is not shown: whatever a writer put there may be data.
         raise DecodeError(index, event_id, "unsupported eventName; expected INSERT, MODIFY or REMOVE")
-    if not EVENT_ID_PATTERN.fullmatch(event_id):
+    if not is_event_id(event_id):
         raise DecodeError(index, None, EVENT_ID_RULE)
     broken_position = position_problem(position)
     if broken_position is not None:

@@ -241,7 +241,7 @@ def test_first_index_numbers_change_events() -> None:
     routed = list(route_events([event(fixed_item()), event({"claim_id": "CLM-1", "total_charge": "x"})],
                                ClaimSettings(), INGEST_US, first_index=40))
     assert [r.index for r in routed] == [40, 41]
-    assert (routed[1].error or "").startswith("record 41 (eventId ev-1): totalCharge")
+    assert (routed[1].error or "").startswith("record 41: totalCharge")
 
 
 def test_fused_errors_carry_no_values() -> None:

@@ -99,7 +99,7 @@ IDS = [case[0] for case in CASES]
 def test_bad_record_is_rejected_and_the_batch_survives(
     case: str, base: str, change: Callable[[Record], Record], reason: str, id_known: bool
 ) -> None:
-    bad = change(change_record(base, "CLM-BAD", event_id="evt-bad"))
+    bad = change(change_record(base, "CLM-BAD", event_id="0b5e4d1c-8f2a-4c3e-9d7b-6a1f2e3d4c5b"))
     good_before, good_after = change_record("INSERT", "CLM-1"), change_record("REMOVE", "CLM-2")
     data = b"\n".join(orjson.dumps(r) for r in (good_before, bad, good_after))
 
@@ -113,8 +113,8 @@ def test_bad_record_is_rejected_and_the_batch_survives(
     assert rejection.index == 1
     assert rejection.error.startswith("record 1")
     assert reason in rejection.error
-    assert ("eventId evt-bad" in rejection.error) is id_known
-    assert rejection.event_id == ("evt-bad" if id_known else None)
+    assert ("eventId 0b5e4d1c-8f2a-4c3e-9d7b-6a1f2e3d4c5b" in rejection.error) is id_known
+    assert rejection.event_id == ("0b5e4d1c-8f2a-4c3e-9d7b-6a1f2e3d4c5b" if id_known else None)
     assert PHI_SENTINEL not in rejection.error
     assert rejection.raw is not None and orjson.loads(rejection.raw) == bad  # the original, for dead-lettering
 
@@ -123,7 +123,7 @@ def test_bad_record_is_rejected_and_the_batch_survives(
 def test_decode_record_raises_decode_error(
     case: str, base: str, change: Callable[[Record], Record], reason: str, id_known: bool
 ) -> None:
-    bad = change(change_record(base, "CLM-BAD", event_id="evt-bad"))
+    bad = change(change_record(base, "CLM-BAD", event_id="0b5e4d1c-8f2a-4c3e-9d7b-6a1f2e3d4c5b"))
     with pytest.raises(DecodeError) as caught:
         decode_record(bad, index=41)
     assert str(caught.value).startswith("record 41")

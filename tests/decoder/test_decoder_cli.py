@@ -38,7 +38,7 @@ def test_reads_stdin(args: tuple[str, ...]) -> None:
 
 
 def test_rejections_go_to_stderr_and_good_records_still_come_out() -> None:
-    bad = change_record("INSERT", "CLM-2", event_id="evt-bad")
+    bad = change_record("INSERT", "CLM-2", event_id="0b5e4d1c-8f2a-4c3e-9d7b-6a1f2e3d4c5b")
     bad["dynamodb"]["NewImage"]["patientFirstName"] = {"N": PHI_SENTINEL}
     data = b"\n".join(
         [orjson.dumps(change_record("INSERT", "CLM-1")), orjson.dumps(bad), b"{oops", orjson.dumps(change_record())]
@@ -50,7 +50,8 @@ def test_rejections_go_to_stderr_and_good_records_still_come_out() -> None:
     assert counts == {"in": 4, "out": 2, "rejected": 2}
     assert [e["index"] for e in errors] == [1, 2]
     assert set(errors[0]) == {"index", "error"}
-    assert "eventId evt-bad" in errors[0]["error"] and "'patientFirstName'" in errors[0]["error"]
+    assert "eventId 0b5e4d1c-8f2a-4c3e-9d7b-6a1f2e3d4c5b" in errors[0]["error"]
+    assert "'patientFirstName'" in errors[0]["error"]
     assert errors[1]["error"] == "record 2: malformed JSON"
     assert PHI_SENTINEL.encode() not in result.stderr
 

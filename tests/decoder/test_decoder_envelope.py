@@ -64,8 +64,9 @@ def test_from_envelope_fills_in_what_an_envelope_lacks() -> None:
 
 
 def test_envelope_carries_the_rule_when_known() -> None:
-    rejection = Rejection.of(3, "e-3", "missing dynamodb", b"{}")
-    assert (rejection.error, rejection.rule) == ("record 3 (eventId e-3): missing dynamodb", "missing dynamodb")
+    rejection = Rejection.of(3, "9f8e7d6c5b4a39281706f5e4d3c2b1a0", "missing dynamodb", b"{}")
+    assert rejection.error == "record 3 (eventId 9f8e7d6c5b4a39281706f5e4d3c2b1a0): missing dynamodb"
+    assert rejection.rule == "missing dynamodb"
     envelope = json.loads(rejection.to_json())[REJECTION_FIELD]
     assert envelope["rule"] == "missing dynamodb" and envelope["error"] == rejection.error
     assert Rejection.from_envelope({REJECTION_FIELD: envelope}) == rejection
@@ -107,13 +108,13 @@ def test_decode_record_or_rejection() -> None:
     event = decode_record_or_rejection(change_record(), 5)
     assert isinstance(event, ChangeEvent) and event.new_image is not None
     assert event.new_image["totalCharge"] == Decimal("1234.50")
-    broken = change_record(event_id="evt-9")
+    broken = change_record(event_id="c0ffee00-1234-4abc-8def-0123456789ab")
     del broken["eventName"]
     broken["when"] = Decimal("1.5")  # not JSON-native: written as text in raw
     rejection = decode_record_or_rejection(broken, 5)
     assert isinstance(rejection, Rejection)
-    assert rejection.index == 5 and rejection.event_id == "evt-9"
-    assert rejection.error == "record 5 (eventId evt-9): missing eventName"
+    assert rejection.index == 5 and rejection.event_id == "c0ffee00-1234-4abc-8def-0123456789ab"
+    assert rejection.error == "record 5 (eventId c0ffee00-1234-4abc-8def-0123456789ab): missing eventName"
     assert rejection.rule == "missing eventName"
     assert rejection.raw is not None and json.loads(rejection.raw)["when"] == "1.5"
 
@@ -144,7 +145,7 @@ MALFORMED_ENVELOPES = [
     ({"index": 2, "error": ["x"]}, 2, None),
     ({"index": 2, "rule": 7}, 2, None),
     ({"index": 2, "event_id": {"a": 1}}, 2, None),
-    ({"index": 2, "event_id": "e-2", "raw": 3}, 2, "e-2"),
+    ({"index": 2, "event_id": "9f8e7d6c5b4a39281706f5e4d3c2b1a0", "raw": 3}, 2, "9f8e7d6c5b4a39281706f5e4d3c2b1a0"),
 ]
 
 

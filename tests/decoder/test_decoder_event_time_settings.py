@@ -32,7 +32,10 @@ SWITCH = "2024-07-11T23:23:53Z"  # 1720740233000 ms: the millisecond 17207402330
 SWITCH_US = 1_720_740_233_000_000
 
 
-def _record(offset_us: int, event_id: str = "evt-skew") -> dict[str, Any]:
+EVENT_ID = "5ce1a0b2-7d3e-4f5a-8b9c-0d1e2f3a4b5c"  # a UUID, as Kinesis writes it: shown in reasons
+
+
+def _record(offset_us: int, event_id: str = EVENT_ID) -> dict[str, Any]:
     """An INSERT stamped ``offset_us`` past the arrival of ATTRIBUTES (microsecond precision)."""
     return change_record(time=ARRIVAL_MS * 1000 + offset_us, precision="MICROSECOND", event_id=event_id)
 
@@ -57,7 +60,7 @@ def test_a_configured_skew_moves_the_boundary() -> None:
     assert str(ARRIVAL_MS) not in str(raised.value)
     # A wider bound admits what the default rejects.
     wide = time_rules_from_strings("1 hour", None)
-    assert decode_record(_record(30 * 60 * 1_000_000), attributes=ATTRIBUTES, rules=wide).event_id == "evt-skew"
+    assert decode_record(_record(30 * 60 * 1_000_000), attributes=ATTRIBUTES, rules=wide).event_id == EVENT_ID
 
 
 @pytest.mark.parametrize(
@@ -143,8 +146,8 @@ def test_decode_processor_applies_its_maximum_clock_skew_at_the_boundary() -> No
     runner.assert_all_transferred("invalid", 1)
     error = runner.get_flowfiles_for("invalid")[0].attributes["cdc.error"]
     assert error == (
-        "record 0 (eventId evt-skew): dynamodb.ApproximateCreationDateTime is implausible: more than 2 minutes after "
-        "its Kinesis arrival (the maximum clock skew)"
+        f"record 0 (eventId {EVENT_ID}): dynamodb.ApproximateCreationDateTime is implausible: "
+        "more than 2 minutes after its Kinesis arrival (the maximum clock skew)"
     )
     # The default (15 minutes) takes what 2 minutes refuses.
     _decode_processor(json.dumps(_record(TWO_MINUTES_US + 1)).encode()).assert_all_transferred("success", 1)

@@ -15,6 +15,7 @@ from claimflow.events import (
     decode_record,
     decode_record_or_rejection,
     decode_records,
+    shown_event_id,
 )
 from claimflow.record_routing import (
     ACCEPTED_PHI_HANDLING,
@@ -136,6 +137,28 @@ def test_processors_record_routing_an_event_id_of_the_wrong_shape_is_rejected_an
     assert rejection.error == f"record 7: {EVENT_ID_RULE}" and rejection.event_id is None
     routed = next(route_events([rejection], ClaimSettings(), 5))
     assert "a) b" not in (routed.error or "") and dead_letter_of(routed)["rule"] == EVENT_ID_RULE
+
+
+def test_processors_record_routing_an_accepted_event_id_is_shown_only_in_an_aws_shape() -> None:
+    # "Jane_Doe_1980-01-01" has an event id's shape, so its record is processed, but it is no shape AWS or ClaimFlow
+    # writes (hex digits only): it could be a name and a birth date, so no reason repeats it.
+    spelled = "Jane_Doe_1980-01-01"
+    broken = {**key_mismatch(), "eventID": spelled}
+    broken["dynamodb"] = {**broken["dynamodb"], "SizeBytes": -1}  # a decoder rule
+    rejection = decode_record_or_rejection(broken, 7)
+    assert isinstance(rejection, Rejection) and rejection.event_id is None
+    assert rejection.error.startswith("record 7: ") and spelled not in rejection.error
+    mismatched = decode_record_or_rejection({**key_mismatch(), "eventID": spelled}, 8)  # a claim rule
+    for routed in (next(route_events([rejection], ClaimSettings(), 5)), next(route_events([mismatched], SETTINGS, 5))):
+        assert routed.relationship == INVALID
+        assert spelled not in json.dumps([routed.error, routed.rule, routed.event_id, dead_letter_of(routed)["error"]])
+    good = decode_record({**record(1), "eventID": spelled})
+    assert good.event_id == spelled  # the dedup key is kept exactly
+    for shown in ("0b5e4d1c-8f2a-4c3e-9d7b-6a1f2e3d4c5b", "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+                  "snapshot:0123456789abcdef:9f8e7d6c5b4a39281706f5e4d3c2b1a0"):
+        assert shown_event_id(shown) == shown
+    for hidden in (spelled, "evt-1", "0b5e4d1c-8f2a-4c3e-9d7b-6a1f2e3d4c5", "g" * 32, "snapshot:x:y"):
+        assert shown_event_id(hidden) is None, hidden
 
 
 def test_processors_record_routing_reason_without_a_rule_is_the_rule() -> None:

@@ -17,7 +17,7 @@ from claimflow.claims.mapping import MappedItem, map_item
 from claimflow.claims.phi import apply_phi, finish_row
 from claimflow.claims.settings import ClaimSettings
 from claimflow.claims.validate import COLUMN_WIDTHS, PROCEDURES, ValidatedClaim, claim_id, validate_mapped
-from claimflow.events import MAX_RECORD_INDEX, shown_event_id
+from claimflow.events import MAX_RECORD_INDEX, is_event_id, shown_event_id
 from claimflow.kinesis import MAX_SEQUENCE_DIGITS
 from claimflow.rows import COLUMN_NAMES, COLUMNS, COLUMNS_BY_NAME, VARCHAR_WIDTHS, Group, Kind
 
@@ -217,7 +217,7 @@ def check_cdc_columns(cdc: Mapping[str, Any]) -> None:
         value = cdc.get(name)
         if value is not None and len(value) > width:
             raise InvalidClaim(name, f"longer than {width} characters")
-    if shown_event_id(cdc.get("eventId")) is None:
+    if not is_event_id(cdc.get("eventId")):
         raise InvalidClaim("eventId", "not an event id")
     sequence = cdc.get("kinesisSequenceNumber")
     if sequence is not None and len(sequence) > MAX_SEQUENCE_DIGITS:
