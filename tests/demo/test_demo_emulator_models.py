@@ -182,3 +182,57 @@ def test_emulator_process_streams_reports_and_refuses_out_of_order_commands(tmp_
         usage = emulator.usage()
         assert usage.peak_rss_bytes > 10_000_000 and usage.cpu_s > 0
         assert list((tmp_path / "items").glob("ProcClaims-*.sqlite"))  # the table lives on disk
+
+
+def test_batch_write_parse_shim_gives_moto_parsers_parameters(aws, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import copy
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    ensure_resources(aws, "ParseShimClaims", "ParseShimStream", shards=1)
+    seen: list[dict[str, Any]] = []
+    batch_write_item = DynamoHandler.batch_write_item
+
+    def recording(self: Any) -> Any:
+        seen.append(copy.deepcopy(self.body))
+        return batch_write_item(self)
+
+    monkeypatch.setattr(DynamoHandler, "batch_write_item", recording)
+    deep = {"M": {"scan": {"B": b"\x00\xff"}, "list": {"L": [{"BS": [b"\x01"]}, {"M": {"b": {"B": b"\x02"}}}]}}}
+    requests = [
+        {"RequestItems": {"ParseShimClaims": [
+            {"PutRequest": {"Item": {**RICH_ITEM, "claim_id": {"S": f"c-{i}"}, "deep": deep}}} for i in range(3)
+        ] + [{"DeleteRequest": {"Key": {"claim_id": {"S": "c-9"}}}}]}, "ReturnConsumedCapacity": "TOTAL"},
+        {"RequestItems": {"ParseShimClaims": [{"PutRequest": {"Item": {"claim_id": {"S": "c-5"}, "e": {"M": {}},
+                                                                        "l": {"L": []}}}}]}},
+    ]
+    shimmed = DynamoHandler.parse_parameters
+    assert getattr(shimmed, "claimflow_shim", False)
+    for request in requests:
+        aws.dynamodb.batch_write_item(**request)
+    fast = [seen.pop() for _ in list(seen)][::-1]
+    monkeypatch.setattr(DynamoHandler, "parse_parameters", shimmed.original)  # moto's model-driven parser
+    for request in requests:
+        aws.dynamodb.batch_write_item(**request)
+    assert seen == fast and len(fast) == 2
+    assert fast[0]["RequestItems"]["ParseShimClaims"][0]["PutRequest"]["Item"]["deep"] == deep  # binaries as bytes
+
+
+def test_batch_write_parse_shim_leaves_unusual_requests_to_moto() -> None:
+    from claimflow.demo.aws import _batch_write_params
+
+    put = {"PutRequest": {"Item": {"claim_id": {"S": "c-1"}}}}
+    assert _batch_write_params(b'{"RequestItems": {"T": [{"PutRequest": {"Item": {"claim_id": {"S": "c-1"}}}}]}}') == {
+        "RequestItems": {"T": [put]}
+    }
+    for body in (
+        b"not json",
+        b'{"RequestItems": {"T": [{"PutRequest": {"Item": {"x": {"B": "not base64!"}}}}]}}',
+        b'{"RequestItems": {"T": [{"PutRequest": {"Item": {"x": {"S": "a", "N": "1"}}}}]}}',  # two types
+        b'{"RequestItems": {"T": [{"PutRequest": {"Item": {"x": {"Q": "a"}}}}]}}',  # no such type
+        b'{"RequestItems": {"T": [{"UpdateRequest": {"Key": {}}}]}}',
+        b'{"RequestItems": {"T": [{"PutRequest": {"Item": {}, "Key": {}}}]}}',
+        b'{"RequestItems": [], "Extra": 1}',
+        b'{"RequestItems": {"T": [{"PutRequest": {"Item": {"x": {"L": [{"S": 1}]}}}}]}}',
+    ):
+        assert _batch_write_params(body) is None, body

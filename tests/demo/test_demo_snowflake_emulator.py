@@ -75,3 +75,27 @@ def test_demo_sink_with_bulk_staging_merges_like_the_json_path(tmp_path: Path) -
             cursor.close()
     assert states[0] == states[1]
     assert sum(1 for _, _, status in states[1] if status == "PAID") == 10
+
+
+def test_demo_statement_cache_answers_selects_like_fakesnow(tmp_path: Path) -> None:
+    from fakesnow.cursor import FakeSnowflakeCursor
+
+    from claimflow.demo.reconcile import _fetch_live
+
+    rows = _rows(12)
+    with _snowflake(DemoOptions(workdir=tmp_path)) as (connection, _):
+        SnowflakeSink(connection).write_batch(rows)
+        cursor = connection.cursor()
+        cached = FakeSnowflakeCursor.execute
+        assert getattr(cached, "claimflow_cache", False)
+        ids = [r["claimId"] for r in rows]
+        asks = [ids[:5], ids[5:10], ["no-such-claim", ids[11]]]
+        answers = [_fetch_live(cursor, DEFAULT_TABLES, ids) for ids in asks]
+        FakeSnowflakeCursor.execute = cached.original  # type: ignore[method-assign]  # fakesnow's own path
+        try:
+            assert [_fetch_live(cursor, DEFAULT_TABLES, ids) for ids in asks] == answers
+        finally:
+            FakeSnowflakeCursor.execute = cached  # type: ignore[method-assign]
+        cursor.close()
+    assert [len(a) for a in answers] == [5, 5, 1]
+    assert answers[0][rows[0]["claimId"]]["claimStatus"] == rows[0]["claimStatus"]

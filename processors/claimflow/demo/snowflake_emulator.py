@@ -3,7 +3,8 @@
 Two costs dominated a batch on fakesnow, neither of them the project's SQL itself:
 
 1. **Translation.** fakesnow parses and rewrites every statement with sqlglot on every ``execute``, about 60 ms for
-   each of the sink's big statements, per batch. The statements never change (only their bound parameters do), so
+   each of the sink's big statements, per batch (and for each of the reconciliation's reads by claim id). The
+   statements never change (only their bound parameters do), so
    ``install_statement_cache`` keeps fakesnow's own translation of each parameterised DML text and runs the cached
    translation again. The SQL that runs is still exactly what fakesnow makes of the project's statement.
 2. **Staging by JSON.** The sink stages a batch as one bound JSON array flattened by ``PARSE_JSON``/``FLATTEN`` and
@@ -26,15 +27,16 @@ import orjson
 from claimflow import rows
 from claimflow.snowflake.spec import DEFAULT_TABLES, TableNames
 
-_CACHED_COMMANDS = ("INSERT", "UPDATE", "DELETE")
+_CACHED_COMMANDS = ("INSERT", "UPDATE", "DELETE", "SELECT")
 _lock = threading.Lock()
 
 
 def install_statement_cache() -> None:
-    """Make fakesnow translate each parameterised INSERT/UPDATE/DELETE text once and reuse the translation.
+    """Make fakesnow translate each parameterised INSERT/UPDATE/DELETE/SELECT text once and reuse the translation.
 
-    Only statements with bound parameters are cached (the sink's and the reconciliation's); DDL, transaction
-    control and anything without parameters take fakesnow's normal path. Idempotent.
+    Only statements with bound parameters are cached (the sink's, and the reconciliation's reads of the current
+    table by claim id); DDL, transaction control and anything without parameters take fakesnow's normal path.
+    Idempotent.
     """
     from fakesnow.cursor import FakeSnowflakeCursor
 
