@@ -158,15 +158,11 @@ def decode_value(value: object, depth: int = 0) -> Any:
     if tag == "M":
         if inner.__class__ is not dict:
             raise AttributeValueError(f"M value must be an object, not {_type_name(inner)}")
-        if depth >= MAX_NESTING_DEPTH:
-            raise AttributeValueError(f"attribute nests deeper than {MAX_NESTING_DEPTH} levels")
-        return _decode_map(inner, depth + 1)
+        return _decode_map(inner, _members_depth(depth))
     if tag == "L":
         if inner.__class__ is not list:
             raise AttributeValueError(f"L value must be an array, not {_type_name(inner)}")
-        if depth >= MAX_NESTING_DEPTH:
-            raise AttributeValueError(f"attribute nests deeper than {MAX_NESTING_DEPTH} levels")
-        return _decode_list(inner, depth + 1)
+        return _decode_list(inner, _members_depth(depth))
     if tag == "BOOL":
         if inner is True or inner is False:
             return inner
@@ -195,6 +191,14 @@ def decode_value(value: object, depth: int = 0) -> Any:
         _check_unique(members, decoded, tag)
         return [text for _, text in sorted(zip(decoded, members, strict=True))]
     raise AttributeValueError(f"unknown type descriptor {_tag_name(tag)}")
+
+
+def _members_depth(depth: int) -> int:
+    """The depth of the members of an M or L container at ``depth``: the one place the nesting limit is enforced
+    (the walkers below descend inline only while under it and leave the rest to ``decode_value``)."""
+    if depth >= MAX_NESTING_DEPTH:
+        raise AttributeValueError(f"attribute nests deeper than {MAX_NESTING_DEPTH} levels")
+    return depth + 1
 
 
 # The two container walkers below handle the common one-tag S / N values inline: a function call per value

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -620,6 +620,12 @@ def parse_instant_us(text: str) -> int:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+# The event-time settings by the names of the decoding processors' properties. A reason starts with the name
+# ("Maximum Clock Skew: ..."): DecodeDynamoDBChange's customValidate takes its subject from there.
+MAX_CLOCK_SKEW = "Maximum Clock Skew"
+MILLISECOND_PRECISION_SINCE = "Millisecond Precision Since"
+
+
 def time_rules_from_strings(max_clock_skew: str | None, millisecond_since: str | None) -> EventTimeRules:
     """The :class:`EventTimeRules` for the settings as NiFi properties or CLI options give them: a time period
     (``15 min``) and an ISO 8601 date-time; None or blank means the default (15 minutes; no switch-over).
@@ -627,22 +633,22 @@ def time_rules_from_strings(max_clock_skew: str | None, millisecond_since: str |
     Raises:
         ValueError: naming the setting and the rule, never repeating the value.
     """
-    skew = MAX_CLOCK_SKEW_US
-    if max_clock_skew is not None and max_clock_skew.strip():
-        try:
-            skew = parse_period_us(max_clock_skew)
-        except ValueError as error:
-            raise ValueError(f"Maximum Clock Skew: {error}") from None
-    since = None
-    if millisecond_since is not None and millisecond_since.strip():
-        try:
-            since = parse_instant_us(millisecond_since)
-        except ValueError as error:
-            raise ValueError(f"Millisecond Precision Since: {error}") from None
+    skew = _setting_us(MAX_CLOCK_SKEW, max_clock_skew, parse_period_us)
+    since = _setting_us(MILLISECOND_PRECISION_SINCE, millisecond_since, parse_instant_us)
     try:
-        return EventTimeRules(skew, since)
+        return EventTimeRules(MAX_CLOCK_SKEW_US if skew is None else skew, since)
     except ValueError as error:
-        name = "Maximum Clock Skew" if "skew" in str(error) else "Millisecond Precision Since"
+        name = MAX_CLOCK_SKEW if "skew" in str(error) else MILLISECOND_PRECISION_SINCE
+        raise ValueError(f"{name}: {error}") from None
+
+
+def _setting_us(name: str, text: str | None, parse: Callable[[str], int]) -> int | None:
+    """One event-time setting's text parsed, None when unset or blank; a reason names the setting."""
+    if text is None or not text.strip():
+        return None
+    try:
+        return parse(text)
+    except ValueError as error:
         raise ValueError(f"{name}: {error}") from None
 
 

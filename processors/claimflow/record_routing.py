@@ -24,6 +24,8 @@ import orjson
 from claimflow.claims import ClaimSettings, PhiMode, Routed, route_events, route_records_fused
 from claimflow.claims.build import INTERNAL_ERROR, unexpected
 from claimflow.events import (
+    MAX_CLOCK_SKEW,
+    MILLISECOND_PRECISION_SINCE,
     REJECTION_FIELD,
     ChangeEvent,
     DecodeError,
@@ -56,9 +58,8 @@ HMAC_KEY = "HMAC Key"
 GENERALIZE_ZIP = "Generalize ZIP to 3 Digits"
 GENERALIZE_BIRTH_DATE = "Generalize Birth Date to Year"
 STRICT_VALIDATION = "Strict Validation"
-# ProcessClaimChange's (and DecodeDynamoDBChange's) event-time rules; TransformClaimChange has neither.
-MAX_CLOCK_SKEW = "Maximum Clock Skew"
-MILLISECOND_PRECISION_SINCE = "Millisecond Precision Since"
+# ProcessClaimChange's (and DecodeDynamoDBChange's) event-time rules, MAX_CLOCK_SKEW and MILLISECOND_PRECISION_SINCE,
+# are named where those rules live (claimflow.events); TransformClaimChange has neither.
 CLAIM_PROPERTIES = (PHI_HANDLING, HMAC_KEY, GENERALIZE_ZIP, GENERALIZE_BIRTH_DATE, STRICT_VALIDATION)
 
 

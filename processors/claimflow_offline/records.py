@@ -21,7 +21,7 @@ This is an emulation, written from reading NiFi's sources; it is strict where Ni
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 # A data type is one of: None (only nulls seen), "boolean", "int", "double", "string",
@@ -243,7 +243,7 @@ def _coerce(value: Any, kind: DataType, path: str, suppress_missing: bool = Fals
         return None
     if isinstance(kind, dict):
         if not isinstance(value, dict):
-            raise IllegalTypeConversion(f"cannot convert a {type(value).__name__} to a record at '{path}'")
+            raise _cannot_convert(type(value).__name__, "a record", path)
         return {
             key: _coerce(value.get(key), sub, f"{path}.{key}".lstrip("."), suppress_missing)
             for key, sub in kind.items()
@@ -260,35 +260,41 @@ def _coerce(value: Any, kind: DataType, path: str, suppress_missing: bool = Fals
         return json.dumps(value, separators=(",", ":"))
     if kind == "int":
         if isinstance(value, bool):
-            raise IllegalTypeConversion(f"cannot convert a boolean to an integer at '{path}'")
+            raise _cannot_convert("boolean", "an integer", path)
         if isinstance(value, (int, float)):
             return int(value)  # Java's Number.longValue(): the fraction is silently truncated
         if isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                raise IllegalTypeConversion(f"cannot convert a string to an integer at '{path}'") from None
-        raise IllegalTypeConversion(f"cannot convert a {type(value).__name__} to an integer at '{path}'")
+            return _parsed(value, int, "an integer", path)
+        raise _cannot_convert(type(value).__name__, "an integer", path)
     if kind == "double":
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
         if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                raise IllegalTypeConversion(f"cannot convert a string to a double at '{path}'") from None
-        raise IllegalTypeConversion(f"cannot convert a {type(value).__name__} to a double at '{path}'")
+            return _parsed(value, float, "a double", path)
+        raise _cannot_convert(type(value).__name__, "a double", path)
     if kind == "boolean":
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
-        raise IllegalTypeConversion(f"cannot convert a {type(value).__name__} to a boolean at '{path}'")
+        raise _cannot_convert(type(value).__name__, "a boolean", path)
     if _is_array(kind):
         if not isinstance(value, list):
-            raise IllegalTypeConversion(f"cannot convert a {type(value).__name__} to an array at '{path}'")
+            raise _cannot_convert(type(value).__name__, "an array", path)
         return [_coerce(item, kind[1], f"{path}[]", suppress_missing) for item in value]
     return value  # a choice keeps whatever it gets
+
+
+def _parsed(text: str, parse: Callable[[str], Any], target: str, path: str) -> Any:
+    """A string written to a number field: parsed, as NiFi's DataTypeUtils does, or the conversion fails."""
+    try:
+        return parse(text)
+    except ValueError:
+        raise _cannot_convert("string", target, path) from None
+
+
+def _cannot_convert(source: str, target: str, path: str) -> IllegalTypeConversion:
+    return IllegalTypeConversion(f"cannot convert a {source} to {target} at '{path}'")
 
 
 def java_to_string(value: Any) -> str:

@@ -49,7 +49,8 @@ class DecodeDynamoDBChange(FlowFileTransform):
         dependencies = ["orjson>=3.10,<4", "simple-icd-10-cm>=1.5,<2"]
 
     # The same event-time properties as ProcessClaimChange, repeated on purpose: NiFi reads each processor's
-    # descriptors from its own source file (AST). What they mean lives in claimflow.events.EventTimeRules.
+    # descriptors from its own source file (AST). tests/processors fails when the two copies drift apart; what they
+    # mean lives in claimflow.events.EventTimeRules.
     MAX_CLOCK_SKEW = PropertyDescriptor(
         name="Maximum Clock Skew",
         description="How far a record's ApproximateCreationDateTime may lie past its Kinesis arrival (without an "

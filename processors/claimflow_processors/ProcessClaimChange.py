@@ -119,7 +119,8 @@ class ProcessClaimChange(FlowFileTransform):
         validators=[StandardValidators.BOOLEAN_VALIDATOR],
     )
 
-    # The same event-time properties as DecodeDynamoDBChange (this processor decodes too); what they mean lives in
+    # The same event-time properties as DecodeDynamoDBChange (this processor decodes too), written out for the same
+    # reason; tests/processors fails when the two copies drift apart. What they mean lives in
     # claimflow.events.EventTimeRules.
     MAX_CLOCK_SKEW = PropertyDescriptor(
         name="Maximum Clock Skew",

@@ -526,12 +526,8 @@ def _claim_stage_routing(claims: Processor, rows_to: tuple[str, ...]) -> tuple[l
         Connection(claims.key, ("success",), partition.key, name="claim rows and dead letters"),
         Connection(partition.key, ("success",), route.key, name="one FlowFile per operation or rule"),
     ]
-    handled = {"success"}
-    connections.extend(_dead_letter_connections(claims, handled))
-    _check_all_routed(claims, handled)
-    handled = {"success"}
-    connections.extend(_dead_letter_connections(partition, handled))
-    _check_all_routed(partition, handled)
+    connections.extend(_routed_to_dead_letter(claims, {"success"}))
+    connections.extend(_routed_to_dead_letter(partition, {"success"}))
     for destination in rows_to:
         name = "claim rows" if len(rows_to) == 1 else f"claim rows to {destination}"
         connections.append(Connection(route.key, ROW_RELATIONSHIPS, destination, name=name))
@@ -553,6 +549,74 @@ def _spec(specs: Mapping[str, ProcessorSpec], class_name: str) -> ProcessorSpec:
         raise FlowDescriptionError(f"processor {class_name} not found in claimflow_processors") from None
 
 
+def _python_stage(
+    key: str,
+    class_name: str,
+    name: str,
+    specs: Mapping[str, ProcessorSpec],
+    parameters: dict[str, Parameter],
+    services: tuple[Service, ...],
+) -> Processor:
+    """``python_processor`` for the class ``class_name`` of claimflow_processors, with the flow's own services."""
+    return python_processor(
+        PythonStage(key, class_name, name), _spec(specs, class_name), parameters, {s.key: s for s in services}
+    )
+
+
+def _routed_to_dead_letter(processor: Processor, handled: set[str]) -> list[Connection]:
+    """The dead-letter connections of ``processor`` besides the ``handled`` relationships, once every relationship
+    it has is known to be routed.
+
+    Raises:
+        FlowDescriptionError: a relationship is neither handled, a dead letter, nor auto-terminated.
+    """
+    connections = _dead_letter_connections(processor, handled)
+    _check_all_routed(processor, handled)
+    return connections
+
+
+def _from_kinesis(first: Processor) -> tuple[Processor, Connection]:
+    """Both flows start the same: ConsumeKinesisStream, every change record to the ``first`` Python stage."""
+    consume = consume_kinesis()
+    _check_all_routed(consume, {"success"})
+    return consume, Connection(consume.key, ("success",), first.key, name="DynamoDB change records")
+
+
+def _stacked(*processors: Processor) -> dict[str, tuple[float, float]]:
+    """Canvas positions one below the other, in pipeline order."""
+    return {processor.key: (0.0, 250.0 * row) for row, processor in enumerate(processors)}
+
+
+def _claim_flow(
+    *,
+    file_name: str,
+    name: str,
+    comments: str,
+    parameter_context: str,
+    parameters: dict[str, Parameter],
+    services: tuple[Service, ...],
+    processors: tuple[Processor, ...],
+    connections: list[Connection],
+    positions: Mapping[str, tuple[float, float]],
+    dead_letter_at: tuple[float, float],
+) -> Flow:
+    """A ClaimFlow flow: its stages and the one dead-letter funnel they share, labelled just above and right of it."""
+    x, y = dead_letter_at
+    return Flow(
+        file_name=file_name,
+        name=name,
+        comments=comments,
+        parameter_context=parameter_context,
+        parameters=tuple(parameters.values()),
+        services=services,
+        processors=processors,
+        connections=tuple(connections),
+        funnels=(Funnel(DEAD_LETTER),),
+        labels=(Label("dead-letter-label", DEAD_LETTER_LABEL),),
+        positions={**positions, DEAD_LETTER: (x, y), "dead-letter-label": (x + 120.0, y - 75.0)},
+    )
+
+
 def openflow_flow(processors: Mapping[str, ProcessorSpec] | None = None) -> Flow:
     """The Openflow flow: one fused Python processor, Snowpipe Streaming into staging and history.
 
@@ -569,46 +633,32 @@ def openflow_flow(processors: Mapping[str, ProcessorSpec] | None = None) -> Flow
         value=SNOWFLAKE_MANAGED,
     )
     services = (AWS_CREDENTIALS, ROUTED_ROW_READER, ROW_WRITER, ROW_READER, PRIVATE_KEY)
-    by_key = {s.key: s for s in services}
-    consume = consume_kinesis()
-    process = python_processor(
-        PythonStage("process", "ProcessClaimChange", "Process claim change"),
-        _spec(specs, "ProcessClaimChange"),
-        parameters,
-        by_key,
-    )
+    process = _python_stage("process", "ProcessClaimChange", "Process claim change", specs, parameters, services)
+    consume, from_kinesis = _from_kinesis(process)
     staging = put_snowpipe("put-staging", "Snowpipe Streaming: staging", SF_STAGING_TABLE)
     history = put_snowpipe("put-history", "Snowpipe Streaming: history", SF_HISTORY_TABLE)
     (partition, route), routing = _claim_stage_routing(process, (staging.key, history.key))
-    connections = [Connection(consume.key, ("success",), process.key, name="DynamoDB change records"), *routing]
-    _check_all_routed(consume, {"success"})
+    connections = [from_kinesis, *routing]
     for put in (staging, history):
-        handled = {"success"}
-        connections.extend(_dead_letter_connections(put, handled))
-        _check_all_routed(put, handled)
-    return Flow(
+        connections.extend(_routed_to_dead_letter(put, {"success"}))
+    return _claim_flow(
         file_name=OPENFLOW_FILE,
         name="ClaimFlow (Openflow)",
         comments="DynamoDB InsuranceClaims -> Kinesis -> ProcessClaimChange -> PartitionRecord -> RouteOnAttribute "
         "-> Snowpipe Streaming (staging + history). The order-proof merge into the current-state table runs in "
         "Snowflake (stream + task, sql/).",
         parameter_context="ClaimFlow Openflow",
-        parameters=tuple(parameters.values()),
+        parameters=parameters,
         services=services,
         processors=(consume, process, partition, route, staging, history),
-        connections=tuple(connections),
-        funnels=(Funnel(DEAD_LETTER),),
-        labels=(Label("dead-letter-label", DEAD_LETTER_LABEL),),
+        connections=connections,
+        # The two Snowpipe Streaming puts side by side under the routing.
         positions={
-            consume.key: (0.0, 0.0),
-            process.key: (0.0, 250.0),
-            partition.key: (0.0, 500.0),
-            route.key: (0.0, 750.0),
+            **_stacked(consume, process, partition, route),
             staging.key: (-450.0, 1050.0),
             history.key: (450.0, 1050.0),
-            DEAD_LETTER: (700.0, 625.0),
-            "dead-letter-label": (820.0, 550.0),
         },
+        dead_letter_at=(700.0, 625.0),
     )
 
 
@@ -624,38 +674,23 @@ def nifi_flow(processors: Mapping[str, ProcessorSpec] | None = None) -> Flow:
         SF_DESTINATION_TABLE, "Current-state table the merge keeps right.", value=DEFAULT_TABLES.destination
     )
     services = (AWS_CREDENTIALS, ROUTED_ROW_READER, ROW_WRITER)
-    by_key = {s.key: s for s in services}
-    consume = consume_kinesis()
-    decode = python_processor(
-        PythonStage("decode", "DecodeDynamoDBChange", "Decode DynamoDB change"),
-        _spec(specs, "DecodeDynamoDBChange"),
-        parameters,
-        by_key,
+    decode = _python_stage("decode", "DecodeDynamoDBChange", "Decode DynamoDB change", specs, parameters, services)
+    transform = _python_stage(
+        "transform", "TransformClaimChange", "Transform claim change", specs, parameters, services
     )
-    transform = python_processor(
-        PythonStage("transform", "TransformClaimChange", "Transform claim change"),
-        _spec(specs, "TransformClaimChange"),
-        parameters,
-        by_key,
-    )
-    merge_base = python_processor(
-        PythonStage("merge", "MergeClaimsToSnowflake", "Merge claims into Snowflake"),
-        _spec(specs, "MergeClaimsToSnowflake"),
-        parameters,
-        by_key,
+    merge_base = _python_stage(
+        "merge", "MergeClaimsToSnowflake", "Merge claims into Snowflake", specs, parameters, services
     )
     merge = replace(
         merge_base,
         auto_terminated={**merge_base.auto_terminated, "success": "rows are merged in Snowflake: the end"},
         retry=Retry(relationships=("retry",), count=5) if "retry" in merge_base.relationships else None,
     )
-    connections = [Connection(consume.key, ("success",), decode.key, name="DynamoDB change records")]
-    _check_all_routed(consume, {"success"})
+    consume, from_kinesis = _from_kinesis(decode)
+    connections = [from_kinesis]
 
-    handled = {"success"}
     connections.append(Connection(decode.key, ("success",), transform.key, name="change events"))
-    connections.extend(_dead_letter_connections(decode, handled))
-    _check_all_routed(decode, handled)
+    connections.extend(_routed_to_dead_letter(decode, {"success"}))
 
     (partition, route), routing = _claim_stage_routing(transform, (merge.key,))
     connections.extend(routing)
@@ -666,31 +701,20 @@ def nifi_flow(processors: Mapping[str, ProcessorSpec] | None = None) -> Flow:
         # being dropped: a Snowflake outage must not lose claims.
         connections.append(Connection(merge.key, ("retry",), merge.key, name="retry (Snowflake unavailable)"))
         handled.add("retry")
-    connections.extend(_dead_letter_connections(merge, handled))
-    _check_all_routed(merge, handled)
-    return Flow(
+    connections.extend(_routed_to_dead_letter(merge, handled))
+    return _claim_flow(
         file_name=NIFI_FILE,
         name="ClaimFlow (Apache NiFi)",
         comments="DynamoDB InsuranceClaims -> Kinesis -> DecodeDynamoDBChange -> TransformClaimChange -> "
         "PartitionRecord -> RouteOnAttribute -> MergeClaimsToSnowflake (Snowpark: staging + history + order-proof "
         "merge in one transaction).",
         parameter_context="ClaimFlow NiFi",
-        parameters=tuple(parameters.values()),
+        parameters=parameters,
         services=services,
         processors=(consume, decode, transform, partition, route, merge),
-        connections=tuple(connections),
-        funnels=(Funnel(DEAD_LETTER),),
-        labels=(Label("dead-letter-label", DEAD_LETTER_LABEL),),
-        positions={
-            consume.key: (0.0, 0.0),
-            decode.key: (0.0, 250.0),
-            transform.key: (0.0, 500.0),
-            partition.key: (0.0, 750.0),
-            route.key: (0.0, 1000.0),
-            merge.key: (0.0, 1250.0),
-            DEAD_LETTER: (700.0, 750.0),
-            "dead-letter-label": (820.0, 675.0),
-        },
+        connections=connections,
+        positions=_stacked(consume, decode, transform, partition, route, merge),
+        dead_letter_at=(700.0, 750.0),
     )
 
 

@@ -20,8 +20,7 @@ from claimflow.snowflake.spec import (
     RefreshResult,
     TableNames,
     latest_per_claim,
-    refresh_tombstones,
-    utc_now_iso,
+    merge_refresh_tombstones,
     validate_row,
     version_floor,
 )
@@ -233,9 +232,14 @@ class BatchResult:
     consumed: int
 
     @property
+    def applied(self) -> int:
+        """Claims whose winning row was newer than the destination (or new to it)."""
+        return self.inserted + self.updated
+
+    @property
     def ignored(self) -> int:
         """Claims whose winning row was not newer than the destination (late, replayed or duplicate)."""
-        return self.claims_in_batch - self.inserted - self.updated
+        return self.claims_in_batch - self.applied
 
 
 # Bound JSON per INSERT statement: well below Snowflake's 16 MB limit for a bound value.
@@ -336,12 +340,9 @@ class SnowflakeSink:
             candidates = [(str(r[0]), r[1], r[2]) for r in cursor.fetchall()]
         finally:
             cursor.close()
-        rows, kept = refresh_tombstones(candidates, snapshot_time_us, source, utc_now_iso(), keep)
-        applied = 0
-        for start in range(0, len(rows), batch_size):
-            result = self.write_batch(rows[start : start + batch_size])
-            applied += result.inserted + result.updated
-        return RefreshResult(len(candidates), kept, len(rows), applied)
+        return merge_refresh_tombstones(
+            candidates, snapshot_time_us, source, self.write_batch, keep=keep, batch_size=batch_size
+        )
 
 
 def _json_chunks(rows: Sequence[Mapping[str, Any]], limit: int) -> Iterable[str]:

@@ -53,8 +53,7 @@ from claimflow.snowflake.spec import (
     RefreshResult,
     TableNames,
     latest_per_claim,
-    refresh_tombstones,
-    utc_now_iso,
+    merge_refresh_tombstones,
     validate_row,
     version_floor,
 )
@@ -256,12 +255,9 @@ class SnowparkMerger:
             (~target[_upper(IS_DELETED)]) & (target[_upper(APPLIED_VERSION)] < F.lit(version_floor(snapshot_time_us)))
         ).select(_upper(KEY_COLUMN), "SOURCETABLE", "AWSREGION")
         candidates = sorted((r[0], r[1], r[2]) for r in candidates_df.collect())
-        rows, kept = refresh_tombstones(candidates, snapshot_time_us, source, utc_now_iso(), keep)
-        applied = 0
-        for start in range(0, len(rows), batch_size):
-            result = self.write_batch(rows[start : start + batch_size])
-            applied += result.inserted + result.updated
-        return RefreshResult(len(candidates), kept, len(rows), applied)
+        return merge_refresh_tombstones(
+            candidates, snapshot_time_us, source, self.write_batch, keep=keep, batch_size=batch_size
+        )
 
     def _merge(self, batch: Any, row_cols: list[str], now: dt.datetime) -> tuple[int, int]:
         version = _upper(APPLIED_VERSION)

@@ -47,9 +47,9 @@ pure-Python reference below all derive from the constants in this module.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from claimflow.events import MAX_RECORD_INDEX, SNAPSHOT_EVENT_PREFIX, is_snapshot_event_id
 from claimflow.rows import COLUMN_NAMES, empty_row
@@ -310,6 +310,32 @@ def refresh_tombstones(
         event_id = f"{SNAPSHOT_EVENT_PREFIX}{source}:{uuid.uuid4().hex}"
         rows.append(snapshot_tombstone(claim_id, snapshot_time_us, event_id, ingest_time, table, region))
     return rows, kept
+
+
+class MergedBatch(Protocol):
+    """What a merge path's ``write_batch`` returns, as far as a full refresh needs it (``connector.BatchResult``)."""
+
+    @property
+    def applied(self) -> int: ...
+
+
+def merge_refresh_tombstones(
+    candidates: Sequence[tuple[str, str | None, str | None]],
+    snapshot_time_us: int,
+    source: str,
+    write_batch: Callable[[list[dict[str, Any]]], MergedBatch],
+    *,
+    keep: frozenset[str] = frozenset(),
+    batch_size: int = 2000,
+) -> RefreshResult:
+    """The part of a full refresh after its merge path has fetched the candidates: their tombstones
+    (``refresh_tombstones``) merged ``batch_size`` at a time by the path's ``write_batch``, like any other rows, so a
+    newer stream event that arrives meanwhile still wins."""
+    rows, kept = refresh_tombstones(candidates, snapshot_time_us, source, utc_now_iso(), keep)
+    applied = 0
+    for start in range(0, len(rows), batch_size):
+        applied += write_batch(rows[start : start + batch_size]).applied
+    return RefreshResult(len(candidates), kept, len(rows), applied)
 
 
 def utc_now_iso() -> str:
