@@ -23,16 +23,8 @@ import orjson
 
 from claimflow.claims import ClaimSettings, PhiMode, Routed, route_events, route_records_fused
 from claimflow.claims.build import INTERNAL_ERROR, unexpected
-from claimflow.events import (
-    MAX_CLOCK_SKEW,
-    MILLISECOND_PRECISION_SINCE,
-    REJECTION_FIELD,
-    ChangeEvent,
-    DecodeError,
-    Rejection,
-    decode_framed,
-    time_rules_from_strings,
-)
+from claimflow.event_time import MAX_CLOCK_SKEW, MILLISECOND_PRECISION_SINCE, time_rules_from_strings
+from claimflow.events import REJECTION_FIELD, ChangeEvent, DecodeError, Rejection, decode_framed
 from claimflow.framing import MALFORMED, Content
 
 INVALID = "invalid"
@@ -75,7 +67,7 @@ def claim_settings_from_properties(
     """The :class:`ClaimSettings` for the claim processors' property values (as NiFi hands them over: strings,
     None when unset; ``phi_handling`` one of :data:`ACCEPTED_PHI_HANDLING`, unset meaning "Pass Through").
     ``max_clock_skew`` and ``millisecond_since`` are ProcessClaimChange's "Maximum Clock Skew" and "Millisecond
-    Precision Since" (:func:`claimflow.events.time_rules_from_strings`), the settings of the decoder it runs.
+    Precision Since" (:func:`claimflow.event_time.time_rules_from_strings`), the settings of the decoder it runs.
 
     Raises:
         ValueError: an unknown PHI Handling label or flag value, a missing, short or low-variety key in

@@ -6,7 +6,8 @@ from nifiapi.flowfiletransform import FlowFileTransform, FlowFileTransformResult
 from nifiapi.properties import PropertyDescriptor, StandardValidators, ValidationResult
 from nifiapi.relationship import Relationship
 
-from claimflow.events import decode_to_lines, time_rules_from_strings
+from claimflow.event_time import time_rules_from_strings
+from claimflow.events import decode_to_lines
 
 REL_SUCCESS = Relationship(
     name="success",
@@ -50,7 +51,7 @@ class DecodeDynamoDBChange(FlowFileTransform):
 
     # The same event-time properties as ProcessClaimChange, repeated on purpose: NiFi reads each processor's
     # descriptors from its own source file (AST). tests/processors fails when the two copies drift apart; what they
-    # mean lives in claimflow.events.EventTimeRules.
+    # mean lives in claimflow.event_time.EventTimeRules.
     MAX_CLOCK_SKEW = PropertyDescriptor(
         name="Maximum Clock Skew",
         description="How far a record's ApproximateCreationDateTime may lie past its Kinesis arrival (without an "

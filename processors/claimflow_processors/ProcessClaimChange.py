@@ -121,7 +121,7 @@ class ProcessClaimChange(FlowFileTransform):
 
     # The same event-time properties as DecodeDynamoDBChange (this processor decodes too), written out for the same
     # reason; tests/processors fails when the two copies drift apart. What they mean lives in
-    # claimflow.events.EventTimeRules.
+    # claimflow.event_time.EventTimeRules.
     MAX_CLOCK_SKEW = PropertyDescriptor(
         name="Maximum Clock Skew",
         description="How far a record's ApproximateCreationDateTime may lie past its Kinesis arrival (without an "

@@ -20,7 +20,8 @@ import pytest
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
-from claimflow.events import EventTimeRules, creation_time_us, is_snapshot_event_id
+from claimflow.event_time import EventTimeRules, creation_time_us
+from claimflow.events import is_snapshot_event_id
 from claimflow.snowflake import spec
 
 from ._harness import (
@@ -180,7 +181,7 @@ def test_every_merge_path_ends_in_dynamodbs_state(
 #
 # The same model across a precision switch: DynamoDB switches the stream at one moment W (the same for every item),
 # changes before it carry precision P1, after it P2. A MILLISECOND change carries only its millisecond, so each row
-# gets the event time the decoder reads from what DynamoDB wrote (events.creation_time_us, placed by the operator's
+# gets the event time the decoder reads from what DynamoDB wrote (event_time.creation_time_us, placed by the operator's
 # EventTimeRules): for a switch from MICROSECOND to MILLISECOND the operator declares a switch-over at or before W
 # (drawn), for the other direction nothing. Histories span several milliseconds, with changes of one claim inside
 # one millisecond on both sides of the switch. What the model leaves out is what no version can know (docs/

@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
+from claimflow.event_time import creation_time_us
 from claimflow.events import (
     REJECTION_FIELD,
     ChangeEvent,
     Rejection,
-    creation_time_us,
     decode_record_or_rejection,
     decode_records,
     decode_to_lines,

@@ -1,4 +1,4 @@
-"""The operator's event-time settings (claimflow.events.EventTimeRules): the maximum clock skew and the millisecond
+"""The operator's event-time settings (claimflow.event_time.EventTimeRules): the maximum clock skew and the millisecond
 switch-over, read and validated in the core, applied alike by the decoder, the fused claim path, the two processors
 that decode (DecodeDynamoDBChange, ProcessClaimChange) and the two commands (claimflow decode, claimflow transform).
 """
@@ -12,13 +12,8 @@ from typing import Any
 
 import pytest
 
-from claimflow.events import (
-    MAX_CLOCK_SKEW_US,
-    DecodeError,
-    EventTimeRules,
-    decode_record,
-    time_rules_from_strings,
-)
+from claimflow.event_time import MAX_CLOCK_SKEW_US, EventTimeRules, time_rules_from_strings
+from claimflow.events import DecodeError, decode_record
 from claimflow_offline.java import RoutedRunner
 from claimflow_offline.runner import TestRunner
 

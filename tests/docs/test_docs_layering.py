@@ -22,7 +22,7 @@ PACKAGE = "claimflow"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("caching",),
     ("", "names", "rows", "claims.mapping"),
-    ("dynamodb", "kinesis"),
+    ("dynamodb", "kinesis", "event_time"),
     ("framing",),
     ("events",),
     ("claims",),

@@ -91,7 +91,7 @@ def test_runtime_pipeline_with_the_flows_row_writer_keeps_rows_and_dead_letters_
     writer = {"record_writer_schema": claim_row_wire_schema(), "suppress_missing": True}
     dead = {"invalid": "dead-letter", "failure": "dead-letter"}
     records = list(claim_records(12, seed=3))
-    bad = b'{"eventID": "x-1", "eventName": "UPSERT", "dynamodb": {}}'
+    bad = b'{"eventID": "6f1d2c3b-4a59-4e8f-9d7c-b6a5f4e3d2c1", "eventName": "UPSERT", "dynamodb": {}}'
     with Pipeline(
         [
             Stage("DecodeDynamoDBChange", routes={"success": "TransformClaimChange", **dead}),
@@ -107,7 +107,7 @@ def test_runtime_pipeline_with_the_flows_row_writer_keeps_rows_and_dead_letters_
     assert len(rows) == 12 and all(len(row) > 40 for row in rows)
     (dead_letter,) = result.records("dead-letter")
     assert set(dead_letter) == {"index", "eventId", "error", "rule", "record"}
-    assert dead_letter["eventId"] == "x-1"
+    assert dead_letter["eventId"] == "6f1d2c3b-4a59-4e8f-9d7c-b6a5f4e3d2c1"  # an AWS-shaped id is shown
 
 
 def test_runtime_pipeline_java_routing_must_route_every_relationship() -> None:

@@ -31,13 +31,8 @@ from claimflow.claims.errors import InvalidClaim
 from claimflow.claims.settings import ClaimSettings
 from claimflow.claims.shaped import Unusual, claim_values
 from claimflow.dynamodb import MAX_ITEM_BYTES, AttributeValueError, decode_value
-from claimflow.events import (
-    EVENT_NAMES,
-    creation_time_us,
-    decode_framed,
-    decode_record_or_rejection,
-    implausible_event_time,
-)
+from claimflow.event_time import creation_time_us, implausible_event_time
+from claimflow.events import EVENT_NAMES, decode_framed, decode_record_or_rejection
 from claimflow.framing import MALFORMED, Content
 from claimflow.kinesis import FlowFilePosition, KinesisPosition, latest_arrival_ms, position_problem
 
@@ -75,7 +70,7 @@ def _fast(
     """A clean record through the claim-shaped walk. ``raw_length`` is the record's JSON size (None when it was not
     read from bytes: then SizeBytes must show the item is within DynamoDB's limit, else the decoder checks);
     ``kinesis`` holds the row's Kinesis columns (:func:`claimflow.claims.build.kinesis_columns`), ``arrival_ms``
-    the arrival of that position (the event-time bound of :func:`claimflow.events.implausible_event_time`).
+    the arrival of that position (the event-time bound of :func:`claimflow.event_time.implausible_event_time`).
 
     Raises:
         Unusual: the record needs the two-step path (which also produces its rejection, if any).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from claimflow.events import DEFAULT_TIME_RULES, EventTimeRules, time_rules_from_strings
+from claimflow.event_time import DEFAULT_TIME_RULES, EventTimeRules, time_rules_from_strings
 
 MIN_HMAC_KEY_BYTES = 32
 MIN_HMAC_KEY_DISTINCT = 8  # distinct byte values: 48 random bytes in base64 have about 40; 'password' * 4 has 7
@@ -48,7 +48,7 @@ class ClaimSettings:
     caps ages at 90. ``strict`` turns every data-quality finding into a rejection. A key given with passthrough mode
     is accepted and unused (a processor may keep its sensitive key property set while its mode is switched).
     ``time_rules`` bound and place the event time of a raw Kinesis record the claim path decodes itself
-    (:class:`claimflow.events.EventTimeRules`); a change event's time was read by the decoder already.
+    (:class:`claimflow.event_time.EventTimeRules`); a change event's time was read by the decoder already.
 
     Raises:
         ValueError: pseudonymize or safe-harbor mode without a usable key (or an unknown mode).
@@ -95,7 +95,7 @@ class ClaimSettings:
 
         Raises:
             ValueError: an unknown mode or flag value, a missing or weak key in a keyed mode, or an unreadable or
-                out-of-bounds event-time setting (:func:`claimflow.events.time_rules_from_strings`).
+                out-of-bounds event-time setting (:func:`claimflow.event_time.time_rules_from_strings`).
         """
         return cls(
             phi_mode=PhiMode((phi_mode or PhiMode.PASSTHROUGH.value).strip().lower()),

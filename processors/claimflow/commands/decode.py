@@ -16,7 +16,8 @@ from typing import BinaryIO
 
 from claimflow.commands.framing import Input
 from claimflow.commands.records import RecordStep, run_records
-from claimflow.events import ChangeEvent, decode_framed, time_rules_from_strings
+from claimflow.event_time import time_rules_from_strings
+from claimflow.events import ChangeEvent, decode_framed
 from claimflow.kinesis import FlowFilePosition
 
 
@@ -39,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_time_arguments(parser: argparse.ArgumentParser) -> None:
-    """The event-time settings of the commands that decode Kinesis records (claimflow.events.EventTimeRules), the
+    """The event-time settings of the commands that decode Kinesis records (claimflow.event_time.EventTimeRules), the
     processors' "Maximum Clock Skew" and "Millisecond Precision Since"."""
     parser.add_argument(
         "--max-clock-skew", default="15 min", metavar="PERIOD",

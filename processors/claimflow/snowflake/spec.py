@@ -8,7 +8,7 @@ VARCHAR under the default collation) in the order the events happened to the ite
     <op rank> '.' eventId
 
 1. ``eventCreationUnixTime`` (integer microseconds) — DynamoDB's ordering of changes to one item. A MILLISECOND
-   time is one microsecond of its millisecond as the decoder read it (``claimflow.events.EventTimeRules``: the
+   time is one microsecond of its millisecond as the decoder read it (``claimflow.event_time.EventTimeRules``: the
    first, or the last after a declared switch from MICROSECOND); docs/guarantees.md, "Mixed precision", says why
    the sequence number cannot order it against a MICROSECOND change of its millisecond.
 2. ``kinesisSequenceNumber`` compared NUMERICALLY. Sequence numbers are decimal strings of up to ~56 digits: too
