@@ -133,6 +133,45 @@ def test_disk_items_table_answers_like_moto_and_scans_in_its_order(disk_aws, mon
         assert [k for ids, _ in fast for k in ids] == sorted(set(KEYS) - {"z"})
 
 
+def _updates(clients: AwsClients, table: str) -> list[dict[str, Any]]:
+    """Plain, nested and transactional UpdateItem on one item, then what GetItem and the stream show."""
+    ddb = clients.dynamodb
+    ddb.put_item(TableName=table, Item=RICH_ITEM)
+    key = {"claim_id": {"S": "c-1"}}
+    total = {"#t": "total"}  # a reserved word
+    ddb.update_item(TableName=table, Key=key, UpdateExpression="SET #t = :t REMOVE flag",
+                    ExpressionAttributeNames=total, ExpressionAttributeValues={":t": {"N": "20"}})  # fmt: skip
+    ddb.update_item(TableName=table, Key=key, UpdateExpression="SET patient.address.zip = :z",
+                    ExpressionAttributeValues={":z": {"S": "10001"}})  # fmt: skip
+    ddb.transact_write_items(TransactItems=[{"Update": {
+        "TableName": table, "Key": key, "UpdateExpression": "SET note = :n",
+        "ExpressionAttributeValues": {":n": {"S": "in a transaction"}},
+    }}])  # fmt: skip
+    ddb.update_item(TableName=table, Key={"claim_id": {"S": "c-new"}}, UpdateExpression="SET #t = :t",
+                    ExpressionAttributeNames=total, ExpressionAttributeValues={":t": {"N": "1"}})  # fmt: skip
+    got = [ddb.get_item(TableName=table, Key={"claim_id": {"S": k}}, ConsistentRead=True)["Item"]
+           for k in ("c-1", "c-new")]  # fmt: skip
+    images = [
+        {name: r.record["dynamodb"].get(name) for name in ("Keys", "NewImage", "OldImage")}
+        for r in _table(table).stream_shard.items
+    ]
+    return [*got, *images]
+
+
+def test_disk_items_keep_updates_as_moto_does(disk_aws) -> None:  # type: ignore[no-untyped-def]
+    # moto's UpdateItem changes the item it read in place: from disk that is a copy, which must be stored again.
+    ensure_resources(disk_aws, "DiskUpdates", "DiskUpdatesStream", shards=1)
+    assert isinstance(_table("DiskUpdates").items, DiskItems)
+    on_disk = _updates(disk_aws, "DiskUpdates")
+    assert on_disk[0]["total"] == {"N": "20"} and "flag" not in on_disk[0]
+    assert on_disk[0]["patient"]["M"]["address"]["M"]["zip"] == {"S": "10001"}
+    assert on_disk[0]["note"] == {"S": "in a transaction"} and on_disk[1]["total"] == {"N": "1"}
+    use_disk_items(None)
+    ensure_resources(disk_aws, "MemoryUpdates", "MemoryUpdatesStream", shards=1)
+    assert not isinstance(_table("MemoryUpdates").items, DiskItems)
+    assert _updates(disk_aws, "MemoryUpdates") == on_disk
+
+
 def test_disk_items_keep_the_emulator_memory_flat(tmp_path: Path) -> None:
     from moto.dynamodb.models.dynamo_type import DynamoType, Item
 

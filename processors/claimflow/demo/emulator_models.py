@@ -9,7 +9,8 @@ and then scans the whole table, and four of moto's ways of doing things grow fas
 - ``install_scan_order_shim``: every Scan page sorts the whole table and then walks it from the start to find the
   page's start key, so a full Scan is quadratic (minutes at 100,000 items);
 - ``DiskItems`` (``use_disk_items``): the table lives in memory, about 11 to 14 KB per item in moto's object
-  trees, so the emulator grew with the table; on disk (SQLite, one file per table) its memory stays flat.
+  trees, so the emulator grew with the table; on disk (SQLite, one file per table) its memory stays flat. An
+  UpdateItem, which moto applies to the item it read, stores the changed copy again.
 
 Only the emulator changes; every client call still goes through boto3 and moto's HTTP endpoint, and moto still
 parses, validates and answers each request. tests/demo compares each change with moto's own behaviour.
@@ -270,6 +271,24 @@ def use_disk_items(directory: Path | None) -> None:
             self.items = DiskItems(_disk.directory / f"{self.name}-{uuid.uuid4().hex}.sqlite", self.hash_key_type)
 
     _shimmed(Table, "__init__", __init__)
+    _write_back_updates()
+
+
+def _write_back_updates() -> None:
+    # moto's UpdateItem changes the item it read in place, which for a table in memory is the stored item; an item
+    # read from disk is a copy, so the changed item is stored again (transactions' updates come through here too).
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.update_item
+
+    def update_item(self: Any, table_name: str, key: Any, *args: Any, **kwargs: Any) -> Any:
+        item = original(self, table_name, key, *args, **kwargs)
+        items = self.get_table(table_name).items
+        if isinstance(items, DiskItems):
+            items[item.hash_key] = item
+        return item
+
+    _shimmed(DynamoDBBackend, "update_item", update_item)
 
 
 class _DiskSetting:
