@@ -29,6 +29,9 @@ def test_demo_run_with_chaos_reconciles(tmp_path: Path) -> None:
     report = run_demo(options)
     recon = report.reconciliation
     assert recon.ok, recon.problems
+    # The emulator and the generator ran in processes of their own, each reporting what it used.
+    assert list(report.usage) == ["demo", "AWS emulator", "claim generator"]
+    assert all(u.cpu_s > 0 and u.peak_rss_bytes > 10_000_000 for u in report.usage.values())
     assert recon.source_claims == recon.destination_live > 0
     assert recon.destination_tombstones == report.events_by_type["REMOVE"] > 0
     assert report.ttl_deletes > 0

@@ -137,7 +137,7 @@ class EmulatorProcess:
         return value
 
 
-def _failure(exc: BaseException) -> str:
+def failure_text(exc: BaseException) -> str:
     # Type and the innermost frame only: request data (synthetic claims, but still) stays out of the message.
     frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
@@ -264,10 +264,10 @@ def serve(connection: Any, region: str, item_directory: Path) -> None:
                         connection.send(("ok", None))
                         return
                 except Exception as exc:
-                    connection.send(("error", _failure(exc)))
+                    connection.send(("error", failure_text(exc)))
     except Exception as exc:
         with contextlib.suppress(Exception):
-            connection.send(("error", _failure(exc)))
+            connection.send(("error", failure_text(exc)))
 
 
 def _commands(connection: Any) -> Iterator[tuple[str, Any]]:

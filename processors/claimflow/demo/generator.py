@@ -95,8 +95,15 @@ class GenerateStats:
                 self.ttl_deletes += int(write.ttl)
             else:
                 self.puts += 1
-                if write.item["claim_status"] == SUBMITTED and TTL_ATTRIBUTE not in write.item:
-                    self.claims += 1
+        self.claims += new_claims_in(wave)
+
+
+def new_claims_in(wave: Sequence[Write]) -> int:
+    """How many writes of ``wave`` put a new claim (its first, Submitted version)."""
+    return sum(
+        1 for write in wave
+        if write.item is not None and write.item["claim_status"] == SUBMITTED and TTL_ATTRIBUTE not in write.item
+    )  # fmt: skip
 
 
 class ClaimGenerator:

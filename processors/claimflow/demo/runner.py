@@ -21,7 +21,8 @@ from claimflow.demo.aws import DEFAULT_REGION, DEFAULT_STREAM, DEFAULT_TABLE, en
 from claimflow.demo.bridge import EventLedger, StreamBridge
 from claimflow.demo.consumer import CheckpointStore, KinesisConsumer, KinesisFlowFile
 from claimflow.demo.emulator import EmulatorProcess, ProcessUsage, StreamingSettings, StreamingTotals, process_usage
-from claimflow.demo.generator import GenerateStats, GeneratorConfig, generate
+from claimflow.demo.generator import GenerateStats, GeneratorConfig, generate, new_claims_in
+from claimflow.demo.generator_process import generate_in_process
 from claimflow.demo.pipeline import ClaimPipeline, PipelineDescription
 from claimflow.demo.reconcile import Reconciliation, reconcile, release_emulator_results
 from claimflow.snowflake.spec import DEFAULT_TABLES
@@ -90,7 +91,7 @@ class DemoReport:
     elapsed_s: float
     views: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = field(default_factory=dict)
     backfill: Any = None  # claimflow.demo.backfill.BackfillReport with --existing
-    usage: dict[str, ProcessUsage] = field(default_factory=dict)  # per process: the demo, the AWS emulator
+    usage: dict[str, ProcessUsage] = field(default_factory=dict)  # per process: demo, AWS emulator, claim generator
 
     @property
     def events(self) -> int:
@@ -112,6 +113,8 @@ def _aws_endpoint(options: DemoOptions) -> Iterator[tuple[str | None, EmulatorPr
 class _ClientStreaming:
     """The bridge in the demo's own process, as a boto3 client of the endpoint (``--endpoint-url``, ``--aws``)."""
 
+    pumps_after_waves = True  # the bridge runs here, between the generator's waves
+
     def __init__(self, bridge: StreamBridge, ledger: EventLedger) -> None:
         self._bridge = bridge
         self._ledger = ledger
@@ -131,6 +134,8 @@ class _ClientStreaming:
 class _EmulatorStreaming:
     """The bridge in the emulator's process, which forwards changes by itself, as DynamoDB does."""
 
+    pumps_after_waves = False
+
     def __init__(self, emulator: EmulatorProcess, settings: StreamingSettings) -> None:
         self._emulator = emulator
         emulator.start_streaming(settings)
@@ -144,6 +149,8 @@ class _EmulatorStreaming:
 
 class _NoStreaming:
     """``--no-bridge``: the table streams to Kinesis itself."""
+
+    pumps_after_waves = False
 
     def after_wave(self) -> None:
         pass
@@ -406,18 +413,24 @@ def _run_demo(
             )  # fmt: skip
         ledger.close()  # the bridge appends to the same event log from here on
         streaming = _streaming(options, emulator, clients, resources, bridge_seed, event_log, checkpoint_path)
+        generator_usage: dict[str, ProcessUsage] = {}  # when the generator runs in a process of its own
+
+        config = GeneratorConfig(claims=options.claims, seed=options.seed)
+
+        def written(new_claims: int) -> None:
+            if generation.cancelled.is_set():
+                raise _Cancelled
+            streaming.after_wave()
+            if on_claims:
+                on_claims(new_claims)
 
         def write_claims() -> GenerateStats:
-            def after_wave(wave: list[Any]) -> None:
-                if generation.cancelled.is_set():
-                    raise _Cancelled
-                streaming.after_wave()
-                if on_claims:
-                    on_claims(sum(1 for w in wave if w.item is not None and w.item.get("claim_status") == "Submitted"
-                                  and "expires_at" not in w.item))  # fmt: skip
-
-            config = GeneratorConfig(claims=options.claims, seed=options.seed)
-            return generate(clients.dynamodb, resources.table_name, config, after_wave)
+            if not streaming.pumps_after_waves:  # nothing of this process runs between waves: write from another
+                stats, generator_usage["claim generator"] = generate_in_process(
+                    endpoint, options.region, resources.table_name, config, written
+                )
+                return stats
+            return generate(clients.dynamodb, resources.table_name, config, lambda wave: written(new_claims_in(wave)))
 
         generation = _Generation(write_claims)
         generation.start()
@@ -447,7 +460,7 @@ def _run_demo(
             result.problems.append(
                 f"{dead_total} records reached the dead letter, {totals.invalid_injected} broken ones were injected"
             )
-        usage = {"demo": process_usage(), **({"AWS emulator": emulator.usage()} if emulator else {})}  # after the Scan
+        usage = {"demo": process_usage(), **({"AWS emulator": emulator.usage()} if emulator else {}), **generator_usage}
         table_rows = _table_rows(connection)
         views = _views(connection)
 
