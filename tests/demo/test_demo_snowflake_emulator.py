@@ -40,14 +40,14 @@ def _staged(cursor: Any, batch_id: str) -> dict[str, tuple[Any, ...]]:
 
 
 def test_demo_bulk_staging_equals_the_json_insert(tmp_path: Path) -> None:
-    from claimflow.snowflake import ddl
     from claimflow.snowflake.connector import MAX_JSON_CHUNK_BYTES, _json_chunks
+    from claimflow.snowflake.tables import batch_insert_sql
 
     rows = _rows(40)
     with _snowflake(DemoOptions(workdir=tmp_path)) as (connection, _):
         cursor = connection.cursor()
         for chunk in _json_chunks(rows, MAX_JSON_CHUNK_BYTES):
-            cursor.execute(ddl.batch_insert_sql(DEFAULT_TABLES), ("by-json", chunk))
+            cursor.execute(batch_insert_sql(DEFAULT_TABLES), ("by-json", chunk))
         assert DuckDBStager(connection)(cursor, "by-arrow", rows) == len(rows)
         by_json, by_arrow = _staged(cursor, "by-json"), _staged(cursor, "by-arrow")
         cursor.close()

@@ -37,6 +37,23 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 ABOVE_THE_CORE = ("claimflow_processors", "claimflow_offline")
 HARNESSES = LAYERS.index(("demo", "bench"))
 
+# Inside `snowflake`, lowest first, by module ("" is snowflake/__init__.py): the merge semantics, then the merge SQL
+# and the object names, the tables, the views and governance, monitoring (which lists the PHI columns), the script
+# assembly, and the writers and the command line on top.
+SNOWFLAKE = "snowflake"
+SNOWFLAKE_LAYERS: tuple[tuple[str, ...], ...] = (
+    ("spec",),
+    ("merge_sql", "naming"),
+    ("tables",),
+    ("views", "governance"),
+    ("monitoring",),
+    ("ddl",),
+    ("connector",),
+    ("snowpark_merge",),
+    ("service",),
+    ("", "__main__"),
+)
+
 
 def _module_name(path: Path) -> str:
     parts = path.relative_to(ROOT).with_suffix("").parts
@@ -131,7 +148,61 @@ def test_the_check_catches_an_upward_import() -> None:
     assert "imports claimflow.events (events, layer 4)" in problems[1]
 
 
+def _snowflake_layer(module: str) -> int:
+    name = _relative(module).removeprefix(SNOWFLAKE).removeprefix(".")
+    return next(layer for layer, units in enumerate(SNOWFLAKE_LAYERS) if name in units)
+
+
+def _snowflake_problems(module: str, path: Path, source: str) -> list[str]:
+    """Imports of a snowflake module from a module of its own inner layer or above (its own module aside)."""
+    layer = _snowflake_layer(module)
+    inside = f"{PACKAGE}.{SNOWFLAKE}"
+    return [
+        f"{path.relative_to(REPO)}:{line} (layer {layer} of {SNOWFLAKE}) imports {imported}"
+        for line, imported in _imports(module, path, source)
+        if (imported == inside or imported.startswith(inside + "."))
+        and imported != module
+        and _snowflake_layer(imported) >= layer
+    ]
+
+
+SNOWFLAKE_MODULES = sorted(
+    m for m in MODULES if m == f"{PACKAGE}.{SNOWFLAKE}" or m.startswith(f"{PACKAGE}.{SNOWFLAKE}.")
+)
+
+
+def test_every_snowflake_module_has_a_layer() -> None:
+    names = [unit for layer in SNOWFLAKE_LAYERS for unit in layer]
+    assert len(names) == len(set(names))
+    assert sorted(_relative(m).removeprefix(SNOWFLAKE).removeprefix(".") for m in SNOWFLAKE_MODULES) == sorted(names)
+
+
+@pytest.mark.parametrize("module", SNOWFLAKE_MODULES)
+def test_no_snowflake_module_imports_one_beside_or_above_it(module: str) -> None:
+    path = MODULES[module]
+    assert _snowflake_problems(module, path, path.read_text(encoding="utf-8")) == []
+
+
+def test_the_snowflake_check_catches_an_upward_import() -> None:
+    path = ROOT / PACKAGE / SNOWFLAKE / "tables.py"
+    source = "from claimflow.snowflake import ddl\nfrom claimflow.snowflake.naming import Names\n"
+    source += "from claimflow.snowflake.spec import TableNames\n"
+    problems = _snowflake_problems("claimflow.snowflake.tables", path, source)
+    assert problems == [f"{path.relative_to(REPO)}:1 (layer 2 of snowflake) imports claimflow.snowflake.ddl"]
+    sideways = _snowflake_problems("claimflow.snowflake.views", path, "from claimflow.snowflake import governance\n")
+    assert len(sideways) == 1
+
+
 def test_docs_index_states_this_layering() -> None:
     stated = " < ".join(", ".join(f"`{unit or PACKAGE}`" for unit in layer) for layer in LAYERS)
     index = " ".join((REPO / "docs" / "index.md").read_text(encoding="utf-8").split())
     assert stated in index, f"docs/index.md should state the layering as: {stated}"
+
+
+def test_docs_index_states_the_snowflake_layering() -> None:
+    stated = " < ".join(
+        ", ".join(f"`{SNOWFLAKE}/__init__`" if not unit else f"`{unit}`" for unit in layer)
+        for layer in SNOWFLAKE_LAYERS
+    )
+    index = " ".join((REPO / "docs" / "index.md").read_text(encoding="utf-8").split())
+    assert stated in index, f"docs/index.md should state the layering inside snowflake as: {stated}"

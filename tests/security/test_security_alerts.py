@@ -9,8 +9,9 @@ import sqlglot
 
 from claimflow.snowflake import ddl
 from claimflow.snowflake.connector import split_statements
+from claimflow.snowflake.naming import DEFAULT_NAMES
 
-NAMES = ddl.DEFAULT_NAMES
+NAMES = DEFAULT_NAMES
 ALERT = re.compile(r"CREATE OR REPLACE ALERT (\w+)\b.*?\bIF \(EXISTS \((.*)\)\)\s+THEN (CALL .*)\Z", re.S)
 
 

@@ -14,11 +14,14 @@ from sqlglot import exp
 
 from claimflow.snowflake import ddl
 from claimflow.snowflake.connector import split_statements
+from claimflow.snowflake.governance import MASKING_POLICIES
+from claimflow.snowflake.naming import DEFAULT_NAMES, Names
 from claimflow.snowflake.spec import TableNames
+from claimflow.snowflake.views import QUICKSTART_COLUMNS
 
 REPO = Path(__file__).resolve().parents[2]
 GOVERNED = re.compile(r"CREATE (MASKING POLICY|ROW ACCESS POLICY|TAG)\b", re.I)
-QUICKSTART = ddl.Names(
+QUICKSTART = Names(
     database="CDC_DB", schema="CLAIMFLOW", warehouse="CDC_WH", existing_database_owner="CDC_RL", quickstart_views=True
 )
 
@@ -36,17 +39,17 @@ def _with_roles(scripts: dict[str, str]) -> list[tuple[str, str | None, str]]:
     return out
 
 
-@pytest.mark.parametrize("names", [ddl.DEFAULT_NAMES, QUICKSTART], ids=["default", "quickstart"])
-def test_the_governor_creates_every_policy_and_tag_in_its_own_schema(names: ddl.Names) -> None:
+@pytest.mark.parametrize("names", [DEFAULT_NAMES, QUICKSTART], ids=["default", "quickstart"])
+def test_the_governor_creates_every_policy_and_tag_in_its_own_schema(names: Names) -> None:
     governed = [(role, s) for _n, role, s in _with_roles(ddl.render_scripts(names)) if GOVERNED.match(s)]
-    assert len(governed) == len(ddl.MASKING_POLICIES) + 2  # the masking policies, the row access policy, the tag
+    assert len(governed) == len(MASKING_POLICIES) + 2  # the masking policies, the row access policy, the tag
     for role, statement in governed:
         assert role == names.governor_role, statement[:80]
         assert f" {names.gov}." in statement.split("->")[0].split(" ALLOWED_VALUES")[0], statement[:80]
 
 
-@pytest.mark.parametrize("names", [ddl.DEFAULT_NAMES, QUICKSTART], ids=["default", "quickstart"])
-def test_only_the_governor_sets_policies_and_tags_and_nobody_takes_ownership(names: ddl.Names) -> None:
+@pytest.mark.parametrize("names", [DEFAULT_NAMES, QUICKSTART], ids=["default", "quickstart"])
+def test_only_the_governor_sets_policies_and_tags_and_nobody_takes_ownership(names: Names) -> None:
     for script, role, statement in _with_roles(ddl.render_scripts(names)):
         assert not re.search(r"\bGRANT OWNERSHIP\b", statement, re.I), (script, statement[:80])
         if re.search(r"\b(SET|UNSET) (MASKING POLICY|TAG)\b|\b(ADD|DROP ALL) ROW ACCESS POLIC", statement):
@@ -84,9 +87,9 @@ def test_quickstart_compatibility_views_have_the_quickstart_columns() -> None:
         statement = next(s for s in split_statements(views) if s.startswith(f"CREATE OR REPLACE SECURE VIEW {view}\n"))
         select = sqlglot.parse_one(statement, read="snowflake").find(exp.Select)
         assert select is not None
-        assert [e.alias_or_name for e in select.expressions] == list(ddl.QUICKSTART_COLUMNS), view
+        assert [e.alias_or_name for e in select.expressions] == list(QUICKSTART_COLUMNS), view
         assert f"GRANT SELECT ON VIEW {view} TO ROLE CLAIMFLOW_ANALYST;" in views
-    assert len(ddl.QUICKSTART_COLUMNS) == 32
+    assert len(QUICKSTART_COLUMNS) == 32
     assert "OPENFLOW_INSCLAIM" not in ddl.render_scripts()["04_views.sql"]  # only on request
 
 
@@ -103,7 +106,7 @@ def test_table_names_are_options_and_reach_every_script(tmp_path: Path) -> None:
     assert not re.search(r"\b(CLAIMS_STAGING|CLAIMS_EVENT_HISTORY|CLAIMS_CURRENT)\b", text)
     for table in ("STG_X", "HIST_X", "CUR_X"):
         assert f"CREATE TABLE IF NOT EXISTS {table} (" in text
-    assert ddl.drift(out, ddl.Names(database="CDC_DB", tables=TableNames("STG_X", "HIST_X", "CUR_X"),
+    assert ddl.drift(out, Names(database="CDC_DB", tables=TableNames("STG_X", "HIST_X", "CUR_X"),
                                     existing_database_owner="CDC_RL", quickstart_views=True)) == []  # fmt: skip
     bad = subprocess.run(
         [sys.executable, "-m", "claimflow.snowflake", "--write", str(out), "--staging-table", "x;DROP"],

@@ -1,7 +1,7 @@
 """An analyst cannot rebuild a masked date: reconstruction attempts run as CLAIMFLOW_ANALYST would see the data.
 
 fakesnow does not run masking policies, so the analyst's view of each table is emulated with the policies' own
-expressions, taken from the generated governance SQL (``ddl.MASKING_POLICIES``, the text that is in
+expressions, taken from the generated governance SQL (``MASKING_POLICIES``, the text that is in
 sql/05_governance.sql): a schema ``ANALYST_EMU`` holds one view per table that applies to every classified column
 the expression the policy returns to a role that is not unmasked, and the generated secure views of 04 are built
 on top of it. The reconstruction queries then run against those views, as the analyst queries them.
@@ -28,9 +28,20 @@ from sqlglot import exp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "snowflake"))
 from _sf_helpers import SQL_DIR, fakesnow_connection, iso_us, make_row, reset_tables
 
+from claimflow.claims.phi import RESTRICTED_ZIP3
 from claimflow.rows import COLUMNS, Kind, Phi
-from claimflow.snowflake import ddl, spec
+from claimflow.snowflake import spec
 from claimflow.snowflake.connector import SnowflakeSink, split_statements
+from claimflow.snowflake.governance import (
+    DAYS_PER_YEAR_BAND,
+    POLICIES_BY_NAME,
+    MaskingPolicy,
+    masking_policy_of,
+)
+from claimflow.snowflake.naming import DEFAULT_NAMES, Names
+from claimflow.snowflake.spec import APPLIED_VERSION, IS_DELETED
+from claimflow.snowflake.tables import DESTINATION_EXTRA, HISTORY_EXTRA, STAGING_EXTRA, ExtraColumn
+from claimflow.snowflake.views import ANALYST_VIEWS, views_script
 
 pytestmark = pytest.mark.filterwarnings("ignore:Arrow output:UserWarning")
 
@@ -42,19 +53,19 @@ def _us(day: dt.datetime) -> int:
     return int((day - dt.datetime(1970, 1, 1)).total_seconds() * 1_000_000)
 
 
-def _masked_expression(policy: ddl.MaskingPolicy, column: str) -> str:
-    restricted = ", ".join(f"'{p}'" for p in sorted(ddl.RESTRICTED_ZIP3))
+def _masked_expression(policy: MaskingPolicy, column: str) -> str:
+    restricted = ", ".join(f"'{p}'" for p in sorted(RESTRICTED_ZIP3))
     body = policy.masked.replace("{restricted}", restricted)
     masked = re.sub(r"\bval\b", column, body)
     return f"CASE WHEN {column} IS NULL THEN NULL ELSE {masked} END"
 
 
-def _analyst_projection(table: str, extras: tuple[ddl.ExtraColumn, ...]) -> str:
+def _analyst_projection(table: str, extras: tuple[ExtraColumn, ...]) -> str:
     """The table as an unprivileged role reads it: every classified column through its policy's masked branch."""
     items = []
     for col in (*COLUMNS, *extras):
-        policy = ddl._masking_policy(col)
-        items.append(col.name if policy is None else f"{_masked_expression(ddl.POLICIES_BY_NAME[policy], col.name)} "
+        policy = masking_policy_of(col)
+        items.append(col.name if policy is None else f"{_masked_expression(POLICIES_BY_NAME[policy], col.name)} "
                      f"AS {col.name}")  # fmt: skip
     return f"CREATE OR REPLACE VIEW {EMU}.{table} AS SELECT {', '.join(items)} FROM CDC.{table}"
 
@@ -95,11 +106,11 @@ def analyst() -> Iterator[Any]:
         SnowflakeSink(conn).write_batch([_row(c, **v) for c, v in CLAIMS.items()])
         cur = conn.cursor()
         cur.execute(f"CREATE SCHEMA IF NOT EXISTS CLAIMFLOW_DB.{EMU}")
-        for table, extras in ((T.staging, ddl.STAGING_EXTRA), (T.history, ddl.HISTORY_EXTRA),
-                              (T.destination, ddl.DESTINATION_EXTRA)):  # fmt: skip
+        for table, extras in ((T.staging, STAGING_EXTRA), (T.history, HISTORY_EXTRA),
+                              (T.destination, DESTINATION_EXTRA)):  # fmt: skip
             cur.execute(_analyst_projection(table, extras))
         # The generated secure views, built over the analyst's projection of the tables.
-        views = ddl.views_script(ddl.Names(schema=EMU))
+        views = views_script(Names(schema=EMU))
         for statement in split_statements(views):
             if statement.upper().startswith(("CREATE", "USE SCHEMA")):
                 cur.execute(statement)
@@ -149,7 +160,7 @@ def test_claims_differing_only_in_date_elements_look_identical_to_the_analyst(an
 
 
 def test_every_temporal_value_the_analyst_sees_is_a_year(analyst: Any) -> None:
-    for view in ddl.ANALYST_VIEWS:
+    for view in ANALYST_VIEWS:
         for row in _dicts(analyst, f"SELECT * FROM {view}"):
             for key, value in row.items():
                 if isinstance(value, dt.datetime):
@@ -165,7 +176,7 @@ def test_ages_over_89_are_one_group_and_their_birth_year_is_hidden(analyst: Any)
     assert old["patientageatservice"] == 90
     assert old["patientdob"] is None
     assert all(r["patientageatservice"] <= 90 for r in rows.values())
-    assert all(int(r["claimagedays"]) % ddl.DAYS_PER_YEAR_BAND == 0 for r in rows.values())
+    assert all(int(r["claimagedays"]) % DAYS_PER_YEAR_BAND == 0 for r in rows.values())
 
 
 def test_event_time_in_microseconds_is_generalised_to_its_year(analyst: Any) -> None:
@@ -199,7 +210,7 @@ def test_every_masking_policy_body_parses_and_unmasks_only_primary_roles() -> No
             unmask = case.args["ifs"][0].this.sql(dialect="snowflake")
             assert unmask.startswith("CURRENT_ROLE() IN (") and "IS_ROLE_IN_SESSION" not in body
             bodies[name] = unmask
-    assert set(bodies) == set(ddl.POLICIES_BY_NAME)
+    assert set(bodies) == set(POLICIES_BY_NAME)
     monitors = {name for name, unmask in bodies.items() if "CLAIMFLOW_MONITOR" in unmask}
     assert monitors == {"PHI_MASK_EVENT_TIME", "PHI_MASK_EVENT_US"}
 
@@ -221,11 +232,11 @@ def test_analyst_views_hold_no_unclassified_copy_of_a_masked_column() -> None:
     """The secure views expose columns by name; an expression over a masked column is masked too (the policy
     applies to the column wherever it appears). No analyst view may read a table column that is not in COLUMNS or
     the classified extras."""
-    known = {c.name for c in COLUMNS} | {e.name for e in (*ddl.STAGING_EXTRA, *ddl.HISTORY_EXTRA,
-                                                          *ddl.DESTINATION_EXTRA)}  # fmt: skip
-    text = ddl.views_script(ddl.DEFAULT_NAMES)
+    known = {c.name for c in COLUMNS} | {e.name for e in (*STAGING_EXTRA, *HISTORY_EXTRA,
+                                                          *DESTINATION_EXTRA)}  # fmt: skip
+    text = views_script(DEFAULT_NAMES)
     for name in set(re.findall(r"\b[cdh]\.(\w+)", text)):
-        assert name in known or name in (ddl.IS_DELETED, ddl.APPLIED_VERSION), name
+        assert name in known or name in (IS_DELETED, APPLIED_VERSION), name
 
 
 def test_reconstruction_inputs_are_synthetic() -> None:

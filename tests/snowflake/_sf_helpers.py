@@ -19,6 +19,7 @@ from typing import Any
 from claimflow.rows import COLUMNS, COLUMNS_BY_NAME, Kind, empty_row
 from claimflow.snowflake import SnowflakeSink, apply_sql_scripts, ddl, merge_sql, spec
 from claimflow.snowflake.connector import ScriptReport
+from claimflow.snowflake.tables import batch_insert_sql, consume_batch_sql, history_from_staging_sql
 
 REPO = Path(__file__).resolve().parents[2]
 SQL_DIR = REPO / "sql"
@@ -236,15 +237,15 @@ class MergeStatementEngine(_FakesnowReads):
         self.batches += 1
         batch_id = f"merge-{self.batches}"
         cur = self.conn.cursor()
-        cur.execute(ddl.batch_insert_sql(t), (batch_id, json.dumps(list(rows))))
-        cur.execute(ddl.history_from_staging_sql(t), (batch_id,))
+        cur.execute(batch_insert_sql(t), (batch_id, json.dumps(list(rows))))
+        cur.execute(history_from_staging_sql(t), (batch_id,))
         source = merge_sql.merge_source_sql(t.staging, f"s.{spec.BATCH_ID} = ?")
         cur.execute(f"SELECT claimId, COUNT(*) FROM ({source}) GROUP BY claimId HAVING COUNT(*) > 1", (batch_id,))
         assert cur.fetchall() == [], "merge source has more than one row for a claim"
         cur.execute(f"SELECT COUNT(*) FROM ({source})", (batch_id,))
         assert cur.fetchone()[0] == len({r["claimId"] for r in rows})
         cur.execute(merge_sql.batch_merge_sql(t), (batch_id,))
-        cur.execute(ddl.consume_batch_sql(t), (batch_id,))
+        cur.execute(consume_batch_sql(t), (batch_id,))
 
 
 class SnowparkEngine:

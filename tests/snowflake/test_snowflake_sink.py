@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from _sf_helpers import BASE_TIME_US, SinkEngine, fakesnow_connection, make_row, reset_tables
 
-from claimflow.snowflake import SnowflakeSink, ddl, spec
+from claimflow.snowflake import SnowflakeSink, spec
 from claimflow.snowflake import connector as connector_module
+from claimflow.snowflake.tables import batch_insert_sql
 
 pytestmark = pytest.mark.filterwarnings("ignore:Arrow output:UserWarning")
 
@@ -69,7 +70,7 @@ def test_a_failing_batch_rolls_back_everything(conn: Any, monkeypatch: pytest.Mo
 def test_consumes_only_its_own_rows(conn: Any) -> None:
     # Rows another loader landed (Snowpipe: no batch id) or another writer staged must stay in staging.
     cur = conn.cursor()
-    cur.execute(ddl.batch_insert_sql(T).replace("?,\n    SYSDATE()", "NULL,\n    SYSDATE()", 1),
+    cur.execute(batch_insert_sql(T).replace("?,\n    SYSDATE()", "NULL,\n    SYSDATE()", 1),
                 (json.dumps([make_row("O1", "INSERT", BASE_TIME_US)]),))  # fmt: skip
     result = SnowflakeSink(conn).write_batch([make_row("O1", "MODIFY", BASE_TIME_US + 1)])
     assert result.consumed == 1
@@ -188,7 +189,7 @@ def test_fakesnow_keeps_every_result_whatever_the_sink_does_so_the_demo_releases
 
 def test_a_custom_stager_replaces_only_the_staging_insert(conn: Any) -> None:
     calls: list[tuple[str, int]] = []
-    json_insert = ddl.batch_insert_sql(T)
+    json_insert = batch_insert_sql(T)
 
     def stage(cursor: Any, batch_id: str, rows: Any) -> int:
         calls.append((batch_id, len(rows)))

@@ -19,6 +19,9 @@ from sqlglot import exp
 from claimflow.rows import COLUMNS, Phi
 from claimflow.snowflake import ddl, merge_sql, spec
 from claimflow.snowflake.connector import apply_sql_scripts, split_statements, statement_kind
+from claimflow.snowflake.naming import DEFAULT_NAMES
+from claimflow.snowflake.tables import DESTINATION_EXTRA, HISTORY_EXTRA, STAGING_EXTRA, batch_insert_sql
+from claimflow.snowflake.views import ALL_VIEWS
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 pytestmark = pytest.mark.filterwarnings("ignore:Arrow output:UserWarning")
@@ -43,9 +46,10 @@ def test_sql_directory_matches_the_generator() -> None:
 def test_generator_follows_rows_columns(monkeypatch: pytest.MonkeyPatch) -> None:
     # A column added to rows.COLUMNS must show up in the generated DDL (so the drift test catches a stale sql/).
     from claimflow.rows import Column, Group, Kind
+    from claimflow.snowflake import tables as table_shapes
 
     extra = Column("driftProbe", Kind.VARCHAR, "VARCHAR(8)", "probe", Group.ENRICHMENT)
-    monkeypatch.setattr(ddl, "COLUMNS", (*COLUMNS, extra))
+    monkeypatch.setattr(table_shapes, "COLUMNS", (*COLUMNS, extra))
     assert "driftProbe VARCHAR(8)" in ddl.render_scripts()["01_tables.sql"]
     assert ddl.drift(SQL_DIR) != []
 
@@ -61,9 +65,9 @@ def _create_table(sql: str, table: str) -> exp.Create:
 @pytest.mark.parametrize(
     ("table", "extra"),
     [
-        (spec.DEFAULT_TABLES.staging, ddl.STAGING_EXTRA),
-        (spec.DEFAULT_TABLES.history, ddl.HISTORY_EXTRA),
-        (spec.DEFAULT_TABLES.destination, ddl.DESTINATION_EXTRA),
+        (spec.DEFAULT_TABLES.staging, STAGING_EXTRA),
+        (spec.DEFAULT_TABLES.history, HISTORY_EXTRA),
+        (spec.DEFAULT_TABLES.destination, DESTINATION_EXTRA),
     ],
 )
 def test_table_columns_are_rows_columns_in_order_with_their_types(table: str, extra: tuple) -> None:
@@ -94,7 +98,7 @@ def test_phi_columns_are_masked_and_tagged_with_their_class() -> None:
             assert re.search(pattern, text), (table, col.name)
         assert f"MODIFY COLUMN {col.name} SET TAG CLAIMFLOW_DB.GOVERNANCE.PHI_CLASS = '{col.phi.value}';" in text
     masked = set(re.findall(r"MODIFY COLUMN (\w+) SET MASKING POLICY", text))
-    extras = {e.name for e in (*ddl.STAGING_EXTRA, *ddl.HISTORY_EXTRA, *ddl.DESTINATION_EXTRA) if e.phi is not Phi.NONE}
+    extras = {e.name for e in (*STAGING_EXTRA, *HISTORY_EXTRA, *DESTINATION_EXTRA) if e.phi is not Phi.NONE}
     assert extras == {"stagedAt", "loadedAt", "mergedAt"}
     assert masked == {c.name for c in phi} | extras  # no non-PHI column masked by accident
     # Unmasked only for the session's primary role: neither secondary roles nor the hierarchy unmask PHI.
@@ -166,14 +170,14 @@ def test_merge_statements_parse_into_merge_trees() -> None:
     update, insert = merge_sql.batch_upsert_sql(t)
     assert isinstance(sqlglot.parse_one(update, read="snowflake"), exp.Update)
     assert isinstance(sqlglot.parse_one(insert, read="snowflake"), exp.Insert)
-    insert_rows = sqlglot.parse_one(ddl.batch_insert_sql(t), read="snowflake")
-    assert isinstance(insert_rows, exp.Insert) and "VALUES" not in ddl.batch_insert_sql(t)  # never VALUES(PARSE_JSON)
+    insert_rows = sqlglot.parse_one(batch_insert_sql(t), read="snowflake")
+    assert isinstance(insert_rows, exp.Insert) and "VALUES" not in batch_insert_sql(t)  # never VALUES(PARSE_JSON)
 
 
 def test_task_merges_with_the_statement_the_conformance_suite_runs() -> None:
     """The task's MERGE (stream source, cannot run on fakesnow) differs from the tested batch MERGE only in its
     source and filter."""
-    t, n = spec.DEFAULT_TABLES, ddl.DEFAULT_NAMES
+    t, n = spec.DEFAULT_TABLES, DEFAULT_NAMES
     task_merge = merge_sql.merge_sql(t.destination, n.stream, "s.METADATA$ACTION = 'INSERT'")
     assert task_merge in (SQL_DIR / "03_stream_task.sql").read_text(encoding="utf-8")
     stream_source = f"FROM {n.stream} AS s\n    WHERE s.METADATA$ACTION = 'INSERT'"
@@ -240,7 +244,7 @@ def test_fakesnow_runs_the_schema_scripts_and_lists_what_it_cannot(fake: tuple[A
     # fakesnow accepts CREATE TAG / SET TAG as no-ops: executed, without effect.
     assert ran[("05_governance.sql", "CREATE TAG")] == 1
     cur = conn.cursor()
-    for view in ddl.ALL_VIEWS:
+    for view in ALL_VIEWS:
         cur.execute(f"SELECT * FROM {view}")
         cur.fetchall()
 
@@ -266,9 +270,9 @@ def test_merge_script_consumes_only_the_rows_it_claimed(fake: tuple[Any, Any]) -
     cur = conn.cursor()
     rows = [make_row("S1", "INSERT", BASE_TIME_US), make_row("S1", "MODIFY", BASE_TIME_US + 5),
             make_row("S2", "REMOVE", BASE_TIME_US)]  # fmt: skip
-    cur.execute(ddl.batch_insert_sql(t).replace("?,\n    SYSDATE()", "NULL,\n    SYSDATE()", 1), (json.dumps(rows),))
+    cur.execute(batch_insert_sql(t).replace("?,\n    SYSDATE()", "NULL,\n    SYSDATE()", 1), (json.dumps(rows),))
     # A row of another writer's open batch (not NULL batchId) must survive the script.
-    cur.execute(ddl.batch_insert_sql(t), ("other-writer", json.dumps([make_row("S3", "INSERT", BASE_TIME_US)])))
+    cur.execute(batch_insert_sql(t), ("other-writer", json.dumps([make_row("S3", "INSERT", BASE_TIME_US)])))
     report = apply_sql_scripts(conn, [SQL_DIR / "02_merge.sql"])
     assert report.not_executed == []
     cur.execute(f"SELECT claimId, eventName, isDeleted FROM {t.destination} ORDER BY claimId")
@@ -302,6 +306,6 @@ def test_sql_version_expression_equals_the_python_version(fake: tuple[Any, Any])
         make_row("V4", "MODIFY", 12, seq="1" + "0" * 63, event_id="x.y"),
     ]
     cur = conn.cursor()
-    cur.execute(ddl.batch_insert_sql(t), ("v", json.dumps(rows)))
+    cur.execute(batch_insert_sql(t), ("v", json.dumps(rows)))
     cur.execute(f"SELECT claimId, {merge_sql.version_sql('s')} FROM {t.staging} AS s ORDER BY claimId")
     assert cur.fetchall() == [(r["claimId"], spec.event_version(r)) for r in rows]

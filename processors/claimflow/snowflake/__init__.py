@@ -2,7 +2,9 @@
 
 - ``claimflow.snowflake.spec``: the merge semantics ("versioned upsert with tombstones") and the pure-Python
   reference ``apply_events``.
-- ``claimflow.snowflake.ddl``: every script under sql/ (``python -m claimflow.snowflake --write sql``).
+- ``claimflow.snowflake.ddl``: every script under sql/ (``python -m claimflow.snowflake --write sql``), built from
+  ``naming`` (object names), ``tables`` (table shapes and the loading SQL), ``merge_sql`` (the merge's one home),
+  ``views``, ``governance`` (masking, row access, PHI tags) and ``monitoring`` (audit queries, alerts).
 - ``claimflow.snowflake.connector``: ``SnowflakeSink`` (one transaction per batch) and ``apply_sql_scripts``.
 - ``claimflow.snowflake.snowpark_merge``: the same merge with the Snowpark DataFrame API (imported lazily: it needs
   the ``snowflake`` extra).
@@ -20,7 +22,8 @@ from claimflow.snowflake.connector import (
     split_statements,
     table_counts,
 )
-from claimflow.snowflake.ddl import DEFAULT_NAMES, EMULATOR_SCRIPTS, SCHEMA_SCRIPTS, Names, render_scripts
+from claimflow.snowflake.ddl import EMULATOR_SCRIPTS, SCHEMA_SCRIPTS, render_scripts
+from claimflow.snowflake.naming import DEFAULT_NAMES, Names
 from claimflow.snowflake.spec import (
     DEFAULT_TABLES,
     STRATEGY_NAME,

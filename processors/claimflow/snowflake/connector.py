@@ -24,6 +24,12 @@ from claimflow.snowflake.spec import (
     validate_row,
     version_floor,
 )
+from claimflow.snowflake.tables import (
+    batch_insert_sql,
+    consume_batch_sql,
+    destination_columns,
+    history_from_staging_sql,
+)
 
 # --- Splitting and running scripts -------------------------------------------------------------------------
 
@@ -272,11 +278,11 @@ class SnowflakeSink:
         self._connection = connection
         self._stage_rows = stage_rows
         self._tables = tables
-        self._insert = ddl.batch_insert_sql(tables)
-        self._history = ddl.history_from_staging_sql(tables)
+        self._insert = batch_insert_sql(tables)
+        self._history = history_from_staging_sql(tables)
         self._merge = merge_sql.batch_merge_sql(tables) if use_merge_statement else None
         self._update, self._insert_new = merge_sql.batch_upsert_sql(tables)
-        self._consume = ddl.consume_batch_sql(tables)
+        self._consume = consume_batch_sql(tables)
 
     def write_batch(self, rows: Sequence[Mapping[str, Any]], batch_id: str | None = None) -> BatchResult:
         """Stage, historise, merge and consume ``rows`` in ONE transaction (rolled back on any error).
@@ -320,7 +326,6 @@ class SnowflakeSink:
         finally:
             cursor.close()
         return BatchResult(batch_id, len(rows), staged, history, claims, inserted, updated, consumed)
-
 
     def full_refresh(
         self,
@@ -391,7 +396,7 @@ def _rollback_on(cursor: Any, connection: Any) -> None:
 
 # --- Reading back (reconciliation, demos) --------------------------------------------------------------------
 
-_DESTINATION_NAMES = {name.upper(): name for name in ddl.destination_columns()}
+_DESTINATION_NAMES = {name.upper(): name for name in destination_columns()}
 
 
 def fetch_current_state(connection: Any, tables: TableNames = DEFAULT_TABLES) -> dict[str, dict[str, Any]]:

@@ -178,5 +178,3 @@ def refresh_candidates_sql(tables: TableNames) -> str:
 
 
 PENDING_CLAIM_MARKER = "MERGE_PENDING"
-
-

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from claimflow.snowflake.connector import BatchResult
-from claimflow.snowflake.ddl import InvalidIdentifier, check_identifier
+from claimflow.snowflake.naming import InvalidIdentifier, check_identifier
 from claimflow.snowflake.spec import DEFAULT_TABLES, InvalidRow, TableNames
 
 KEY_PAIR = "KEY_PAIR"

@@ -227,9 +227,7 @@ class SnowparkMerger:
             staged_df = batch.select([*row_cols, _upper(BATCH_ID), _upper(STAGED_AT)])
             # table_exists=True: a plain INSERT, never Snowpark's CREATE TABLE IF NOT EXISTS (DDL would commit).
             staged_df.write.save_as_table(self._tables.staging, **_APPEND)
-            history_df = batch.select(
-                [*row_cols, _upper(BATCH_ID), F.col(_upper(STAGED_AT)).alias(_upper(LOADED_AT))]
-            )
+            history_df = batch.select([*row_cols, _upper(BATCH_ID), F.col(_upper(STAGED_AT)).alias(_upper(LOADED_AT))])
             history_df.write.save_as_table(self._tables.history, **_APPEND)
             inserted, updated = self._merge(batch, row_cols, now)
             staging = self._session.table(self._tables.staging)
