@@ -120,6 +120,59 @@ def test_reconciliation_recomputes_each_token_and_catches_a_wrong_one(aws: Any, 
             problems(ClaimSettings(phi_mode=PhiMode.SAFE_HARBOR, hmac_key=secrets.token_bytes(48)))
 
 
+def test_expected_rows_agree_with_the_builders_pseudonymize_rows_and_catch_a_changed_column(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The reconciliation builds each item once (Pass Through) and tokenises it itself: on generated claims, extra
+    attributes included, that is exactly the row the processors' builder makes with Pseudonymize; a builder whose
+    Pseudonymize step also changed another column would differ from it."""
+    from claimflow.claims import build_row
+    from claimflow.claims import phi as phi_module
+    from claimflow.demo.generator import NEW_ATTRIBUTE
+    from claimflow.demo.reconcile import compare_rows
+    from claimflow.events import decode_record
+
+    keyed = ClaimSettings(phi_mode=PhiMode.PSEUDONYMIZE, hmac_key=secrets.token_bytes(48))
+    generator = ClaimGenerator(GeneratorConfig(claims=300, seed=23))
+    items = [to_attribute_values(generator.new_claim(i)) for i in range(300)]
+    assert sum(NEW_ATTRIBUTE in item for item in items) >= 3
+    when = 1_780_000_000_000_000
+
+    def builders_row(item: dict[str, Any]) -> dict[str, Any]:
+        # The processors' own Pseudonymize row, from the same record the reconciliation decodes.
+        from claimflow.demo.bridge import encode_image
+
+        image = encode_image(item)
+        record = {
+            "awsRegion": "us-east-1", "eventID": "reconcile", "eventName": "INSERT", "userIdentity": None,
+            "recordFormat": "application/json", "tableName": TABLE, "eventSource": "aws:dynamodb",
+            "dynamodb": {"ApproximateCreationDateTime": when, "ApproximateCreationDateTimePrecision": "MICROSECOND",
+                         "Keys": {"claim_id": image["claim_id"]}, "NewImage": image, "SizeBytes": 0},
+        }  # fmt: skip
+        return build_row(decode_record(record), keyed, when)
+
+    for item in items:
+        expected = expected_row(item, "us-east-1", TABLE, when, keyed)
+        assert expected == builders_row(item)
+        assert expected["phiMode"] == "pseudonymized"
+    carrying = next(item for item in items if NEW_ATTRIBUTE in item)
+    tokens = expected_row(carrying, "us-east-1", TABLE, when, keyed)["extraAttributes"]
+    assert tokens and all(TOKEN.fullmatch(token) for token in tokens.values())
+
+    real_apply_phi = phi_module.apply_phi
+
+    def also_blanks_the_payer(row: dict[str, Any], settings: ClaimSettings) -> None:
+        real_apply_phi(row, settings)
+        if settings.phi_mode is PhiMode.PSEUDONYMIZE:
+            row["payerName"] = None  # a fault: Pseudonymize must leave non-identifiers alone
+
+    from claimflow.claims import build as build_module
+
+    monkeypatch.setattr(build_module, "apply_phi", also_blanks_the_payer)
+    faulty = builders_row(items[0])
+    assert compare_rows(expected_row(items[0], "us-east-1", TABLE, when, keyed), faulty) == ["payerName"]
+
+
 def _small_run(tmp_path: Path, name: str, phi_handling: str | None = None) -> Any:
     # Own table and stream names: moto's backends are per process, so runs in one process must not share names.
     return run_demo(DemoOptions(

@@ -14,7 +14,7 @@ from claimflow.caching import bounded_cache
 from claimflow.claims.enrich import enrich
 from claimflow.claims.errors import InvalidClaim
 from claimflow.claims.mapping import MappedItem, map_item
-from claimflow.claims.phi import apply_phi, finish_row
+from claimflow.claims.phi import apply_phi, finish_row, phi_mode_label
 from claimflow.claims.settings import ClaimSettings
 from claimflow.claims.validate import COLUMN_WIDTHS, PROCEDURES, ValidatedClaim, claim_id, validate_mapped
 from claimflow.events import MAX_RECORD_INDEX, is_event_id, shown_event_id
@@ -231,7 +231,7 @@ def _key_only_row(key: str, reason: str, settings: ClaimSettings) -> dict[str, A
     row = ROW_TEMPLATE.copy()
     row["claimId"] = key
     row["dataQualityFlags"] = [reason]
-    row["phiMode"] = "pseudonymized" if settings.phi_mode.value == "pseudonymize" else "passthrough"
+    row["phiMode"] = phi_mode_label(settings.phi_mode)
     return row
 
 

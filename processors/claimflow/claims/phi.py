@@ -53,6 +53,17 @@ def pseudonym(key: bytes, column: str, value: str) -> str:
     return hmac.new(key, message, sha256).hexdigest()[:32]
 
 
+def phi_mode_label(mode: PhiMode) -> str:
+    """The row's phiMode for Pass Through and Pseudonymize (Safe Harbor rows carry SAFE_HARBOR_MODE_NAME)."""
+    return "pseudonymized" if mode is PhiMode.PSEUDONYMIZE else "passthrough"
+
+
+def extra_attribute_tokens(key: bytes, extras: dict[str, str]) -> dict[str, str]:
+    """Pseudonymize's extraAttributes: unclassified, so each value becomes a keyed token of its path and value (the
+    attribute and its path stay, its value does not)."""
+    return {path: pseudonym(key, EXTRA_ATTRIBUTES, f"{path}={text}") for path, text in extras.items()}
+
+
 def generalise_zip3(zip_code: str | None) -> str | None:
     if zip_code is None or len(zip_code) < 3 or not zip_code[:3].isdigit():
         return None
@@ -82,9 +93,7 @@ def apply_phi(row: dict[str, Any], settings: ClaimSettings) -> None:
                 row[column] = pseudonym(key, column, value)
         extras = row.get(EXTRA_ATTRIBUTES)
         if extras:
-            # Unclassified, so each value becomes a token: the attribute and its path stay, its value does not.
-            row[EXTRA_ATTRIBUTES] = {path: pseudonym(key, EXTRA_ATTRIBUTES, f"{path}={text}")
-                                     for path, text in extras.items()}
+            row[EXTRA_ATTRIBUTES] = extra_attribute_tokens(key, extras)
     if settings.generalize_zip3:
         row["patientZip"] = generalise_zip3(row.get("patientZip"))
         row["patientCity"] = None  # a geographic unit smaller than a state
@@ -98,7 +107,7 @@ def apply_phi(row: dict[str, Any], settings: ClaimSettings) -> None:
             # The year alone must not reveal an age over 89 today either (no date of service to cap the age by,
             # or a claim old enough that the patient has passed 89 since).
             row["patientDOB"] = None if _year_may_mean_age_over_89(dob.year) else date(dob.year, 1, 1)
-    row["phiMode"] = "pseudonymized" if settings.phi_mode is PhiMode.PSEUDONYMIZE else "passthrough"
+    row["phiMode"] = phi_mode_label(settings.phi_mode)
 
 
 # --- HIPAA Safe Harbor (45 CFR 164.514(b)(2)) ----------------------------------------------------------------

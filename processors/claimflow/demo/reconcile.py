@@ -91,17 +91,24 @@ def compare_rows(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> list
 def expected_row(item: Mapping[str, Any], region: str, table: str, event_time_us: int, settings: Any) -> dict[str, Any]:
     """The row the pipeline should hold for a DynamoDB item (boto3 attribute values), built by the core builder.
 
-    Pseudonymize: the row the builder makes with ``settings``, and each direct identifier the keyed token of the
-    value the builder keeps with Pass Through, computed by ``claims.phi.pseudonym`` itself rather than taken from
-    the builder's pseudonymising step, so a fault in that step (a column left raw, another value or key hashed)
-    shows as a difference.
+    Pseudonymize: the row the builder makes with Pass Through, each direct identifier then the keyed token of its
+    value, and each extra attribute its keyed token, computed with ``claims.phi``'s token functions themselves
+    rather than taken from the builder's pseudonymising step, so a fault in that step (a column left raw, another
+    value or key hashed, a column changed that Pseudonymize leaves alone) shows as a difference. One build per
+    item (building it twice, Pass Through and Pseudonymize, took twice the time: 379 against 187 us per item).
 
     Raises:
         claimflow.claims.InvalidClaim, claimflow.events.DecodeError: the item cannot become a claim row.
         ValueError: Safe Harbor settings (it tokenises the claim and event ids the reconciliation matches by).
     """
     from claimflow.claims import PhiMode, build_row
-    from claimflow.claims.phi import DIRECT_IDENTIFIERS, pseudonym
+    from claimflow.claims.phi import (
+        DIRECT_IDENTIFIERS,
+        EXTRA_ATTRIBUTES,
+        extra_attribute_tokens,
+        phi_mode_label,
+        pseudonym,
+    )
     from claimflow.events import decode_record
 
     if settings.phi_mode is PhiMode.SAFE_HARBOR:
@@ -125,12 +132,17 @@ def expected_row(item: Mapping[str, Any], region: str, table: str, event_time_us
         "eventSource": "aws:dynamodb",
     }
     event = decode_record(record)
-    row = build_row(event, settings, event_time_us)
-    if settings.phi_mode is PhiMode.PSEUDONYMIZE:
-        as_written = build_row(event, replace(settings, phi_mode=PhiMode.PASSTHROUGH), event_time_us)
-        for column in DIRECT_IDENTIFIERS:
-            value = as_written.get(column)
-            row[column] = None if value is None else pseudonym(settings.hmac_key, column, value)
+    if settings.phi_mode is not PhiMode.PSEUDONYMIZE:
+        return build_row(event, settings, event_time_us)
+    key = settings.hmac_key
+    row = build_row(event, replace(settings, phi_mode=PhiMode.PASSTHROUGH), event_time_us)
+    for column in DIRECT_IDENTIFIERS:
+        value = row[column]
+        if value is not None:
+            row[column] = pseudonym(key, column, value)
+    if row[EXTRA_ATTRIBUTES]:
+        row[EXTRA_ATTRIBUTES] = extra_attribute_tokens(key, row[EXTRA_ATTRIBUTES])
+    row["phiMode"] = phi_mode_label(settings.phi_mode)
     return row
 
 
