@@ -275,3 +275,90 @@ def test_batch_write_parse_shim_leaves_unusual_requests_to_moto() -> None:
         b'{"RequestItems": {"T": [{"PutRequest": {"Item": {"x": {"L": [{"S": 1}]}}}}]}}',
     ):
         assert _batch_write_params(body) is None, body
+
+
+def test_kinesis_shard_shim_stores_and_reads_as_moto_does() -> None:
+    import random
+
+    from moto.kinesis.models import Shard
+
+    install_model_shims()
+    assert getattr(Shard.put_record, "claimflow_shim", False)
+    rng = random.Random(7)
+    shimmed, moto_shard = Shard(0, 0, 2**128), Shard(0, 0, 2**128)
+    calls = (
+        (Shard.put_record, Shard.put_record.original),  # type: ignore[attr-defined]
+        (Shard.get_records, Shard.get_records.original),  # type: ignore[attr-defined]
+        (Shard.get_max_sequence_number, Shard.get_max_sequence_number.original),  # type: ignore[attr-defined]
+    )
+    (put, moto_put), (get, moto_get), (last, moto_last) = calls
+    assert last(shimmed) == moto_last(moto_shard) == 0
+    assert get(shimmed, "0", None) == moto_get(moto_shard, "0", None) == ([], 0, 0)
+    for round_ in range(40):
+        for n in range(rng.randrange(1, 30)):
+            data = f"r{round_}-{n}"
+            assert put(shimmed, "pk", data, None) == moto_put(moto_shard, "pk", data, None)
+        if rng.random() < 0.5:  # the emulated retention drops records from the front
+            dropped = min(rng.randrange(20), len(moto_shard.records) - 1)
+            for shard in (shimmed, moto_shard):
+                for _ in range(dropped):
+                    del shard.records[next(iter(shard.records))]
+        assert list(shimmed.records) == list(moto_shard.records)
+        assert last(shimmed) == moto_last(moto_shard)
+        newest = moto_last(moto_shard)
+        for position in (0, newest - 5, newest - 1, newest, newest + 3, rng.randrange(newest + 1)):
+            for limit in (None, 1, 2, 7, 10_000):
+                # both read the moto shard, so the records (and their creation times) are the same objects
+                assert get(moto_shard, str(position), limit) == moto_get(moto_shard, str(position), limit)
+    gap = list(moto_shard.records)[len(moto_shard.records) // 2]
+    del moto_shard.records[gap]  # not consecutive: moto's own walk
+    for position in (0, gap - 1, gap, gap + 1):
+        assert get(moto_shard, str(position), 3) == moto_get(moto_shard, str(position), 3)
+    assert put(moto_shard, "pk", "after the gap", None) == str(moto_last(moto_shard))
+
+
+def _attribute_values() -> Any:
+    from hypothesis import strategies as st
+
+    text = st.text(max_size=12)
+    number = st.decimals(allow_nan=False, allow_infinity=False, places=3).map(str)
+    binary = st.binary(max_size=8)
+    leaf = st.one_of(
+        text.map(lambda v: {"S": v}), number.map(lambda v: {"N": v}), binary.map(lambda v: {"B": v}),
+        st.booleans().map(lambda v: {"BOOL": v}), st.just({"NULL": True}),
+        st.lists(text, min_size=1, max_size=4, unique=True).map(lambda v: {"SS": v}),
+        st.lists(number, min_size=1, max_size=4, unique=True).map(lambda v: {"NS": v}),
+        st.lists(binary, min_size=1, max_size=4, unique=True).map(lambda v: {"BS": v}),
+    )  # fmt: skip
+    return st.recursive(
+        leaf,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4).map(lambda v: {"L": v}),
+            st.dictionaries(text, inner, max_size=4).map(lambda v: {"M": v}),
+        ),
+        max_leaves=20,
+    )
+
+
+def test_size_shim_measures_every_kind_of_value_as_moto() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    install_model_shims()
+    size = DynamoType.size
+    assert getattr(size, "claimflow_shim", False)
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(st.dictionaries(st.text(min_size=1, max_size=6), _attribute_values(), max_size=6))
+    def measured_alike(attrs: dict[str, Any]) -> None:
+        for value in attrs.values():
+            typed = DynamoType(value)
+            assert size(typed) == size.original(typed), value  # type: ignore[attr-defined]
+        item = Item(DynamoType({"S": "k"}), None, {"claim_id": {"S": "k"}, **attrs})
+        expected = sum(len(k.encode()) + size.original(v) for k, v in item.attrs.items())  # type: ignore[attr-defined]
+        assert item.size() == expected
+
+    measured_alike()
+    rich = DynamoType(RICH_ITEM["lines"])
+    assert size(rich) == size.original(rich) > 0  # type: ignore[attr-defined]

@@ -263,6 +263,8 @@ def print_report(console: Any, report: Any) -> None:
         summary.add_row("  full refresh: claims tombstoned", f"{backfilled.refreshed:,}")
         summary.add_row("  snapshot read + landed", f"{backfilled.snapshot_s:,.1f} s")
     summary.add_row("elapsed", f"{report.elapsed_s:,.1f} s")
+    if report.steps_s:
+        summary.add_row(f"  {' / '.join(report.steps_s)}", " / ".join(f"{s:,.1f} s" for s in report.steps_s.values()))
     for process, usage in report.usage.items():
         summary.add_row(f"{process} process: peak memory / CPU",
                         f"{usage.peak_rss_bytes / 1e9:,.2f} GB / {usage.cpu_s:,.0f} s")  # fmt: skip

