@@ -91,9 +91,13 @@ _NORMALISERS: dict[rows.Kind, Any] = {
 }
 
 
+def _normalised(normaliser: Any, value: Any) -> Any:
+    return None if value is None else normaliser(value)
+
+
 def normalise(kind: rows.Kind, value: Any) -> Any:
     """One column value, from a row (JSON-ready) or from the database (typed), in one comparable form."""
-    return None if value is None else _NORMALISERS.get(kind, str)(value)
+    return _normalised(_NORMALISERS.get(kind, str), value)
 
 
 _COMPARED = tuple((c.name, _NORMALISERS.get(c.kind, str)) for c in rows.COLUMNS if c.name in COMPARED_COLUMNS)
@@ -101,12 +105,11 @@ _COMPARED = tuple((c.name, _NORMALISERS.get(c.kind, str)) for c in rows.COLUMNS 
 
 def compare_rows(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> list[str]:
     """Names of the compared columns whose values differ."""
-    differing = []
-    for name, comparable in _COMPARED:
-        left, right = expected.get(name), actual.get(name)
-        if (None if left is None else comparable(left)) != (None if right is None else comparable(right)):
-            differing.append(name)
-    return differing
+    return [
+        name
+        for name, normaliser in _COMPARED
+        if _normalised(normaliser, expected.get(name)) != _normalised(normaliser, actual.get(name))
+    ]
 
 
 def expected_row(item: Mapping[str, Any], region: str, table: str, event_time_us: int, settings: Any) -> dict[str, Any]:
