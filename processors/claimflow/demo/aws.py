@@ -160,7 +160,8 @@ def install_kinesis_records_shim() -> None:
                     "Data": r.data if isinstance(r.data, str) else base64.b64encode(r.data).decode("ascii"),
                     "PartitionKey": r.partition_key,
                     "SequenceNumber": str(r.sequence_number),
-                    "ApproximateArrivalTimestamp": _wire_value(r.created_at_datetime),
+                    # moto 5.2.6 on: created_at is the datetime (before, created_at_datetime)
+                    "ApproximateArrivalTimestamp": _wire_value(getattr(r, "created_at_datetime", r.created_at)),
                 }
                 for r in records
             ],

@@ -87,12 +87,16 @@ def install_item_size_shim() -> None:
 def _size_of_values() -> Any:
     """moto's ``DynamoType.size``, rule for rule and in its order, without building a copy of each nested value
     (moto measures a map's member by making a new DynamoType of it, which copies its whole subtree)."""
+    from moto.dynamodb.models import utilities
     from moto.dynamodb.models.dynamo_type import DynamoType
-    from moto.dynamodb.models.utilities import bytesize
+
+    bytesize = utilities.bytesize
+    # moto 5.2.6 sizes a number by its significant digits, as DynamoDB does; earlier versions by its text.
+    number_size: Any = getattr(utilities, "number_size", len)
 
     def value_size(kind: str, value: Any) -> int:
         if kind == "N":
-            return len(str(value))
+            return int(number_size(str(value)))
         if kind in ("SS", "NS", "BS"):
             return sum(value_size(kind[0], member) for member in value)
         if kind == "L":
@@ -208,7 +212,7 @@ def install_kinesis_shard_shim() -> None:
         return
     original_put_record, original_get_records = Shard.put_record, Shard.get_records
 
-    def put_record(self: Any, partition_key: str, data: str, explicit_hash_key: str) -> str:
+    def put_record(self: Any, partition_key: str, data: Any, explicit_hash_key: str) -> str:
         records = self.records
         if not _consecutive(records):
             return str(original_put_record(self, partition_key, data, explicit_hash_key))
@@ -230,8 +234,9 @@ def install_kinesis_shard_shim() -> None:
         results = [records[number] for number in range(start, stop + 1)]
         if not results:
             return results, last_sequence, 0
-        behind = records[newest].created_at - results[-1].created_at
-        return results, results[-1].sequence_number, int(behind * 1000)
+        behind = records[newest].created_at - results[-1].created_at  # seconds, or a timedelta from moto 5.2.6 on
+        seconds = behind.total_seconds() if hasattr(behind, "total_seconds") else behind
+        return results, results[-1].sequence_number, int(seconds * 1000)
 
     _shimmed(Shard, "put_record", put_record)
     _shimmed(Shard, "get_max_sequence_number", get_max_sequence_number)
