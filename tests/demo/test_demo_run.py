@@ -109,21 +109,29 @@ def test_demo_without_bridge_reads_what_the_table_streams_itself(aws, tmp_path: 
     stop = threading.Event()
     destination = StreamBridge(make_clients(aws.endpoint_url), resources)
 
+    streaming_errors: list[BaseException] = []
+
     def stream_changes() -> None:  # DynamoDB's Kinesis streaming destination, asynchronously
-        while not stop.is_set():
-            destination.pump()
-            time.sleep(0.2)
+        try:
+            while not stop.is_set():
+                destination.pump()
+                time.sleep(0.2)
+        except BaseException as error:  # a dead streamer would otherwise show only as missing events
+            streaming_errors.append(error)
 
     streamer = threading.Thread(target=stream_changes, daemon=True)
     streamer.start()
     try:
+        # The wait runs only while events are missing: a long one costs nothing when all arrive, and under a
+        # loaded -n 2 run one failure (not reproduced) is suspected of a 15 s silence while the streamer lagged.
         report = run_demo(DemoOptions(
             claims=40, seed=3, shards=2, batch_size=50, workdir=tmp_path / "demo", endpoint_url=aws.endpoint_url,
-            table_name="SelfStreamingClaims", stream_name="SelfStreamingStream", bridge=False, arrival_wait_s=15,
+            table_name="SelfStreamingClaims", stream_name="SelfStreamingStream", bridge=False, arrival_wait_s=60,
         ))  # fmt: skip
     finally:
         stop.set()
         streamer.join()
+    assert not streaming_errors, streaming_errors
     recon = report.reconciliation
     assert recon.ok, recon.problems
     assert report.kinesis_records == 0  # the demo itself put nothing into Kinesis
