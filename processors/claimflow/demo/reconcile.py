@@ -92,12 +92,8 @@ _NORMALISERS: dict[rows.Kind, Any] = {
 
 
 def _normalised(normaliser: Any, value: Any) -> Any:
-    return None if value is None else normaliser(value)
-
-
-def normalise(kind: rows.Kind, value: Any) -> Any:
     """One column value, from a row (JSON-ready) or from the database (typed), in one comparable form."""
-    return _normalised(_NORMALISERS.get(kind, str), value)
+    return None if value is None else normaliser(value)
 
 
 _COMPARED = tuple((c.name, _NORMALISERS.get(c.kind, str)) for c in rows.COLUMNS if c.name in COMPARED_COLUMNS)
